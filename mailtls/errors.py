@@ -1,0 +1,77 @@
+"""The project's own exception tree.
+
+Foreign exceptions (OSError, ssl.SSLError, TimeoutError, socket.gaierror) are translated into
+these once, in ``mailtls.net``; nothing above that layer catches a foreign exception.
+"""
+
+from __future__ import annotations
+
+
+class MailTLSError(Exception):
+    """Base of every error mailtls raises on purpose."""
+
+
+class UsageError(MailTLSError):
+    """The user asked for something that cannot be done (bad port, empty host, ...)."""
+
+
+# --- the peer broke the protocol (h11's RemoteProtocolError) -------------------------------------
+class ProtocolError(MailTLSError):
+    """The server sent something the protocol does not allow (garbage, overlong line, ...)."""
+
+
+class LineTooLong(ProtocolError):
+    """A line exceeded the dialogue's limit without a line terminator."""
+
+
+class ReplyTooLong(ProtocolError):
+    """A multi-line reply exceeded the dialogue's line-count or byte limit (an endless reply)."""
+
+
+# --- we misused a dialogue object (h11's LocalProtocolError) --------------------------------------
+class LocalProtocolError(MailTLSError):
+    """The caller used a dialogue object wrongly (a bug in mailtls, not the server's fault)."""
+
+
+# --- network, mapped from OSError / ssl / asyncio ---------------------------------------------
+class NetworkError(MailTLSError):
+    """Anything that went wrong below the protocol."""
+
+
+class NameNotResolved(NetworkError):
+    """The host name has no address (NXDOMAIN, no A/AAAA, resolver failure)."""
+
+
+class ConnectRefused(NetworkError):
+    """TCP RST on connect: nothing listens there (or a firewall rejects)."""
+
+
+class ConnectTimeout(NetworkError):
+    """No answer to the TCP SYN within the connect timeout: filtered (dropped) on the way."""
+
+
+class Unreachable(NetworkError):
+    """ICMP unreachable / no route / local permission error."""
+
+
+class ReadTimeout(NetworkError):
+    """The peer did not send what we waited for within the read timeout."""
+
+
+class ConnectionClosed(NetworkError):
+    """The peer closed or reset the connection."""
+
+
+class TLSHandshakeError(NetworkError):
+    """The TLS handshake failed. ``verify_code`` is set when certificate verification failed."""
+
+    def __init__(
+        self, message: str, *, verify_code: int | None = None, verify_message: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.verify_code = verify_code
+        self.verify_message = verify_message
+
+
+class HandshakeTimeout(TLSHandshakeError):
+    """The TLS handshake did not finish within the handshake timeout."""

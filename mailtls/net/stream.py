@@ -1,0 +1,254 @@
+"""The only place that touches sockets and TLS.
+
+A ``Stream`` is what httpcore calls a network stream: ``read``, ``write``, ``start_tls``,
+``close``. Every foreign exception (OSError, ssl.SSLError, TimeoutError) is translated here,
+once, into ``mailtls.errors``; callers never see anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+import ssl
+import time
+import warnings
+from dataclasses import dataclass
+
+from mailtls.errors import (
+    ConnectionClosed,
+    ConnectRefused,
+    ConnectTimeout,
+    HandshakeTimeout,
+    NameNotResolved,
+    NetworkError,
+    ReadTimeout,
+    TLSHandshakeError,
+    Unreachable,
+)
+
+READ_CHUNK = 16384
+
+_UNREACHABLE_ERRNOS = {
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EADDRNOTAVAIL,
+    errno.ENETDOWN,
+    errno.EHOSTDOWN,
+}
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Per-step limits in seconds (httpx's Timeout, with the names of our steps)."""
+
+    connect: float = 5.0
+    read: float = 10.0
+    handshake: float = 10.0
+
+
+def client_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
+    """A client context that can *talk to* any server from TLS 1.0 up, so weak servers can be
+    observed and judged instead of just failing.
+
+    Verification is OpenSSL's chain check against the system store or ``ca_file``; the host name
+    is matched by ``mailtls.certs`` instead, so "untrusted" and "wrong name" are reported apart.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    if verify:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        try:
+            if ca_file:
+                ctx.load_verify_locations(cafile=ca_file)
+            else:
+                ctx.load_default_certs()
+        except (OSError, ssl.SSLError) as exc:
+            raise NetworkError(f"cannot load trust store {ca_file or 'system'}: {exc}") from None
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+    # OpenSSL 3 allows TLS < 1.2 (and small keys) only at security level 0.
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return ctx
+
+
+async def resolve(host: str) -> list[str]:
+    """Every address of ``host`` (A and AAAA), in the resolver's order, without duplicates."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise NameNotResolved(f"{host}: {exc.strerror or exc}") from None
+    except (OSError, UnicodeError) as exc:
+        raise NameNotResolved(f"{host}: {exc}") from None
+    addresses: list[str] = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        address = str(sockaddr[0])
+        if address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        raise NameNotResolved(f"{host}: no address")
+    return addresses
+
+
+def _map_connect_error(exc: OSError, where: str) -> NetworkError:
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectRefused(f"{where}: connection refused")
+    if isinstance(exc, TimeoutError):
+        return ConnectTimeout(f"{where}: no answer to connect (filtered?)")
+    if exc.errno in _UNREACHABLE_ERRNOS:
+        return Unreachable(f"{where}: {exc.strerror or exc}")
+    if exc.errno == errno.ETIMEDOUT:
+        return ConnectTimeout(f"{where}: connect timed out in the kernel")
+    return Unreachable(f"{where}: {exc.strerror or exc}")
+
+
+def _map_tls_error(exc: BaseException) -> TLSHandshakeError:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TLSHandshakeError(
+            f"certificate verification failed: {exc.verify_message}",
+            verify_code=exc.verify_code,
+            verify_message=exc.verify_message,
+        )
+    if isinstance(exc, ssl.SSLError):
+        reason = exc.reason or exc.strerror or str(exc)
+        return TLSHandshakeError(f"TLS handshake failed: {reason}")
+    if isinstance(exc, ConnectionResetError):
+        return TLSHandshakeError("TLS handshake failed: connection reset by the server")
+    if isinstance(exc, (ConnectionError, EOFError, asyncio.IncompleteReadError)):
+        return TLSHandshakeError("TLS handshake failed: the server closed the connection")
+    return TLSHandshakeError(f"TLS handshake failed: {exc}")
+
+
+class Stream:
+    """A connected TCP stream that can be upgraded to TLS in place."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeouts: Timeouts
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._timeouts = timeouts
+        self._closed = False
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self._timeouts
+
+    async def read(self, timeout: float | None = None) -> bytes:
+        """Whatever the peer sent next (at most one chunk). ReadTimeout / ConnectionClosed."""
+        limit = self._timeouts.read if timeout is None else timeout
+        try:
+            async with asyncio.timeout(limit):
+                data = await self._reader.read(READ_CHUNK)
+        except TimeoutError:
+            raise ReadTimeout(f"no data from the server within {limit:g} s") from None
+        except ssl.SSLError as exc:
+            raise ConnectionClosed(f"TLS error while reading: {exc.reason or exc}") from None
+        except OSError as exc:
+            raise ConnectionClosed(f"connection lost: {exc.strerror or exc}") from None
+        if not data:
+            raise ConnectionClosed("the server closed the connection")
+        return data
+
+    async def write(self, data: bytes) -> None:
+        try:
+            self._writer.write(data)
+            async with asyncio.timeout(self._timeouts.read):
+                await self._writer.drain()
+        except TimeoutError:
+            raise ReadTimeout("the server does not accept our data (send buffer full)") from None
+        except (OSError, RuntimeError) as exc:
+            raise ConnectionClosed(f"connection lost while sending: {exc}") from None
+
+    def take_unread(self) -> bytes:
+        """Bytes the transport received that nobody has read yet, removed from the stream.
+
+        asyncio offers no public way to see them; before a TLS upgrade they must be taken out,
+        or they would be handed to the TLS layer's reader as if they had arrived encrypted.
+        """
+        buffer: bytearray = getattr(self._reader, "_buffer", bytearray())
+        data = bytes(buffer)
+        buffer.clear()
+        return data
+
+    async def start_tls(self, context: ssl.SSLContext, server_hostname: str | None) -> float:
+        """Upgrade in place; returns the handshake time in seconds."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self._timeouts.handshake):
+                await self._writer.start_tls(
+                    context,
+                    server_hostname=server_hostname,
+                    ssl_handshake_timeout=self._timeouts.handshake + 1,
+                )
+        except TimeoutError:
+            raise HandshakeTimeout(
+                f"TLS handshake did not finish within {self._timeouts.handshake:g} s"
+            ) from None
+        except (OSError, ssl.SSLError, EOFError, asyncio.IncompleteReadError) as exc:
+            raise _map_tls_error(exc) from None
+        return time.monotonic() - started
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        obj = self._writer.get_extra_info("ssl_object")
+        return obj if isinstance(obj, ssl.SSLObject) else None
+
+    def peer_chain_der(self) -> list[bytes]:
+        """The chain as the server sent it, leaf first.
+
+        Python 3.13 has SSLObject.get_unverified_chain(); on 3.11 it exists only on the private
+        ``_sslobj``. This is the one place that knows.
+        """
+        obj = self.ssl_object
+        if obj is None:
+            return []
+        getter = getattr(obj, "get_unverified_chain", None)
+        if getter is None:
+            inner = getattr(obj, "_sslobj", None)
+            getter = getattr(inner, "get_unverified_chain", None)
+        chain: list[bytes] = []
+        if getter is not None:
+            with contextlib.suppress(Exception):
+                for cert in getter() or []:
+                    chain.append(
+                        cert
+                        if isinstance(cert, bytes)
+                        else cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+                    )
+        if not chain:
+            leaf = obj.getpeercert(binary_form=True)
+            if leaf:
+                chain.append(leaf)
+        return chain
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        # A peer that resets or skips close_notify can make wait_closed raise or hang.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await self._writer.wait_closed()
+
+
+async def open_stream(address: str, port: int, timeouts: Timeouts) -> Stream:
+    """TCP connect to an IP address; TLS, if any, is started by the caller with ``start_tls``."""
+    where = f"{address} port {port}"
+    try:
+        async with asyncio.timeout(timeouts.connect):
+            reader, writer = await asyncio.open_connection(address, port, limit=1 << 20)
+    except TimeoutError:
+        raise ConnectTimeout(f"{where}: no answer within {timeouts.connect:g} s") from None
+    except OSError as exc:
+        raise _map_connect_error(exc, where) from None
+    return Stream(reader, writer, timeouts)

@@ -1,0 +1,278 @@
+"""Probe one mail port: connect, greeting, capabilities, STARTTLS or implicit TLS, certificate,
+capabilities again. Records what the server said; judges nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ssl
+
+from mailtls.certs import chain_info
+from mailtls.errors import (
+    ConnectionClosed,
+    ConnectRefused,
+    ConnectTimeout,
+    MailTLSError,
+    NetworkError,
+    ProtocolError,
+    ReadTimeout,
+    TLSHandshakeError,
+    Unreachable,
+)
+from mailtls.model import (
+    Direction,
+    Endpoint,
+    PortState,
+    Protocol,
+    TLSMode,
+    TLSSession,
+    Verification,
+)
+from mailtls.net.stream import Stream, Timeouts, client_context, open_stream
+from mailtls.probes.session import (
+    Adapter,
+    Conversation,
+    IMAPAdapter,
+    POP3Adapter,
+    Recorder,
+    SMTPAdapter,
+)
+from mailtls.proto.imap import IMAPDialogue
+from mailtls.proto.lines import decode_line
+from mailtls.proto.pop3 import POP3Dialogue
+from mailtls.proto.smtp import SMTPDialogue
+
+# How long an implicit-TLS port that failed its handshake is watched for a plaintext greeting.
+PLAINTEXT_SNIFF_SECONDS = 3.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeOptions:
+    timeouts: Timeouts = dataclasses.field(default_factory=Timeouts)
+    ca_file: str | None = None
+
+    @property
+    def trust_store(self) -> str:
+        return self.ca_file or "system"
+
+
+def _sni(host: str) -> str | None:
+    """SNI carries DNS names only (RFC 6066 §3), never IP literals."""
+    bare = host.strip("[]")
+    if ":" in bare or bare.replace(".", "").isdigit():
+        return None
+    return host.rstrip(".")
+
+
+def _adapter(stream: Stream, endpoint: Endpoint, recorder: Recorder) -> Adapter:
+    protocol = endpoint.service.protocol
+    if protocol is Protocol.SMTP:
+        return SMTPAdapter(Conversation(stream, SMTPDialogue(), recorder))
+    if protocol is Protocol.IMAP:
+        return IMAPAdapter(Conversation(stream, IMAPDialogue(), recorder))
+    return POP3Adapter(Conversation(stream, POP3Dialogue(), recorder))
+
+
+async def _handshake(
+    stream: Stream, endpoint: Endpoint, recorder: Recorder, context: ssl.SSLContext, trust: str
+) -> None:
+    """Start TLS and record the session; raises TLSHandshakeError."""
+    sni = _sni(endpoint.host)
+    recorder.note(Direction.NOTE, f"TLS handshake (SNI {sni or 'none'})")
+    seconds = await stream.start_tls(context, sni)
+    recorder.in_tls = True
+    obj = stream.ssl_object
+    if obj is None:  # pragma: no cover - start_tls always gives an ssl object
+        raise TLSHandshakeError("TLS handshake gave no session")
+    cipher = obj.cipher()
+    chain = chain_info(stream.peer_chain_der())
+    verified = context.verify_mode == ssl.CERT_REQUIRED
+    recorder.tls = TLSSession(
+        version=obj.version() or "unknown",
+        cipher=cipher[0] if cipher else "unknown",
+        cipher_bits=cipher[2] if cipher else None,
+        chain=chain,
+        # A session opened with verification off says nothing about trust; the caller fills it in.
+        verification=Verification(trusted=verified, trust_store=trust),
+        handshake_seconds=round(seconds, 4),
+    )
+    recorder.note(
+        Direction.NOTE,
+        f"TLS established: {recorder.tls.version} {recorder.tls.cipher}, "
+        f"{len(chain)} certificate(s)",
+    )
+
+
+async def _sniff_plaintext(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder) -> None:
+    """After a failed handshake on an implicit-TLS port: does the port speak plaintext?"""
+    recorder.connections += 1
+    recorder.note(Direction.NOTE, "reconnecting in plaintext to see whether the port speaks first")
+    try:
+        stream = await open_stream(endpoint.address, endpoint.port, options.timeouts)
+    except NetworkError:
+        return
+    try:
+        data = await stream.read(timeout=min(PLAINTEXT_SNIFF_SECONDS, options.timeouts.read))
+        lines = tuple(decode_line(line) for line in data.splitlines()[:5] if line.strip())
+        for line in lines:
+            recorder.note(Direction.SERVER, line)
+        if lines and not data.startswith((b"\x15", b"\x16")):
+            recorder.plaintext_on_implicit = lines
+    except MailTLSError:
+        pass
+    finally:
+        await stream.close()
+
+
+async def _dialogue(
+    stream: Stream,
+    endpoint: Endpoint,
+    recorder: Recorder,
+    options: ProbeOptions,
+    context: ssl.SSLContext,
+) -> None:
+    implicit = endpoint.service.tls_mode is TLSMode.IMPLICIT
+    adapter = _adapter(stream, endpoint, recorder)
+    if implicit:
+        await _handshake(stream, endpoint, recorder, context, options.trust_store)
+
+    try:
+        recorder.greeting, recorder.greeting_ok = await adapter.greeting()
+    except ReadTimeout:
+        if implicit:
+            raise
+        # A STARTTLS port that says nothing may be waiting for a ClientHello (implicit TLS on
+        # the wrong port): try a handshake on the same connection before calling it silent.
+        recorder.note(
+            Direction.NOTE, "no greeting; trying a TLS handshake in case the port speaks TLS"
+        )
+        try:
+            await _handshake(stream, endpoint, recorder, context, options.trust_store)
+        except TLSHandshakeError as exc:
+            recorder.note(Direction.NOTE, str(exc))
+            recorder.tls = None
+            raise ReadTimeout(
+                f"no greeting within {options.timeouts.read:g} s (the server never spoke)"
+            ) from None
+        recorder.tls_on_starttls_port = True
+        return
+    if isinstance(adapter, IMAPAdapter):
+        recorder.preauth = adapter.preauth
+    if not recorder.greeting_ok:
+        recorder.fail("greeting_rejected", "the server refused the session in its greeting")
+        return
+
+    caps, raw = await adapter.capabilities()
+    if isinstance(adapter, IMAPAdapter) and caps is None and adapter.greeting_caps is not None:
+        caps = tuple(sorted(adapter.greeting_caps))
+    if implicit:
+        recorder.capabilities_after, recorder.capabilities_after_reply = caps, raw
+        recorder.starttls_offered = adapter.offers_starttls(caps or ())
+        await _polite_quit(adapter)
+        return
+
+    recorder.capabilities_before, recorder.capabilities_reply = caps, raw
+    recorder.starttls_offered = adapter.offers_starttls(caps or ())
+    if not recorder.starttls_offered or recorder.preauth:
+        await _polite_quit(adapter)
+        return
+
+    accepted, reply = await adapter.starttls()
+    recorder.starttls_accepted, recorder.starttls_reply = accepted, reply
+    if not accepted:
+        await _polite_quit(adapter)
+        return
+    # Anything the server sent after its go-ahead arrived in plaintext: keep it as evidence,
+    # never let it reach the TLS session (RFC 3207 §4.2, RFC 2595 §3.1).
+    leftovers = adapter.conv.take_leftovers()
+    if leftovers:
+        recorder.data_after_go_ahead = leftovers[:4096]
+        recorder.note(
+            Direction.NOTE, f"{len(leftovers)} plaintext byte(s) after the go-ahead, discarded"
+        )
+    await _handshake(stream, endpoint, recorder, context, options.trust_store)
+    # After TLS the dialogue starts from scratch: a fresh parser, capabilities read again.
+    adapter = _adapter(stream, endpoint, recorder)
+    if isinstance(adapter, SMTPAdapter):
+        pass  # no greeting after STARTTLS in SMTP
+    caps, raw = await adapter.capabilities()
+    recorder.capabilities_after, recorder.capabilities_after_reply = caps, raw
+    await _polite_quit(adapter)
+
+
+async def _polite_quit(adapter: Adapter) -> None:
+    with contextlib.suppress(MailTLSError):
+        await adapter.quit()
+
+
+async def _attempt(
+    endpoint: Endpoint, options: ProbeOptions, recorder: Recorder, verify: bool
+) -> None:
+    """One connection. Fills ``recorder``; raises only for a failed verified handshake."""
+    recorder.connections += 1
+    recorder.note(Direction.NOTE, f"connecting to {endpoint.key}")
+    try:
+        stream = await open_stream(endpoint.address, endpoint.port, options.timeouts)
+    except ConnectRefused as exc:
+        recorder.state = PortState.REFUSED
+        recorder.fail("refused", str(exc))
+        return
+    except ConnectTimeout as exc:
+        recorder.state = PortState.FILTERED
+        recorder.fail("filtered", str(exc))
+        return
+    except (Unreachable, NetworkError) as exc:
+        recorder.state = PortState.UNREACHABLE
+        recorder.fail("unreachable", str(exc))
+        return
+    recorder.state = PortState.OPEN
+    context = client_context(verify=verify, ca_file=options.ca_file)
+    try:
+        await _dialogue(stream, endpoint, recorder, options, context)
+    except TLSHandshakeError as exc:
+        if exc.verify_code is not None:
+            raise
+        recorder.tls = None
+        recorder.tls_error = str(exc)
+        recorder.fail("tls_handshake", str(exc))
+    except ReadTimeout as exc:
+        recorder.fail("greeting_timeout" if not recorder.greeting else "read_timeout", str(exc))
+    except ConnectionClosed as exc:
+        recorder.fail("closed", str(exc))
+    except ProtocolError as exc:
+        recorder.fail("protocol", f"protocol error: {exc}")
+    except NetworkError as exc:
+        recorder.fail("network", str(exc))
+    finally:
+        await stream.close()
+
+
+async def probe_port(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder) -> None:
+    """Probe ``endpoint`` into ``recorder``.
+
+    The first connection verifies the chain the way a mail client would; if that fails, a second
+    one, without verification, collects the certificate so the report can say what is wrong.
+    """
+    try:
+        await _attempt(endpoint, options, recorder, verify=True)
+    except TLSHandshakeError as exc:
+        verification = Verification(
+            trusted=False,
+            trust_store=options.trust_store,
+            code=exc.verify_code,
+            message=exc.verify_message,
+        )
+        recorder.note(Direction.NOTE, f"{exc}; reconnecting without verification to inspect it")
+        recorder.in_tls = False
+        await _attempt(endpoint, options, recorder, verify=False)
+        if recorder.tls is not None:
+            recorder.tls = dataclasses.replace(recorder.tls, verification=verification)
+        elif recorder.error is None:
+            recorder.fail("tls_handshake", str(exc))
+    if (
+        recorder.tls_error
+        and endpoint.service.tls_mode is TLSMode.IMPLICIT
+        and recorder.state is PortState.OPEN
+    ):
+        await _sniff_plaintext(endpoint, options, recorder)

@@ -1,0 +1,290 @@
+"""Drive the sans-I/O dialogues over a ``Stream`` and record every line of the conversation.
+
+A ``Recorder`` is the mutable notebook of one probe: filled step by step, so that when the scan
+deadline cancels a probe half-way, what it saw so far still reaches the report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields
+from typing import Generic, TypeVar
+
+from mailtls.errors import ProtocolError
+from mailtls.model import (
+    Direction,
+    Endpoint,
+    PortObservation,
+    PortState,
+    TLSSession,
+    TranscriptLine,
+)
+from mailtls.net.stream import Stream
+from mailtls.proto.imap import (
+    IMAPDialogue,
+    IMAPEvent,
+    IMAPTagged,
+    IMAPUntagged,
+    capabilities_from,
+    parse_greeting,
+)
+from mailtls.proto.lines import decode_line
+from mailtls.proto.pop3 import POP3Dialogue, POP3Event, POP3MultiLine, POP3Status, parse_capa
+from mailtls.proto.smtp import SMTPDialogue, SMTPReply, parse_ehlo
+
+# A transcript is evidence, not a capture: cap it so an endless reply cannot fill memory.
+MAX_TRANSCRIPT_LINES = 400
+EHLO_NAME = "mailtls.invalid"
+
+
+@dataclass
+class Recorder:
+    """Mutable twin of ``PortObservation``; ``freeze()`` turns it into the immutable record."""
+
+    endpoint: Endpoint
+    state: PortState = PortState.NOT_TESTED
+    error: str | None = None
+    error_kind: str | None = None
+    greeting: tuple[str, ...] = ()
+    greeting_ok: bool | None = None
+    capabilities_before: tuple[str, ...] | None = None
+    capabilities_reply: tuple[str, ...] = ()
+    starttls_offered: bool | None = None
+    starttls_reply: tuple[str, ...] = ()
+    starttls_accepted: bool | None = None
+    data_after_go_ahead: bytes = b""
+    tls: TLSSession | None = None
+    tls_error: str | None = None
+    capabilities_after: tuple[str, ...] | None = None
+    capabilities_after_reply: tuple[str, ...] = ()
+    plaintext_on_implicit: tuple[str, ...] = ()
+    tls_on_starttls_port: bool = False
+    preauth: bool = False
+    transcript: list[TranscriptLine] = field(default_factory=list)
+    connections: int = 0
+    started: float = field(default_factory=time.monotonic)
+    in_tls: bool = False
+    dropped_lines: int = 0
+
+    def note(self, direction: Direction, text: str) -> None:
+        if len(self.transcript) >= MAX_TRANSCRIPT_LINES:
+            self.dropped_lines += 1
+            return
+        self.transcript.append(
+            TranscriptLine(direction, text, self.in_tls, round(time.monotonic() - self.started, 3))
+        )
+
+    def fail(self, kind: str, message: str) -> None:
+        if self.error is None:
+            self.error, self.error_kind = message, kind
+        self.note(Direction.NOTE, message)
+
+    def freeze(self) -> PortObservation:
+        transcript = list(self.transcript)
+        if self.dropped_lines:
+            transcript.append(
+                TranscriptLine(
+                    Direction.NOTE, f"... {self.dropped_lines} more lines not kept", self.in_tls, 0
+                )
+            )
+        values = {
+            f.name: getattr(self, f.name)
+            for f in fields(PortObservation)
+            if f.name not in ("transcript", "seconds")
+        }
+        values["transcript"] = tuple(transcript)
+        values["seconds"] = round(time.monotonic() - self.started, 3)
+        return PortObservation(**values)
+
+
+D = TypeVar("D", SMTPDialogue, IMAPDialogue, POP3Dialogue)
+
+
+class Conversation(Generic[D]):
+    """A stream, a dialogue and the recorder: send lines, wait for events."""
+
+    def __init__(self, stream: Stream, dialogue: D, recorder: Recorder) -> None:
+        self.stream = stream
+        self.dialogue: D = dialogue
+        self.recorder = recorder
+        self._events: list[object] = []
+
+    async def send(self, data: bytes, shown: str | None = None) -> None:
+        self.recorder.note(Direction.CLIENT, shown if shown is not None else _shown(data))
+        await self.stream.write(data)
+
+    async def next_event(self, timeout: float | None = None) -> object:
+        while not self._events:
+            data = await self.stream.read(timeout)
+            try:
+                events = list(self.dialogue.receive_data(data))
+            except ProtocolError:
+                self.recorder.note(Direction.SERVER, decode_line(data[:200]))
+                raise
+            for event in events:
+                for line in _raw_lines(event):
+                    self.recorder.note(Direction.SERVER, line)
+            self._events.extend(events)
+        return self._events.pop(0)
+
+    def take_leftovers(self) -> bytes:
+        """Everything received but not yet consumed, in plaintext: to be reported and dropped."""
+        left = b"".join(_raw_bytes(e) for e in self._events)
+        self._events.clear()
+        unparsed: bytes = self.dialogue.discard_pending()
+        return left + unparsed + self.stream.take_unread()
+
+
+def _shown(data: bytes) -> str:
+    return decode_line(data.rstrip(b"\r\n"))
+
+
+def _raw_lines(event: object) -> tuple[str, ...]:
+    raw = getattr(event, "raw", ())
+    if isinstance(raw, str):
+        return (raw,)
+    if isinstance(event, POP3MultiLine):
+        return (event.status.raw, *event.raw, ".")
+    return tuple(raw)
+
+
+def _raw_bytes(event: object) -> bytes:
+    return "".join(line + "\r\n" for line in _raw_lines(event)).encode("utf-8", "replace")
+
+
+# --- protocol adapters: the few verbs a probe needs, per protocol ---------------------------------
+
+
+class SMTPAdapter:
+    starttls_word = "STARTTLS"
+
+    def __init__(self, conv: Conversation[SMTPDialogue]) -> None:
+        self.conv = conv
+
+    async def reply(self) -> SMTPReply:
+        event = await self.conv.next_event()
+        assert isinstance(event, SMTPReply)
+        return event
+
+    async def greeting(self) -> tuple[tuple[str, ...], bool]:
+        reply = await self.reply()
+        return reply.raw, reply.code == 220
+
+    async def command(self, verb: str, argument: str | None = None) -> SMTPReply:
+        await self.conv.send(self.conv.dialogue.send_command(verb, argument))
+        return await self.reply()
+
+    async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+        reply = await self.command("EHLO", EHLO_NAME)
+        if reply.code != 250:
+            return None, reply.raw
+        info = parse_ehlo(reply)
+        caps = tuple(" ".join((k, *v)) for k, v in info.keywords.items())
+        return caps, reply.raw
+
+    @staticmethod
+    def offers_starttls(caps: tuple[str, ...]) -> bool:
+        return any(c.split()[0].upper() == "STARTTLS" for c in caps if c.split())
+
+    async def starttls(self) -> tuple[bool, tuple[str, ...]]:
+        reply = await self.command("STARTTLS")
+        return reply.code == 220, reply.raw
+
+    async def quit(self) -> None:
+        await self.conv.send(self.conv.dialogue.send_command("QUIT"))
+        await self.reply()
+
+
+class IMAPAdapter:
+    starttls_word = "STARTTLS"
+
+    def __init__(self, conv: Conversation[IMAPDialogue]) -> None:
+        self.conv = conv
+        self.greeting_caps: frozenset[str] | None = None
+        self.preauth = False
+
+    async def greeting(self) -> tuple[tuple[str, ...], bool]:
+        event = await self.conv.next_event()
+        greeting = parse_greeting(event)  # type: ignore[arg-type]
+        self.greeting_caps = greeting.capabilities
+        self.preauth = greeting.status == "PREAUTH"
+        return (getattr(event, "raw", ""),), greeting.status in ("OK", "PREAUTH")
+
+    async def tagged(self, command: str) -> tuple[IMAPTagged, list[IMAPEvent]]:
+        tag, data = self.conv.dialogue.send_command(command)
+        await self.conv.send(data)
+        seen: list[IMAPEvent] = []
+        while True:
+            event = await self.conv.next_event()
+            assert isinstance(event, IMAPUntagged | IMAPTagged) or hasattr(event, "text")
+            seen.append(event)  # type: ignore[arg-type]
+            if isinstance(event, IMAPTagged) and event.tag == tag:
+                return event, seen
+            if isinstance(event, IMAPUntagged) and event.text.upper().startswith("BYE"):
+                # The server is going away; the tagged answer may never come.
+                continue
+
+    async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+        done, seen = await self.tagged("CAPABILITY")
+        raw = tuple(getattr(e, "raw", "") for e in seen)
+        caps = capabilities_from(seen)
+        if done.status != "OK" or caps is None:
+            return None, raw
+        return tuple(sorted(caps)), raw
+
+    @staticmethod
+    def offers_starttls(caps: tuple[str, ...]) -> bool:
+        return "STARTTLS" in {c.upper() for c in caps}
+
+    async def starttls(self) -> tuple[bool, tuple[str, ...]]:
+        done, seen = await self.tagged("STARTTLS")
+        return done.status == "OK", tuple(getattr(e, "raw", "") for e in seen)
+
+    async def quit(self) -> None:
+        await self.tagged("LOGOUT")
+
+
+class POP3Adapter:
+    starttls_word = "STLS"
+
+    def __init__(self, conv: Conversation[POP3Dialogue]) -> None:
+        self.conv = conv
+
+    async def status(self) -> POP3Event:
+        event = await self.conv.next_event()
+        assert isinstance(event, POP3Status | POP3MultiLine)
+        return event
+
+    async def greeting(self) -> tuple[tuple[str, ...], bool]:
+        event = await self.status()
+        assert isinstance(event, POP3Status)
+        return (event.raw,), event.ok
+
+    async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+        await self.conv.send(self.conv.dialogue.send_command("CAPA", multiline=True))
+        event = await self.status()
+        if isinstance(event, POP3MultiLine):
+            caps = parse_capa(event)
+            return tuple(" ".join((k, *v)) for k, v in caps.items()), (
+                event.status.raw,
+                *event.raw,
+                ".",
+            )
+        return None, (event.raw,)
+
+    @staticmethod
+    def offers_starttls(caps: tuple[str, ...]) -> bool:
+        return any(c.split()[0].upper() == "STLS" for c in caps if c.split())
+
+    async def starttls(self) -> tuple[bool, tuple[str, ...]]:
+        await self.conv.send(self.conv.dialogue.send_command("STLS"))
+        event = await self.status()
+        assert isinstance(event, POP3Status)
+        return event.ok, (event.raw,)
+
+    async def quit(self) -> None:
+        await self.conv.send(self.conv.dialogue.send_command("QUIT"))
+        await self.status()
+
+
+Adapter = SMTPAdapter | IMAPAdapter | POP3Adapter

@@ -1,0 +1,171 @@
+"""Sans-I/O POP3 client dialogue (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS).
+
+POP3 cannot tell a single-line from a multi-line response by looking at it, so the dialogue keeps
+a FIFO of what each command sent by ``send_command`` expects (pipelining parses right). The first
+status line is the greeting. Errors follow ``mailtls.proto._dialogue``: events completed before a
+violation are returned first, the ``ProtocolError`` comes with the next call, and after it the
+dialogue refuses further input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+
+from mailtls.errors import LocalProtocolError, ProtocolError, ReplyTooLong
+from mailtls.proto._dialogue import Dialogue, excerpt
+from mailtls.proto.lines import decode_line
+
+__all__ = ["POP3Dialogue", "POP3Event", "POP3MultiLine", "POP3Status", "parse_capa"]
+
+_VERB = re.compile(r"[A-Za-z]+")
+_WORDS = re.compile(r"[ \t]+")
+_OK = b"+OK"
+_ERR = b"-ERR"
+
+
+@dataclass(frozen=True)
+class POP3Status:
+    """A status line. ``text`` follows "+OK "/"-ERR "; ``unsolicited`` if nothing expected it."""
+
+    ok: bool
+    text: str
+    raw: str
+    unsolicited: bool = False
+
+
+@dataclass(frozen=True)
+class POP3MultiLine:
+    """A "+OK" answer with its body: ``lines`` dot-unstuffed, ``raw`` as received (both without
+    the terminating ".")."""
+
+    status: POP3Status
+    lines: tuple[str, ...]
+    raw: tuple[str, ...]
+
+
+POP3Event = POP3Status | POP3MultiLine
+
+
+def _prefix_ok(head: bytes) -> bool:
+    """False if no status line can start with ``head`` (the start of a line, before its LF)."""
+    upper = head.upper()
+    for indicator in (_OK, _ERR):
+        n = len(indicator)
+        if indicator.startswith(upper[:n]) and (len(upper) <= n or upper[:n] == indicator):
+            if len(head) <= n or head[n] == 0x20:
+                return True
+            return head[n] == 0x0D and len(head) == n + 1  # only as "+OK\r\n"
+    return False
+
+
+def _parse_status(line: bytes, *, unsolicited: bool) -> POP3Status:
+    upper = line[:4].upper()
+    for indicator, ok in ((_OK, True), (_ERR, False)):
+        n = len(indicator)
+        if upper[:n] == indicator and (len(line) == n or line[n] == 0x20):
+            return POP3Status(ok, decode_line(line[n + 1 :]), decode_line(line), unsolicited)
+    raise ProtocolError(f"not a POP3 status line (+OK/-ERR): {excerpt(line)}")
+
+
+class POP3Dialogue(Dialogue[POP3Event]):
+    """Client side of a POP3 session: bytes in, ``POP3Status``/``POP3MultiLine`` events out.
+
+    A status line is "+OK" or "-ERR" (case-insensitive), then a space and text or the end of the
+    line; anything else where a status is expected is a ``ProtocolError``. The greeting comes
+    out as an ordinary ``POP3Status``; status lines nothing waits for come out with
+    ``unsolicited=True``. ``LineTooLong`` for a line over ``max_line`` octets, ``ReplyTooLong``
+    for a body over ``max_lines`` lines. There is no support for SASL "+ " challenges.
+    """
+
+    def __init__(self, *, max_line: int = 8192, max_lines: int = 4096) -> None:
+        if max_lines < 0:
+            raise LocalProtocolError(f"max_lines must be >= 0, not {max_lines}")
+        super().__init__(max_line=max_line)
+        self._max_lines = max_lines
+        self._expect: deque[bool] = deque([False])  # multiline? per awaited answer; greeting
+        self._status: POP3Status | None = None  # set while reading a multi-line body
+        self._lines: list[str] = []
+        self._raw: list[str] = []
+
+    @property
+    def outstanding(self) -> int:
+        """How many answers (greeting included) have not arrived yet."""
+        return len(self._expect)
+
+    def send_command(
+        self, verb: str, argument: str | None = None, *, multiline: bool = False
+    ) -> bytes:
+        """The bytes of one command line; queues the answer it expects.
+
+        ``multiline=True``: a "+OK" answer carries a body ended by "." (CAPA, LIST, UIDL, ...).
+        """
+        if not _VERB.fullmatch(verb):
+            raise LocalProtocolError(f"POP3 verb must be ASCII letters: {verb!r:.80}")
+        data = verb.encode("ascii")
+        if argument is not None:
+            if any(c in argument for c in ("\r", "\n", "\0")):
+                raise LocalProtocolError(f"POP3 argument contains CR, LF or NUL: {argument!r:.80}")
+            if argument == "":
+                raise LocalProtocolError("empty POP3 argument (pass None for no argument)")
+            try:
+                data += b" " + argument.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise LocalProtocolError(f"POP3 argument not encodable: {argument!r:.80}") from exc
+        self._expect.append(multiline)
+        return data + b"\r\n"
+
+    def _reset_partial(self) -> None:
+        self._status = None
+        self._lines = []
+        self._raw = []
+
+    def _parse(self, events: list[POP3Event]) -> None:
+        while True:
+            in_body = self._status is not None
+            if not in_body and not _prefix_ok(self._head(5)):
+                raise ProtocolError(
+                    f"not a POP3 status line (+OK/-ERR): {excerpt(self._offending())}"
+                )
+            taken = self._take_line()
+            if taken is None:
+                return
+            line, _ = taken
+            if self._status is not None:
+                if line == b".":
+                    events.append(POP3MultiLine(self._status, tuple(self._lines), tuple(self._raw)))
+                    self._reset_partial()
+                    self._event_done()
+                    continue
+                if len(self._lines) >= self._max_lines:
+                    raise ReplyTooLong(
+                        f"POP3 multi-line answer longer than {self._max_lines} lines: "
+                        f"{excerpt(line)}"
+                    )
+                self._lines.append(decode_line(line[1:] if line.startswith(b".") else line))
+                self._raw.append(decode_line(line))
+                continue
+            status = _parse_status(line, unsolicited=not self._expect)
+            multiline = self._expect.popleft() if self._expect else False
+            if multiline and status.ok:
+                self._status = status
+                continue
+            events.append(status)
+            self._event_done()
+
+
+def parse_capa(event: POP3MultiLine) -> dict[str, tuple[str, ...]]:
+    """CAPA body as TAG (upper-case) -> params (original case).
+
+    Repeated tags merge their params, duplicates dropped, first-seen order kept. Blank lines are
+    skipped.
+    """
+    merged: dict[str, list[str]] = {}
+    for line in event.lines:
+        words = [w for w in _WORDS.split(line) if w]
+        if not words:
+            continue
+        known = merged.setdefault(words[0].upper(), [])
+        known.extend(p for p in dict.fromkeys(words[1:]) if p not in known)
+    return {k: tuple(v) for k, v in merged.items()}

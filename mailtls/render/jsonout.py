@@ -1,0 +1,142 @@
+"""The canonical machine-readable form of a report (schema ``mailtls/1``, see
+``mailtls/schema/report-1.json``). Other formats derive from the same report."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mailtls import __version__
+from mailtls.model import (
+    CertificateInfo,
+    Finding,
+    HostReport,
+    PortObservation,
+    Report,
+    TLSSession,
+)
+
+SCHEMA = "mailtls/1"
+
+
+def _cert(c: CertificateInfo) -> dict[str, Any]:
+    return {
+        "subject": c.subject,
+        "issuer": c.issuer,
+        "serial": c.serial,
+        "not_before": c.not_before.isoformat(),
+        "not_after": c.not_after.isoformat(),
+        "dns_names": list(c.dns_names),
+        "ip_addresses": list(c.ip_addresses),
+        "common_names": list(c.common_names),
+        "key_type": c.key_type,
+        "key_bits": c.key_bits,
+        "signature_algorithm": c.signature_algorithm,
+        "sha256_fingerprint": c.sha256_fingerprint,
+        "self_issued": c.self_issued,
+        "self_signed": c.self_signed,
+        "is_ca": c.is_ca,
+    }
+
+
+def _tls(t: TLSSession | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "version": t.version,
+        "cipher": t.cipher,
+        "cipher_bits": t.cipher_bits,
+        "handshake_seconds": t.handshake_seconds,
+        "verification": {
+            "trusted": t.verification.trusted,
+            "trust_store": t.verification.trust_store,
+            "code": t.verification.code,
+            "message": t.verification.message,
+        },
+        "chain": [_cert(c) for c in t.chain],
+    }
+
+
+def _caps(caps: tuple[str, ...] | None) -> list[str] | None:
+    return None if caps is None else list(caps)
+
+
+def observation_dict(o: PortObservation, transcript: bool = True) -> dict[str, Any]:
+    e = o.endpoint
+    out: dict[str, Any] = {
+        "endpoint": e.key,
+        "host": e.host,
+        "address": e.address,
+        "port": e.port,
+        "service": e.service.name,
+        "protocol": e.service.protocol.value,
+        "tls_mode": e.service.tls_mode.value,
+        "requested": e.requested,
+        "state": o.state.value,
+        "error": o.error,
+        "error_kind": o.error_kind,
+        "greeting": list(o.greeting),
+        "greeting_ok": o.greeting_ok,
+        "capabilities_before_tls": _caps(o.capabilities_before),
+        "starttls_offered": o.starttls_offered,
+        "starttls_reply": list(o.starttls_reply),
+        "starttls_accepted": o.starttls_accepted,
+        "data_after_go_ahead": o.data_after_go_ahead.decode("latin-1") or None,
+        "tls": _tls(o.tls),
+        "tls_error": o.tls_error,
+        "capabilities_after_tls": _caps(o.capabilities_after),
+        "plaintext_on_implicit_port": list(o.plaintext_on_implicit),
+        "tls_on_starttls_port": o.tls_on_starttls_port,
+        "imap_preauth": o.preauth,
+        "connections": o.connections,
+        "seconds": o.seconds,
+    }
+    if transcript:
+        out["transcript"] = [
+            {"dir": t.direction.value, "tls": t.tls, "at": t.at, "text": t.text}
+            for t in o.transcript
+        ]
+    return out
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "severity": f.severity.label,
+        "summary": f.summary,
+        "endpoint": f.endpoint,
+        "service": f.service,
+        "evidence": list(f.evidence),
+        "reference": f.reference,
+        "requirement": f.requirement,
+        "remediation": f.remediation,
+    }
+
+
+def host_dict(h: HostReport) -> dict[str, Any]:
+    return {
+        "name": h.name,
+        "addresses": list(h.addresses),
+        "resolve_error": h.resolve_error,
+        "endpoints": [observation_dict(o) for o in h.observations],
+        "findings": [finding_dict(f) for f in h.findings],
+    }
+
+
+def report_dict(report: Report, exit_code: int) -> dict[str, Any]:
+    counts = {s: 0 for s in ("fail", "unknown", "warn", "info")}
+    for f in report.findings:
+        counts[f.severity.label] += 1
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "mailtls", "version": __version__},
+        "started_at": report.started_at.isoformat(),
+        "seconds": report.seconds,
+        "options": report.options,
+        "summary": {"findings": counts, "connections": report.connections, "exit_code": exit_code},
+        "hosts": [host_dict(h) for h in report.hosts],
+    }
+
+
+def render_json(report: Report, exit_code: int) -> str:
+    return json.dumps(report_dict(report, exit_code), indent=2, ensure_ascii=False)

@@ -1,0 +1,172 @@
+"""A report for people: a table per host, findings with evidence, transcripts with -v.
+
+Server text is always passed to rich as ``Text`` (never markup), so a hostile banner can neither
+inject markup nor terminal escapes (``decode_line`` already escaped control characters).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import IO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from mailtls import __version__
+from mailtls.certs import days_left
+from mailtls.model import (
+    Finding,
+    HostReport,
+    PortObservation,
+    PortState,
+    Report,
+    Severity,
+    TLSMode,
+)
+
+_SEVERITY_STYLE = {
+    Severity.FAIL: "bold red",
+    Severity.UNKNOWN: "bold magenta",
+    Severity.WARN: "yellow",
+    Severity.INFO: "cyan",
+}
+_STATE_STYLE = {
+    PortState.OPEN: "green",
+    PortState.REFUSED: "dim",
+    PortState.FILTERED: "yellow",
+    PortState.UNREACHABLE: "yellow",
+    PortState.NOT_TESTED: "magenta",
+}
+
+
+def make_console(file: IO[str] | None = None, *, color: bool | None = None) -> Console:
+    """Colour only on a terminal; NO_COLOR and TERM=dumb are honoured by rich itself.
+
+    Piped output gets 120 columns (rich's 80 would fold every table); COLUMNS still wins.
+    """
+    console = Console(file=file, no_color=(color is False), highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 120
+    return console
+
+
+def _tls_cell(o: PortObservation) -> Text:
+    if o.tls is None:
+        if o.state is not PortState.OPEN:
+            return Text("-", style="dim")
+        if o.endpoint.service.tls_mode is TLSMode.STARTTLS and o.starttls_offered is False:
+            return Text("no STARTTLS", style="red")
+        if o.tls_error:
+            return Text("handshake failed", style="red")
+        return Text("none", style="red")
+    how = "implicit" if o.endpoint.service.tls_mode is TLSMode.IMPLICIT else "STARTTLS"
+    if o.tls_on_starttls_port:
+        how = "at once"
+    version = o.tls.version.replace("TLSv", "TLS ")
+    style = "green" if o.tls.version in ("TLSv1.2", "TLSv1.3") else "red"
+    return Text(f"{how}, {version}", style=style)
+
+
+def _cert_cell(o: PortObservation, report: Report) -> Text:
+    if o.tls is None or not o.tls.chain:
+        return Text("-", style="dim")
+    leaf = o.tls.chain[0]
+    left = days_left(leaf, report.started_at)
+    trusted = o.tls.verification.trusted
+    words = [
+        "trusted" if trusted else "untrusted",
+        f"{left:.0f} d left" if left >= 0 else "expired",
+    ]
+    style = "green" if trusted and left >= 0 else "red"
+    return Text(", ".join(words), style=style)
+
+
+def _state_cell(o: PortObservation) -> Text:
+    text = o.state.value
+    if o.state is PortState.OPEN and o.error_kind:
+        text = f"open ({o.error_kind.replace('_', ' ')})"
+    return Text(text, style=_STATE_STYLE.get(o.state, ""))
+
+
+def _host_table(host: HostReport, report: Report) -> Table:
+    table = Table(show_header=True, header_style="bold", expand=False)
+    for column in ("endpoint", "service", "state", "TLS", "cipher", "certificate"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("greeting", overflow="ellipsis", no_wrap=True, max_width=48)
+    for o in host.observations:
+        greeting = o.greeting[0] if o.greeting else ""
+        table.add_row(
+            Text(o.endpoint.key),
+            Text(o.endpoint.service.name),
+            _state_cell(o),
+            _tls_cell(o),
+            Text(o.tls.cipher if o.tls else "-", style="" if o.tls else "dim"),
+            _cert_cell(o, report),
+            Text(greeting[:60]),
+        )
+    return table
+
+
+def _finding(console: Console, f: Finding) -> None:
+    line = Text()
+    line.append(f"{f.severity.label.upper():7}", style=_SEVERITY_STYLE[f.severity])
+    line.append(f" {f.id}", style="bold")
+    if f.endpoint:
+        line.append(f"  {f.endpoint}", style="dim")
+    console.print(line)
+    console.print(Text(f"        {f.summary}"))
+    for ev in f.evidence[:8]:
+        console.print(Text(f"          | {ev}", style="dim"))
+    if len(f.evidence) > 8:
+        console.print(Text(f"          | ... {len(f.evidence) - 8} more line(s)", style="dim"))
+    ref = f"        {f.reference}" if f.reference else "       "
+    console.print(Text(f"{ref}  fix: {f.remediation}", style="italic dim"))
+
+
+def _transcript(console: Console, o: PortObservation) -> None:
+    console.print(
+        Text(
+            f"  transcript {o.endpoint.key} ({o.endpoint.service.name}), "
+            f"{o.connections} connection(s), {o.seconds:.2f} s",
+            style="bold",
+        )
+    )
+    for t in o.transcript:
+        marker = {"C": "C:", "S": "S:", "*": "--"}[t.direction.value]
+        lock = "🔒" if t.tls else "  "
+        console.print(Text(f"    {t.at:7.3f} {lock} {marker} {t.text}"))
+
+
+def render_terminal(report: Report, console: Console, *, verbose: bool, exit_code: int) -> None:
+    for host in report.hosts:
+        title = Text(f"mailtls {__version__} · {host.name}", style="bold")
+        if host.addresses:
+            title.append(f" ({', '.join(host.addresses)})")
+        console.print(title)
+        if host.resolve_error:
+            console.print(Text(f"  cannot resolve: {host.resolve_error}", style="red"))
+        else:
+            console.print(_host_table(host, report))
+        if verbose:
+            for o in host.observations:
+                _transcript(console, o)
+        ordered = sorted(host.findings, key=lambda f: (-int(f.severity), f.endpoint or "", f.id))
+        if ordered:
+            console.print(Text("findings", style="bold underline"))
+            for f in ordered:
+                _finding(console, f)
+        else:
+            console.print(Text("no findings", style="green"))
+        console.print()
+    counts = {s: 0 for s in Severity}
+    for f in report.findings:
+        counts[f.severity] += 1
+    summary = ", ".join(f"{counts[s]} {s.label}" for s in sorted(Severity, reverse=True))
+    console.print(
+        Text(
+            f"{summary} · {report.connections} connection(s) in {report.seconds:.2f} s · "
+            f"exit {exit_code}",
+            style="bold",
+        )
+    )
