@@ -387,7 +387,8 @@ def _implicit_alternatives(observations: Sequence[PortObservation]) -> list[Find
             continue
         out.append(R.NO_IMPLICIT_TLS.finding(
             f"{name} answers on port {obs.endpoint.port} but {twin_name} on port "
-            f"{twin.endpoint.port} offers no working implicit TLS ({twin.state.value})",
+            f"{twin.endpoint.port} offers no working implicit TLS "
+            f"({twin.error or twin.state.value})",
             endpoint=twin.endpoint.key, service=twin_name,
             evidence=[f"{obs.endpoint.key} {obs.state.value}",
                       f"{twin.endpoint.key} {twin.state.value}"

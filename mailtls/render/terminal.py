@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mailtls import __version__
-from mailtls.certs import days_left
+from mailtls.certs import days_left, match_name
 from mailtls.model import (
     Finding,
     HostReport,
@@ -92,10 +92,8 @@ def _state_cell(o: PortObservation) -> Text:
 def _host_table(host: HostReport, report: Report) -> Table:
     table = Table(show_header=True, header_style="bold", expand=False)
     for column in ("endpoint", "service", "state", "TLS", "cipher", "certificate"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("greeting", overflow="ellipsis", no_wrap=True, max_width=48)
+        table.add_column(column, no_wrap=column in ("endpoint", "service"))
     for o in host.observations:
-        greeting = o.greeting[0] if o.greeting else ""
         table.add_row(
             Text(o.endpoint.key),
             Text(o.endpoint.service.name),
@@ -103,7 +101,6 @@ def _host_table(host: HostReport, report: Report) -> Table:
             _tls_cell(o),
             Text(o.tls.cipher if o.tls else "-", style="" if o.tls else "dim"),
             _cert_cell(o, report),
-            Text(greeting[:60]),
         )
     return table
 

@@ -1,0 +1,77 @@
+"""``mailtls demo``: check two built-in loopback deployments, so a newcomer sees a full report
+on a machine with no mail server and no network.
+
+``good.example.test`` is configured the way RFC 8314 asks; ``flawed.example.test`` has the
+defects mail administrators meet most often. Both run on 127.0.0.1 with certificates from a
+throw-away CA that only this process trusts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from mailtls.model import SERVICES, Report
+from mailtls.scan import PlannedService, ScanRequest, scan
+from mailtls.testing import TestPKI, start_imap, start_pop3, start_smtp
+from mailtls.testing.servers import RunningServer
+
+GOOD, FLAWED = "good.example.test", "flawed.example.test"
+
+Starter = Callable[..., RunningServer]
+
+_PLAN: dict[str, tuple[Starter, dict[str, Any], dict[str, Any]]] = {
+    # service: (server, good options, flawed options)
+    "smtp": (start_smtp, {}, {"cert": "expiring_soon"}),
+    "submission": (start_smtp, {"require_starttls": True}, {"auth_before_tls": True}),
+    "submissions": (start_smtp, {"implicit_tls": True}, {"implicit_tls": False}),
+    "imap": (start_imap, {}, {"logindisabled": False, "starttls_advertised_after_tls": True}),
+    "imaps": (start_imap, {"implicit_tls": True}, {"implicit_tls": True, "cert": "expired"}),
+    "pop3": (start_pop3, {}, {"starttls": False, "user_before_tls": True}),
+    "pop3s": (
+        start_pop3,
+        {"implicit_tls": True},
+        {
+            "implicit_tls": True,
+            "cert": "wrong_name",
+            "minimum_version": ssl.TLSVersion.TLSv1,
+            "maximum_version": ssl.TLSVersion.TLSv1,
+        },
+    ),
+}
+
+
+@contextmanager
+def _deployment(pki: TestPKI, flawed: bool) -> Iterator[tuple[PlannedService, ...]]:
+    with ExitStack() as stack:
+        planned = []
+        for name, (start, good_options, flawed_options) in _PLAN.items():
+            options = flawed_options if flawed else good_options
+            server = stack.enter_context(start(pki, name=f"demo-{name}", **options))
+            planned.append(PlannedService(SERVICES[name], server.port, True))
+        yield tuple(planned)
+
+
+async def _scan_both(pki: TestPKI, good: tuple[PlannedService, ...],
+                     flawed: tuple[PlannedService, ...]) -> Report:
+    def request(host: str, plan: tuple[PlannedService, ...]) -> ScanRequest:
+        return ScanRequest(hosts=(host,), plan=plan, addresses=("127.0.0.1",),
+                           ca_file=pki.ca_file(), deadline=30.0)
+
+    first, second = await asyncio.gather(scan(request(GOOD, good)), scan(request(FLAWED, flawed)))
+    return dataclasses.replace(
+        first,
+        seconds=max(first.seconds, second.seconds),
+        hosts=first.hosts + second.hosts,
+        options={**first.options, "services": "demo (ephemeral ports on 127.0.0.1)"},
+    )
+
+
+def run_demo() -> Report:
+    with TestPKI(names=(GOOD, FLAWED, "127.0.0.1")) as pki:
+        with _deployment(pki, flawed=False) as good, _deployment(pki, flawed=True) as flawed:
+            return asyncio.run(_scan_both(pki, good, flawed))
