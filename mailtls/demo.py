@@ -72,6 +72,9 @@ async def _scan_both(pki: TestPKI, good: tuple[PlannedService, ...],
 
 
 def run_demo() -> Report:
-    with TestPKI(names=(GOOD, FLAWED, "127.0.0.1")) as pki:
-        with _deployment(pki, flawed=False) as good, _deployment(pki, flawed=True) as flawed:
-            return asyncio.run(_scan_both(pki, good, flawed))
+    with (
+        TestPKI(names=(GOOD, FLAWED, "127.0.0.1")) as pki,
+        _deployment(pki, flawed=False) as good,
+        _deployment(pki, flawed=True) as flawed,
+    ):
+        return asyncio.run(_scan_both(pki, good, flawed))

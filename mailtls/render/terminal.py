@@ -74,11 +74,12 @@ def _cert_cell(o: PortObservation, report: Report) -> Text:
     leaf = o.tls.chain[0]
     left = days_left(leaf, report.started_at)
     trusted = o.tls.verification.trusted
-    words = [
-        "trusted" if trusted else "untrusted",
-        f"{left:.0f} d left" if left >= 0 else "expired",
-    ]
-    style = "green" if trusted and left >= 0 else "red"
+    name_ok = match_name(leaf, o.endpoint.host).matched
+    words = ["trusted" if trusted else "untrusted"]
+    if not name_ok:
+        words.append("wrong name")
+    words.append(f"{left:.0f} d left" if left >= 0 else "expired")
+    style = "green" if trusted and name_ok and left >= 0 else "red"
     return Text(", ".join(words), style=style)
 
 
