@@ -198,8 +198,7 @@ def _emit(report: Report, args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(render_json(report, code) + "\n")
     else:
-        no_color = args.no_color or bool(os.environ.get("NO_COLOR"))
-        console = make_console(color=False if no_color else None)
+        console = make_console(color=False if args.no_color else None)
         render_terminal(report, console, verbose=args.verbose, exit_code=code)
     return code
 

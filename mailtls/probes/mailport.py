@@ -65,13 +65,17 @@ def _sni(host: str) -> str | None:
     return host.rstrip(".")
 
 
-def _adapter(stream: Stream, endpoint: Endpoint, recorder: Recorder) -> Adapter:
+def _adapter(
+    stream: Stream, endpoint: Endpoint, recorder: Recorder, *, resumed: bool = False
+) -> Adapter:
+    """A fresh dialogue; ``resumed`` for the session after STARTTLS (no greeting due)."""
     protocol = endpoint.service.protocol
     if protocol is Protocol.SMTP:
         return SMTPAdapter(Conversation(stream, SMTPDialogue(), recorder))
     if protocol is Protocol.IMAP:
         return IMAPAdapter(Conversation(stream, IMAPDialogue(), recorder))
-    return POP3Adapter(Conversation(stream, POP3Dialogue(), recorder))
+    dialogue = POP3Dialogue(expect_greeting=not resumed)
+    return POP3Adapter(Conversation(stream, dialogue, recorder))
 
 
 async def _handshake(
@@ -193,9 +197,7 @@ async def _dialogue(
         )
     await _handshake(stream, endpoint, recorder, context, options.trust_store)
     # After TLS the dialogue starts from scratch: a fresh parser, capabilities read again.
-    adapter = _adapter(stream, endpoint, recorder)
-    if isinstance(adapter, SMTPAdapter):
-        pass  # no greeting after STARTTLS in SMTP
+    adapter = _adapter(stream, endpoint, recorder, resumed=True)
     caps, raw = await adapter.capabilities()
     recorder.capabilities_after, recorder.capabilities_after_reply = caps, raw
     await _polite_quit(adapter)

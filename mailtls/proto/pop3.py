@@ -79,12 +79,17 @@ class POP3Dialogue(Dialogue[POP3Event]):
     for a body over ``max_lines`` lines. There is no support for SASL "+ " challenges.
     """
 
-    def __init__(self, *, max_line: int = 8192, max_lines: int = 4096) -> None:
+    def __init__(
+        self, *, max_line: int = 8192, max_lines: int = 4096, expect_greeting: bool = True
+    ) -> None:
+        """``expect_greeting=False`` for a session resumed under TLS after STLS (RFC 2595 §4:
+        the server sends no new greeting)."""
         if max_lines < 0:
             raise LocalProtocolError(f"max_lines must be >= 0, not {max_lines}")
         super().__init__(max_line=max_line)
         self._max_lines = max_lines
-        self._expect: deque[bool] = deque([False])  # multiline? per awaited answer; greeting
+        # multiline? per awaited answer; the greeting first, when one is due
+        self._expect: deque[bool] = deque([False] if expect_greeting else [])
         self._status: POP3Status | None = None  # set while reading a multi-line body
         self._lines: list[str] = []
         self._raw: list[str] = []

@@ -41,11 +41,17 @@ _STATE_STYLE = {
 
 
 def make_console(file: IO[str] | None = None, *, color: bool | None = None) -> Console:
-    """Colour only on a terminal; NO_COLOR and TERM=dumb are honoured by rich itself.
+    """Styles only on a terminal (rich decides; FORCE_COLOR forces, TERM=dumb disables).
+    ``color=False`` (--no-color, NO_COLOR) turns off every escape sequence, bold included, so
+    the text can be piped into anything.
 
     Piped output gets 120 columns (rich's 80 would fold every table); COLUMNS still wins.
     """
-    console = Console(file=file, no_color=(color is False), highlight=False, soft_wrap=False)
+    plain = color is False or bool(os.environ.get("NO_COLOR"))
+    if plain:
+        console = Console(file=file, highlight=False, soft_wrap=False, color_system=None)
+    else:
+        console = Console(file=file, highlight=False, soft_wrap=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 120
     return console

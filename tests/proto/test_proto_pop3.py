@@ -294,3 +294,13 @@ def test_parse_capa_edge_cases() -> None:
 def test_bad_limits() -> None:
     with pytest.raises(LocalProtocolError):
         POP3Dialogue(max_lines=-1)
+
+
+def test_no_greeting_expected_after_stls() -> None:
+    from mailtls.proto.pop3 import POP3Dialogue, POP3MultiLine
+
+    d = POP3Dialogue(expect_greeting=False)
+    assert d.outstanding == 0
+    d.send_command("CAPA", multiline=True)
+    (event,) = d.receive_data(b"+OK\r\nUSER\r\n.\r\n")
+    assert isinstance(event, POP3MultiLine) and event.lines == ("USER",)

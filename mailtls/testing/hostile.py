@@ -1,0 +1,363 @@
+"""Scripted hostile/broken servers on ``start_raw``: each function returns a RunningServer.
+
+Until their trick, the protocol-parameterised ones behave like a minimal server of
+``protocol`` ("smtp", "imap" or "pop3"): a greeting, then EHLO / CAPABILITY / CAPA listing
+STARTTLS/STLS, NOOP, QUIT / LOGOUT; the go-ahead for STARTTLS is ``220 2.0.0 Ready to start
+TLS`` / ``<tag> OK Begin TLS negotiation now`` / ``+OK Begin TLS negotiation``.
+
+=========================  ===================================================================
+server                     behaviour
+=========================  ===================================================================
+tarpit                     accepts, never speaks, reads and holds the connection
+slow_greeting              the greeting at one byte per ``interval`` seconds (default 1 s)
+endless_multiline          SMTP "250-" lines forever after EHLO (``mode="ehlo"``), or a
+                           "220-" greeting forever (``mode="greeting"``)
+long_line                  1 MiB greeting without CRLF, then more bytes without CRLF
+garbage                    random binary "greeting" (deterministic: ``seed``), then holds
+tls_on_plaintext_port      implicit TLS where plaintext is expected: waits for a ClientHello
+                           (after the handshake: the protocol's greeting inside TLS)
+plaintext_on_tls_port      a plaintext greeting where implicit TLS is expected
+reset_mid_handshake        go-ahead, reads the ClientHello, then RST (SO_LINGER 0);
+                           ``implicit_tls=True``: the same on an implicit-TLS port
+close_after_go_ahead       go-ahead, then closes (FIN)
+too_many_connections       "421 4.7.0 Too many connections" (IMAP "* BYE", POP3 "-ERR
+                           [SYS/TEMP]"), then closes
+silent_after_starttls      go-ahead, then never answers the ClientHello (holds)
+extra_data_after_go_ahead  go-ahead + one injected response in ONE write ("220 go ahead\\r\\n
+                           250 injected\\r\\n" for SMTP), then TLS with the test PKI
+=========================  ===================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import struct
+from typing import Literal
+
+from .pki import CertKind, TestPKI
+from .servers import RunningServer, start_raw, upgrade_to_tls
+
+__all__ = [
+    "MailProtocol",
+    "close_after_go_ahead",
+    "endless_multiline",
+    "extra_data_after_go_ahead",
+    "garbage",
+    "long_line",
+    "plaintext_on_tls_port",
+    "reset_mid_handshake",
+    "silent_after_starttls",
+    "slow_greeting",
+    "tarpit",
+    "tls_on_plaintext_port",
+    "too_many_connections",
+]
+
+MailProtocol = Literal["smtp", "imap", "pop3"]
+
+SERVER_NAME = "mail.example.test"
+
+
+def greeting(protocol: MailProtocol, *, starttls: bool = True) -> str:
+    if protocol == "smtp":
+        return f"220 {SERVER_NAME} ESMTP hostile test server"
+    if protocol == "imap":
+        caps = "IMAP4rev1 STARTTLS LOGINDISABLED" if starttls else "IMAP4rev1 AUTH=PLAIN"
+        return f"* OK [CAPABILITY {caps}] hostile test server ready"
+    return "+OK hostile test server ready"
+
+
+async def send(writer: asyncio.StreamWriter, *lines: str) -> None:
+    writer.write("".join(line + "\r\n" for line in lines).encode())
+    await writer.drain()
+
+
+async def read_line(reader: asyncio.StreamReader) -> str | None:
+    raw = await reader.readline()
+    if not raw.endswith(b"\n"):
+        return None
+    return raw.rstrip(b"\r\n").decode("utf-8", "replace")
+
+
+async def hold(reader: asyncio.StreamReader) -> None:
+    """Read and discard until the client goes away (or the server stops)."""
+    while await reader.read(65536):
+        pass
+
+
+async def script(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    protocol: MailProtocol,
+    *,
+    tls: bool = False,
+    starttls: bool = True,
+) -> str | None:
+    """A minimal server dialogue until STARTTLS/STLS (when offered and not yet in TLS).
+
+    Returns the go-ahead line to send (not sent yet), or None when the client quit or left.
+    """
+    offer = starttls and not tls
+    while True:
+        line = await read_line(reader)
+        if line is None:
+            return None
+        if protocol == "smtp":
+            command = line.split(" ", 1)[0].upper()
+            if command == "EHLO":
+                caps = [SERVER_NAME, "PIPELINING"]
+                caps += ["STARTTLS"] if offer else []
+                caps += ["AUTH PLAIN LOGIN"] if tls else []
+                await send(writer, *(f"250-{c}" for c in caps[:-1]), f"250 {caps[-1]}")
+            elif command == "HELO":
+                await send(writer, f"250 {SERVER_NAME}")
+            elif command in ("NOOP", "RSET"):
+                await send(writer, "250 2.0.0 OK")
+            elif command == "QUIT":
+                await send(writer, "221 2.0.0 Bye")
+                return None
+            elif command == "STARTTLS" and offer:
+                return "220 2.0.0 Ready to start TLS"
+            else:
+                await send(writer, "502 5.5.2 Command not recognized")
+        elif protocol == "imap":
+            tag, _, rest = line.partition(" ")
+            command = rest.split(" ", 1)[0].upper()
+            if command == "CAPABILITY":
+                listed = "IMAP4rev1 STARTTLS LOGINDISABLED" if offer else "IMAP4rev1 AUTH=PLAIN"
+                await send(writer, f"* CAPABILITY {listed}", f"{tag} OK CAPABILITY completed")
+            elif command == "NOOP":
+                await send(writer, f"{tag} OK NOOP completed")
+            elif command == "LOGOUT":
+                await send(writer, "* BYE logging out", f"{tag} OK LOGOUT completed")
+                return None
+            elif command == "STARTTLS" and offer:
+                return f"{tag} OK Begin TLS negotiation now"
+            else:
+                await send(writer, f"{tag} BAD Unknown command")
+        else:
+            command = line.split(" ", 1)[0].upper()
+            if command == "CAPA":
+                caps = ["TOP", "UIDL"] + (["STLS"] if offer else ["USER", "SASL PLAIN"])
+                await send(writer, "+OK Capability list follows", *caps, ".")
+            elif command == "NOOP":
+                await send(writer, "+OK")
+            elif command == "QUIT":
+                await send(writer, "+OK Bye")
+                return None
+            elif command == "STLS" and offer:
+                return "+OK Begin TLS negotiation"
+            else:
+                await send(writer, "-ERR Unknown command")
+
+
+async def _until_starttls(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, protocol: MailProtocol
+) -> str | None:
+    await send(writer, greeting(protocol))
+    return await script(reader, writer, protocol)
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP RST instead of a FIN."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+# -- the servers ----------------------------------------------------------------------------------
+
+
+def tarpit(*, host: str = "127.0.0.1") -> RunningServer:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await hold(reader)
+
+    return start_raw(handler, name="tarpit", host=host)
+
+
+def slow_greeting(
+    protocol: MailProtocol = "smtp", *, interval: float = 1.0, host: str = "127.0.0.1"
+) -> RunningServer:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for byte in (greeting(protocol, starttls=False) + "\r\n").encode():
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(interval)
+        await script(reader, writer, protocol, starttls=False)
+
+    return start_raw(handler, name=f"slow_greeting-{protocol}", host=host)
+
+
+def endless_multiline(
+    mode: Literal["ehlo", "greeting"] = "ehlo",
+    *,
+    interval: float = 0.0,
+    host: str = "127.0.0.1",
+) -> RunningServer:
+    """SMTP continuation lines forever (``interval`` seconds between batches of 100 lines)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if mode == "ehlo":
+            await send(writer, greeting("smtp"))
+            while True:
+                line = await read_line(reader)
+                if line is None:
+                    return
+                if line.upper().startswith(("EHLO", "HELO")):
+                    break
+                await send(writer, "503 5.5.1 EHLO first")
+            code = "250"
+        else:
+            code = "220"
+        n = 0
+        while True:
+            batch = "".join(f"{code}-{SERVER_NAME} line {n + i}\r\n" for i in range(100))
+            n += 100
+            writer.write(batch.encode())
+            await writer.drain()
+            await asyncio.sleep(interval)
+
+    return start_raw(handler, name=f"endless_multiline-{mode}", host=host)
+
+
+def long_line(
+    *, size: int = 1 << 20, more_interval: float = 0.05, host: str = "127.0.0.1"
+) -> RunningServer:
+    """``size`` bytes of greeting without CRLF, then 4 KiB more every ``more_interval`` s."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 " + b"x" * max(0, size - 4))
+        await writer.drain()
+        while True:
+            await asyncio.sleep(more_interval)
+            writer.write(b"x" * 4096)
+            await writer.drain()
+
+    return start_raw(handler, name="long_line", host=host)
+
+
+def garbage(*, size: int = 4096, seed: int = 0, host: str = "127.0.0.1") -> RunningServer:
+    data = random.Random(seed).randbytes(size)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(data)
+        await writer.drain()
+        await hold(reader)
+
+    return start_raw(handler, name="garbage", host=host)
+
+
+def tls_on_plaintext_port(
+    pki: TestPKI,
+    protocol: MailProtocol = "smtp",
+    *,
+    cert: CertKind = "good",
+    host: str = "127.0.0.1",
+) -> RunningServer:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await send(writer, greeting(protocol, starttls=False))
+        await script(reader, writer, protocol, tls=True)
+
+    return start_raw(
+        handler,
+        ssl_context=pki.server_context(cert),
+        name=f"tls_on_plaintext_port-{protocol}",
+        host=host,
+    )
+
+
+def plaintext_on_tls_port(
+    protocol: MailProtocol = "smtp", *, host: str = "127.0.0.1"
+) -> RunningServer:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await send(writer, greeting(protocol, starttls=False))
+        await script(reader, writer, protocol, starttls=False)
+
+    return start_raw(handler, name=f"plaintext_on_tls_port-{protocol}", host=host)
+
+
+def reset_mid_handshake(
+    protocol: MailProtocol = "smtp", *, implicit_tls: bool = False, host: str = "127.0.0.1"
+) -> RunningServer:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not implicit_tls:
+            go_ahead = await _until_starttls(reader, writer, protocol)
+            if go_ahead is None:
+                return
+            await send(writer, go_ahead)
+        hello = await reader.read(65536)  # a pipelined ClientHello is already buffered: fine
+        if hello:
+            _reset(writer)
+
+    suffix = "-implicit" if implicit_tls else ""
+    return start_raw(handler, name=f"reset_mid_handshake-{protocol}{suffix}", host=host)
+
+
+def close_after_go_ahead(
+    protocol: MailProtocol = "smtp", *, host: str = "127.0.0.1"
+) -> RunningServer:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        go_ahead = await _until_starttls(reader, writer, protocol)
+        if go_ahead is not None:
+            await send(writer, go_ahead)
+        # returning closes the connection (FIN)
+
+    return start_raw(handler, name=f"close_after_go_ahead-{protocol}", host=host)
+
+
+def too_many_connections(
+    protocol: MailProtocol = "smtp", *, host: str = "127.0.0.1"
+) -> RunningServer:
+    line = {
+        "smtp": "421 4.7.0 Too many connections",
+        "imap": "* BYE Too many connections",
+        "pop3": "-ERR [SYS/TEMP] Too many connections",
+    }[protocol]
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await send(writer, line)
+
+    return start_raw(handler, name=f"too_many_connections-{protocol}", host=host)
+
+
+def silent_after_starttls(
+    protocol: MailProtocol = "smtp", *, host: str = "127.0.0.1"
+) -> RunningServer:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        go_ahead = await _until_starttls(reader, writer, protocol)
+        if go_ahead is None:
+            return
+        await send(writer, go_ahead)
+        await hold(reader)
+
+    return start_raw(handler, name=f"silent_after_starttls-{protocol}", host=host)
+
+
+def extra_data_after_go_ahead(
+    pki: TestPKI,
+    protocol: MailProtocol = "smtp",
+    *,
+    cert: CertKind = "good",
+    host: str = "127.0.0.1",
+) -> RunningServer:
+    ctx = pki.server_context(cert)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        go_ahead = await _until_starttls(reader, writer, protocol)
+        if go_ahead is None:
+            return
+        if protocol == "smtp":
+            both = "220 go ahead\r\n250 injected\r\n"
+        elif protocol == "imap":
+            both = go_ahead.split(" ", 1)[0] + " OK go ahead\r\n* OK injected\r\n"
+        else:
+            both = "+OK go ahead\r\n+OK injected\r\n"
+        writer.write(both.encode())  # one write: the client reads both before its handshake
+        await writer.drain()
+        await upgrade_to_tls(reader, writer, ctx)
+        await script(reader, writer, protocol, tls=True)
+
+    return start_raw(handler, name=f"extra_data_after_go_ahead-{protocol}", host=host)

@@ -1,0 +1,299 @@
+"""enumerate_tls: exact algorithm checks on a simulated server, then real loopback servers."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+
+import pytest
+from tls_helpers import (
+    SERVER_NAME,
+    FakeServer,
+    ThreadedServer,
+    configured_suites,
+    import_tlslite,
+    leaf_der,
+    server_context,
+    ssl_server,
+    tcp_exchange,
+    tlslite_server,
+)
+
+from mailtls import ciphersuites as cs
+from mailtls.tlsenum import ALL_VERSIONS, TLSEnumeration, enumerate_tls, exchange_from_callable
+from mailtls.tlshello import Version
+
+T12_PREF = [0xC030, 0x009F, 0xC012, 0x0005, 0x0035, 0xC0AA, 0x0018, 0xFEFF]  # spread over chunks
+T13_PREF = [0x1303, 0x1301, 0x1304]
+CANDIDATES = [s.code for s in cs.LEGACY_SUITES]
+
+
+async def fake_scan(fake: FakeServer, **kw: object) -> TLSEnumeration:
+    return await enumerate_tls(
+        exchange_from_callable(fake.answer),
+        server_name=SERVER_NAME,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+# --- simulated server ---------------------------------------------------------------------------
+async def test_server_order_across_chunks() -> None:
+    fake = FakeServer({0x0303: T12_PREF, 0x0304: T13_PREF}, groups13=[0x18, 0x1D, 0x100])
+    result = await fake_scan(fake)
+    assert result.versions == {
+        Version.SSL2: False,
+        Version.SSL3: False,
+        Version.TLS1_0: False,
+        Version.TLS1_1: False,
+        Version.TLS1_2: True,
+        Version.TLS1_3: True,
+    }
+    assert result.suites[Version.TLS1_2] == tuple(T12_PREF)
+    assert result.server_order[Version.TLS1_2] is True
+    assert result.suites[Version.TLS1_3] == tuple(T13_PREF)
+    assert result.server_order[Version.TLS1_3] is True
+    assert result.groups == (0x18, 0x1D, 0x100)
+    assert result.ecdhe_groups == (0x17, 0x1D)
+    assert result.dh_bits == 1024
+    assert result.certificate_ders == (b"\x30\x03der",)
+    assert result.secure_renegotiation is True
+    assert result.errors == ()
+    assert result.connections == fake.connections
+    assert fake.largest_offer <= 128
+    assert result.suite_names(Version.TLS1_3)[0] == "TLS_CHACHA20_POLY1305_SHA256"
+
+
+async def test_client_order() -> None:
+    fake = FakeServer({0x0303: T12_PREF, 0x0304: T13_PREF}, server_order=False)
+    result = await fake_scan(fake, versions=[Version.TLS1_2, Version.TLS1_3])
+    assert set(result.suites[Version.TLS1_2]) == set(T12_PREF)
+    assert list(result.suites[Version.TLS1_2]) == sorted(T12_PREF, key=CANDIDATES.index)
+    assert result.server_order == {Version.TLS1_2: False, Version.TLS1_3: False}
+    assert set(result.suites[Version.TLS1_3]) == set(T13_PREF)
+    assert Version.SSL3 not in result.versions
+
+
+async def test_small_chunks_and_a_server_that_hangs_up_on_big_hellos() -> None:
+    fake = FakeServer({0x0303: T12_PREF, 0x0302: T12_PREF[:3]}, max_suites=20)
+    assert (await fake_scan(fake)).versions[Version.TLS1_2] is False  # 128 > 20: every offer fails
+    fake = FakeServer({0x0303: T12_PREF, 0x0302: T12_PREF[:3]}, max_suites=20)
+    result = await fake_scan(fake, max_suites_per_hello=20)
+    assert result.suites[Version.TLS1_2] == tuple(T12_PREF)
+    assert result.suites[Version.TLS1_1] == tuple(T12_PREF[:3])
+    assert result.versions[Version.TLS1_0] is False
+    assert fake.largest_offer <= 20
+
+
+async def test_legacy_only_server_with_sslv2() -> None:
+    fake = FakeServer(
+        {0x0300: [0x0005, 0x000A], 0x0301: [0x0005, 0x000A, 0x0003]}, sslv2=[0x010080, 0x0700C0]
+    )
+    result = await fake_scan(fake, probe_groups=False)
+    assert result.versions[Version.SSL2] is True
+    assert set(result.suites[Version.SSL2]) == {0x010080, 0x0700C0}
+    assert result.suite_names(Version.SSL2)[0].startswith("SSL_CK_")
+    assert result.suites[Version.SSL3] == (0x0005, 0x000A)
+    assert result.suites[Version.TLS1_0] == (0x0005, 0x000A, 0x0003)
+    for v in (Version.TLS1_1, Version.TLS1_2, Version.TLS1_3):
+        assert result.versions[v] is False and result.suites[v] == ()
+    assert result.groups == () and result.ecdhe_groups == ()
+
+
+async def test_single_suite_has_unknown_order() -> None:
+    result = await fake_scan(FakeServer({0x0303: [0xC02F]}), versions=[Version.TLS1_2])
+    assert result.suites[Version.TLS1_2] == (0xC02F,)
+    assert result.server_order[Version.TLS1_2] is None
+
+
+async def test_unreachable_server() -> None:
+    fake = FakeServer({}, unreachable=True)
+    result = await fake_scan(fake)
+    assert result.versions == dict.fromkeys(ALL_VERSIONS, None)
+    assert result.connections == len(ALL_VERSIONS)
+    assert len(result.errors) == len(ALL_VERSIONS)
+    assert result.accepted_versions == ()
+
+
+async def test_unknown_suite_choice_is_reported() -> None:
+    class Liar(FakeServer):
+        async def answer(self, hello: bytes) -> bytes | None:
+            data = await super().answer(hello)
+            return data.replace(b"\xc0\x2f", b"\xab\xcd", 1) if data else data
+
+    result = await fake_scan(Liar({0x0303: [0xC02F]}), versions=[Version.TLS1_2])
+    assert result.versions[Version.TLS1_2] is False
+    assert any("0xABCD" in e and "not offered" in e for e in result.errors)
+
+
+def test_bad_arguments() -> None:
+    import asyncio
+
+    with pytest.raises(ValueError):
+        asyncio.run(fake_scan(FakeServer({}), max_suites_per_hello=0))
+
+
+# --- real loopback servers ----------------------------------------------------------------------
+OPENSSL3_GROUPS = {0x1D, 0x17, 0x1E, 0x19, 0x18, 0x100, 0x101, 0x102, 0x103, 0x104}
+
+
+async def scan(srv: ThreadedServer, **kw: object) -> TLSEnumeration:
+    with srv:
+        result = await enumerate_tls(
+            tcp_exchange(srv.port),
+            server_name=SERVER_NAME,
+            **kw,  # type: ignore[arg-type]
+        )
+    assert result.connections == srv.accepted
+    return result
+
+
+def ordered_suites(ctx: ssl.SSLContext, *, tls13: bool = False) -> tuple[int, ...]:
+    return tuple(
+        c["id"] & 0xFFFF for c in ctx.get_ciphers() if (c["protocol"] == "TLSv1.3") == tls13
+    )
+
+
+MODERN = (
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:DHE-RSA-AES256-GCM-SHA384:AES128-SHA"
+)
+
+
+async def test_modern_rsa_server() -> None:
+    ctx = server_context("rsa", ciphers=MODERN, dh=True)
+    result = await scan(ssl_server(ctx))
+    assert result.versions == {
+        Version.SSL2: False,
+        Version.SSL3: False,
+        Version.TLS1_0: False,
+        Version.TLS1_1: False,
+        Version.TLS1_2: True,
+        Version.TLS1_3: True,
+    }
+    assert result.suites[Version.TLS1_2] == ordered_suites(ctx)
+    assert result.suites[Version.TLS1_3] == ordered_suites(ctx, tls13=True)
+    assert result.server_order == {
+        Version.SSL2: None,
+        Version.SSL3: None,
+        Version.TLS1_0: None,
+        Version.TLS1_1: None,
+        Version.TLS1_2: True,
+        Version.TLS1_3: True,
+    }
+    assert set(result.groups) == OPENSSL3_GROUPS
+    assert set(result.ecdhe_groups) == OPENSSL3_GROUPS - {0x100, 0x101, 0x102, 0x103, 0x104}
+    assert result.dh_bits == 2048
+    assert result.certificate_ders[0] == leaf_der("rsa")
+    assert result.secure_renegotiation is True
+    assert result.errors == ()
+
+
+async def test_client_preference_and_small_chunks() -> None:
+    ctx = server_context("rsa", ciphers=MODERN, dh=True)
+    ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    result = await scan(ssl_server(ctx), versions=[Version.TLS1_2, Version.TLS1_3])
+    assert set(result.suites[Version.TLS1_2]) == configured_suites(ctx)
+    assert set(result.suites[Version.TLS1_3]) == configured_suites(ctx, tls13=True)
+    assert result.server_order == {Version.TLS1_2: False, Version.TLS1_3: False}
+    ctx = server_context("rsa", ciphers=MODERN, dh=True)
+    chunked = await scan(ssl_server(ctx), versions=[Version.TLS1_2], max_suites_per_hello=7)
+    assert chunked.suites[Version.TLS1_2] == ordered_suites(ctx)
+    assert chunked.server_order[Version.TLS1_2] is True
+
+
+async def test_ecdsa_server_with_one_curve() -> None:
+    ciphers = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA"
+    ctx = server_context("ecdsa", ciphers=ciphers, ecdh_curve="secp384r1")
+    result = await scan(ssl_server(ctx))
+    assert result.suites[Version.TLS1_2] == ordered_suites(ctx)
+    assert set(result.suites[Version.TLS1_3]) == configured_suites(ctx, tls13=True)
+    assert result.groups == (0x0018,)
+    assert result.ecdhe_groups == (0x0018,)
+    assert result.dh_bits is None
+    assert result.certificate_ders[0] == leaf_der("ecdsa")
+
+
+async def test_legacy_server_tls10_tls11_seclevel0() -> None:
+    ctx = server_context(
+        "rsa",
+        minimum=ssl.TLSVersion.TLSv1,
+        maximum=ssl.TLSVersion.TLSv1_1,
+        ciphers="ECDHE-RSA-AES256-SHA:AES128-SHA:CAMELLIA128-SHA:AECDH-AES128-SHA:NULL-SHA"
+        ":@SECLEVEL=0",
+    )
+    result = await scan(ssl_server(ctx))
+    assert result.accepted_versions == (Version.TLS1_0, Version.TLS1_1)
+    expected = configured_suites(ctx)
+    assert len(expected) == 5
+    for v in (Version.TLS1_0, Version.TLS1_1):
+        assert set(result.suites[v]) == expected
+        assert result.suites[v] == ordered_suites(ctx)
+    reasons = {r for s in result.suites[Version.TLS1_0] for r in cs.describe(s).weak_reasons()}
+    assert "no encryption (NULL cipher)" in reasons
+    assert "anonymous key exchange (no server authentication)" in reasons
+    assert result.errors == ()
+
+
+async def test_tlslite_sslv3_rc4_3des() -> None:
+    api = import_tlslite()
+    from tlslite.constants import CipherSuite
+
+    settings = api.HandshakeSettings()
+    settings.minVersion, settings.maxVersion = (3, 0), (3, 1)
+    settings.cipherNames = ["rc4", "3des"]
+    settings = settings.validate()
+    expected = {}
+    for v in ((3, 0), (3, 1)):
+        expected[v] = set(
+            CipherSuite.getCertSuites(settings, v)
+            + CipherSuite.getDheCertSuites(settings, v)
+            + CipherSuite.getEcdheCertSuites(settings, v)
+        )
+    result = await scan(tlslite_server(versions=((3, 0), (3, 1)), cipher_names=["rc4", "3des"]))
+    assert result.accepted_versions == (Version.SSL3, Version.TLS1_0)
+    assert set(result.suites[Version.SSL3]) == expected[(3, 0)]
+    assert set(result.suites[Version.TLS1_0]) == expected[(3, 1)]
+    assert {0x0005, 0x000A} <= expected[(3, 0)]  # RC4-SHA, DES-CBC3-SHA: beyond local OpenSSL
+    assert result.certificate_ders[0] == leaf_der("rsa")
+    assert result.dh_bits is not None and result.dh_bits >= 1024
+
+
+async def test_garbage_server() -> None:
+    def handle(conn: socket.socket) -> None:
+        conn.sendall(b"220 mail.example.test ESMTP ready\r\n")
+        conn.recv(65536)
+
+    result = await scan(ThreadedServer(handle), probe_groups=False)
+    assert result.versions == dict.fromkeys(ALL_VERSIONS, None)
+    assert all("not a TLS answer" in e for e in result.errors)
+    assert "220 mail" in result.errors[0]
+
+
+async def test_silent_server_times_out() -> None:
+    def handle(conn: socket.socket) -> None:
+        while conn.recv(65536):
+            pass
+
+    started = time.monotonic()
+    result = await scan(ThreadedServer(handle), timeout=0.2)
+    assert result.versions == dict.fromkeys(ALL_VERSIONS, None)
+    assert result.connections == len(ALL_VERSIONS)
+    assert all("timeout" in e for e in result.errors)
+    assert time.monotonic() - started < 5
+    with ThreadedServer(handle) as srv:
+        result = await enumerate_tls(
+            tcp_exchange(srv.port, read_timeout=0.1),
+            server_name=SERVER_NAME,
+            versions=[Version.TLS1_2],
+        )
+    assert result.versions == {Version.TLS1_2: None}
+    assert "timeout" in result.errors[0]
+
+
+async def test_nothing_listening() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = await enumerate_tls(tcp_exchange(port), server_name=None, versions=[Version.TLS1_2])
+    assert result.versions == {Version.TLS1_2: None}
+    assert "ConnectRefused" in result.errors[0]
