@@ -144,15 +144,50 @@ class TLSSession:
 
 
 @dataclass(frozen=True)
+class TLSScan:
+    """Every protocol version and cipher suite a port accepted, found with hand-built hellos."""
+
+    versions: dict[str, bool | None]  # "SSLv3" .. "TLSv1.3" -> accepted (None: not testable)
+    suites: dict[str, tuple[str, ...]]  # version -> IANA suite names, server order if enforced
+    server_order: dict[str, bool | None]  # version -> does the server impose its own order
+    groups: tuple[str, ...]  # TLS 1.3 key-exchange groups accepted
+    ecdhe_groups: tuple[str, ...]  # curves accepted for ECDHE in TLS <= 1.2
+    dh_bits: int | None  # the smallest DHE prime seen
+    secure_renegotiation: bool | None  # RFC 5746 renegotiation_info answered
+    connections: int
+    seconds: float
+    errors: tuple[str, ...] = ()
+
+
+class ProbeVerdict(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_TESTABLE = "not_testable"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class SecurityProbe:
+    """One STARTTLS security probe (command injection, enforcement, ...): what was sent, what
+    came back, and whether the fact it looks for was seen."""
+
+    name: str  # stable: "command_injection", "starttls_enforced", ...
+    verdict: ProbeVerdict
+    reason: str  # one line
+    evidence: tuple[str, ...] = ()
+    transcript: tuple[TranscriptLine, ...] = ()
+    connections: int = 0
+
+
+@dataclass(frozen=True)
 class PortObservation:
     """Everything one probe of one endpoint saw. Verbatim; no judgement."""
 
     endpoint: Endpoint
     state: PortState
     error: str | None = None  # why the probe stopped early (one line), if it did
-    error_kind: str | None = (
-        None  # machine name of that reason: "greeting_timeout", "protocol", ...
-    )
+    # machine name of that reason: "greeting_timeout", "protocol", "deadline", ...
+    error_kind: str | None = None
     greeting: tuple[str, ...] = ()  # the server's greeting lines, verbatim
     greeting_ok: bool | None = None  # 220 / * OK / +OK (PREAUTH counts as ok for IMAP)
     capabilities_before: tuple[str, ...] | None = None  # EHLO lines / IMAP caps / CAPA lines
@@ -165,11 +200,12 @@ class PortObservation:
     tls_error: str | None = None  # the handshake failure, if any
     capabilities_after: tuple[str, ...] | None = None  # re-read after the handshake
     capabilities_after_reply: tuple[str, ...] = ()
-    plaintext_on_implicit: tuple[
-        str, ...
-    ] = ()  # greeting seen in plaintext on an implicit-TLS port
+    # the greeting seen in plaintext on an implicit-TLS port
+    plaintext_on_implicit: tuple[str, ...] = ()
     tls_on_starttls_port: bool = False  # a STARTTLS port that wanted a TLS handshake at once
     preauth: bool = False  # IMAP greeting was PREAUTH
+    tls_scan: TLSScan | None = None  # versions and suites enumerated (not with --quick)
+    security: tuple[SecurityProbe, ...] = ()  # the STARTTLS security probes (not with --quick)
     transcript: tuple[TranscriptLine, ...] = ()
     connections: int = 0
     seconds: float = 0.0

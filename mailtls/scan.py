@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from mailtls.checks.judge import Judgement, judge_host
 from mailtls.errors import NameNotResolved, UsageError
-from mailtls.model import SERVICES, Endpoint, HostReport, Report, Service
+from mailtls.model import SERVICES, Endpoint, HostReport, PortState, Report, Service
 from mailtls.net.stream import Timeouts, resolve
+from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
 from mailtls.probes.session import Recorder
 
@@ -92,6 +93,8 @@ class ScanRequest:
     max_connections: int = 5  # at once per address: be polite, avoid tripping rate limits
     ca_file: str | None = None
     warn_days: int = 30
+    quick: bool = False  # one connection per port: no suite enumeration, no security probes
+    relay_test: bool = False  # opt-in open-relay probe on port 25
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
 
@@ -111,7 +114,12 @@ async def scan(request: ScanRequest) -> Report:
     started_at = request.clock()
     started = time.monotonic()
     deadline = started + request.deadline
-    options = ProbeOptions(timeouts=request.timeouts, ca_file=request.ca_file)
+    options = ProbeOptions(
+        timeouts=request.timeouts,
+        ca_file=request.ca_file,
+        quick=request.quick,
+        relay_test=request.relay_test,
+    )
 
     resolved = await asyncio.gather(*(_resolve(h, request) for h in request.hosts))
     # Tasks are created in exactly the order of _flatten(recorders).
@@ -164,6 +172,8 @@ async def scan(request: ScanRequest) -> Report:
             "trust_store": request.ca_file or "system",
             "warn_days": request.warn_days,
             "addresses": list(request.addresses),
+            "quick": request.quick,
+            "relay_test": request.relay_test,
         },
     )
 
@@ -175,5 +185,9 @@ def _flatten(recorders: dict[str, list[Recorder]]) -> list[Recorder]:
 async def _limited(
     limit: asyncio.Semaphore, endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
 ) -> None:
+    """All probes of one endpoint, one connection at a time, under the per-address limit."""
     async with limit:
         await probe_port(endpoint, options, recorder)
+        if options.quick or recorder.state is not PortState.OPEN:
+            return
+        await deep_probes(endpoint, options, recorder)

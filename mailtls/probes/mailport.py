@@ -51,13 +51,15 @@ PLAINTEXT_SNIFF_SECONDS = 3.0
 class ProbeOptions:
     timeouts: Timeouts = dataclasses.field(default_factory=Timeouts)
     ca_file: str | None = None
+    quick: bool = False  # only the basic probe: one connection per port
+    relay_test: bool = False  # opt-in: may try MAIL FROM/RCPT TO relaying on port 25
 
     @property
     def trust_store(self) -> str:
         return self.ca_file or "system"
 
 
-def _sni(host: str) -> str | None:
+def sni_for(host: str) -> str | None:
     """SNI carries DNS names only (RFC 6066 §3), never IP literals."""
     bare = host.strip("[]")
     if ":" in bare or bare.replace(".", "").isdigit():
@@ -65,7 +67,7 @@ def _sni(host: str) -> str | None:
     return host.rstrip(".")
 
 
-def _adapter(
+def adapter_for(
     stream: Stream, endpoint: Endpoint, recorder: Recorder, *, resumed: bool = False
 ) -> Adapter:
     """A fresh dialogue; ``resumed`` for the session after STARTTLS (no greeting due)."""
@@ -82,7 +84,7 @@ async def _handshake(
     stream: Stream, endpoint: Endpoint, recorder: Recorder, context: ssl.SSLContext, trust: str
 ) -> None:
     """Start TLS and record the session; raises TLSHandshakeError."""
-    sni = _sni(endpoint.host)
+    sni = sni_for(endpoint.host)
     recorder.note(Direction.NOTE, f"TLS handshake (SNI {sni or 'none'})")
     seconds = await stream.start_tls(context, sni)
     recorder.in_tls = True
@@ -137,7 +139,7 @@ async def _dialogue(
     context: ssl.SSLContext,
 ) -> None:
     implicit = endpoint.service.tls_mode is TLSMode.IMPLICIT
-    adapter = _adapter(stream, endpoint, recorder)
+    adapter = adapter_for(stream, endpoint, recorder)
     if implicit:
         await _handshake(stream, endpoint, recorder, context, options.trust_store)
 
@@ -197,7 +199,7 @@ async def _dialogue(
         )
     await _handshake(stream, endpoint, recorder, context, options.trust_store)
     # After TLS the dialogue starts from scratch: a fresh parser, capabilities read again.
-    adapter = _adapter(stream, endpoint, recorder, resumed=True)
+    adapter = adapter_for(stream, endpoint, recorder, resumed=True)
     caps, raw = await adapter.capabilities()
     recorder.capabilities_after, recorder.capabilities_after_reply = caps, raw
     await _polite_quit(adapter)

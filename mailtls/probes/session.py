@@ -16,6 +16,8 @@ from mailtls.model import (
     Endpoint,
     PortObservation,
     PortState,
+    SecurityProbe,
+    TLSScan,
     TLSSession,
     TranscriptLine,
 )
@@ -60,6 +62,8 @@ class Recorder:
     plaintext_on_implicit: tuple[str, ...] = ()
     tls_on_starttls_port: bool = False
     preauth: bool = False
+    tls_scan: TLSScan | None = None
+    security: list[SecurityProbe] = field(default_factory=list)
     transcript: list[TranscriptLine] = field(default_factory=list)
     connections: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -90,9 +94,10 @@ class Recorder:
         values = {
             f.name: getattr(self, f.name)
             for f in fields(PortObservation)
-            if f.name not in ("transcript", "seconds")
+            if f.name not in ("transcript", "seconds", "security")
         }
         values["transcript"] = tuple(transcript)
+        values["security"] = tuple(self.security)
         values["seconds"] = round(time.monotonic() - self.started, 3)
         return PortObservation(**values)
 
