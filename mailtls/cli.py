@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from mailtls import __version__
+from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
 from mailtls.errors import MailTLSError, UsageError
 from mailtls.exitcodes import UNKNOWN, FailOn, exit_code
 from mailtls.model import SERVICES, Report
@@ -145,6 +146,20 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="connections at once per address (default 5)",
     )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="one connection per port: skip the version/cipher enumeration and the "
+        "STARTTLS security probes",
+    )
+    p.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=DEFAULT_PROFILE,
+        help="yardstick for TLS versions and cipher suites (default: mail = BCP 195 / RFC 8996 "
+        "/ RFC 8314); also mozilla-intermediate, mozilla-modern (Mozilla guidelines 6.0), "
+        "ncsc (NCSC-NL 2025)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,6 +234,8 @@ def _check(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
         ca_file=args.ca_file,
         warn_days=args.warn_days,
+        quick=args.quick,
+        profile=args.profile,
     )
     return _emit(asyncio.run(scan(request)), args)
 

@@ -94,6 +94,7 @@ class ScanRequest:
     ca_file: str | None = None
     warn_days: int = 30
     quick: bool = False  # one connection per port: no suite enumeration, no security probes
+    profile: str = "mail"  # yardstick for the enumerated TLS parameters
     relay_test: bool = False  # opt-in open-relay probe on port 25
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
@@ -153,7 +154,7 @@ async def scan(request: ScanRequest) -> Report:
                 recorder.fail("internal", f"internal error: {type(exc).__name__}: {exc}")
 
     now = request.clock()
-    judgement = Judgement(now=now, warn_days=request.warn_days)
+    judgement = Judgement(now=now, warn_days=request.warn_days, profile=request.profile)
     hosts = []
     for host, (addresses, error) in zip(request.hosts, resolved, strict=True):
         observations = tuple(r.freeze() for r in recorders[host])
@@ -173,6 +174,7 @@ async def scan(request: ScanRequest) -> Report:
             "warn_days": request.warn_days,
             "addresses": list(request.addresses),
             "quick": request.quick,
+            "profile": request.profile,
             "relay_test": request.relay_test,
         },
     )

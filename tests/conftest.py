@@ -64,7 +64,9 @@ def mailtls(capsys: pytest.CaptureFixture[str], pki: TestPKI) -> Callable[..., R
     """Run ``mailtls check`` in-process against loopback servers; JSON unless told otherwise."""
 
     def run(*services: str, host: str = HOST, extra: tuple[str, ...] = (),
-            json_out: bool = True, trust: bool = True) -> Run:
+            json_out: bool = True, trust: bool = True, deep: bool = False) -> Run:
+        """``deep=False`` adds --quick: the basic probe only, unless a test is about the
+        enumeration or the security probes."""
         argv = ["check", host, "--address", "127.0.0.1", "--timeout", "20",
                 "--read-timeout", "3", "--handshake-timeout", "3", "--connect-timeout", "2"]
         for s in services:
@@ -73,6 +75,8 @@ def mailtls(capsys: pytest.CaptureFixture[str], pki: TestPKI) -> Callable[..., R
             argv += ["--ca-file", pki.ca_file()]
         if json_out:
             argv += ["--format", "json"]
+        if not deep:
+            argv += ["--quick"]
         capsys.readouterr()
         code = main([*argv, *extra])
         captured = capsys.readouterr()

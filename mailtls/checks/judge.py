@@ -6,10 +6,12 @@ import datetime as dt
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypedDict
 
 from mailtls.certs import days_left, describe, match_name
 from mailtls.checks import rules as R
+from mailtls.checks.common import port_label, where
+from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
+from mailtls.checks.tlsparams import judge_certificate_crypto, judge_tls_scan
 from mailtls.model import (
     IMPLICIT_SIBLING,
     Finding,
@@ -30,6 +32,7 @@ _PLAINTEXT_SASL = {"PLAIN", "LOGIN"}
 class Judgement:
     now: dt.datetime
     warn_days: int = 30
+    profile: str = DEFAULT_PROFILE  # the yardstick for enumerated TLS parameters (--profile)
 
 
 def judge_host(
@@ -69,7 +72,9 @@ def judge_port(
     out.extend(_session(obs))
     out.extend(_starttls(obs))
     out.extend(_tls(obs))
+    out.extend(judge_tls_scan(obs, PROFILES[judgement.profile]))
     out.extend(_certificate(obs, judgement))
+    out.extend(judge_certificate_crypto(obs))
     out.extend(_plaintext_login(obs))
     return out
 
@@ -77,17 +82,8 @@ def judge_port(
 # --- helpers ---------------------------------------------------------------------------------
 
 
-class _Where(TypedDict):
-    endpoint: str
-    service: str
-
-
-def _where(obs: PortObservation) -> _Where:
-    return {"endpoint": obs.endpoint.key, "service": obs.endpoint.service.name}
-
-
-def _label(obs: PortObservation) -> str:
-    return f"port {obs.endpoint.port} ({obs.endpoint.service.name})"
+_where = where
+_label = port_label
 
 
 def _keywords(caps: Iterable[str] | None) -> dict[str, tuple[str, ...]]:
@@ -227,8 +223,8 @@ def _starttls(obs: PortObservation) -> list[Finding]:
 
 def _tls(obs: PortObservation) -> list[Finding]:
     tls = obs.tls
-    if tls is None:
-        return []
+    if tls is None or obs.tls_scan is not None:
+        return []  # the enumeration judges versions with more evidence than one handshake
     out: list[Finding] = []
     evidence = [f"negotiated {tls.version} {tls.cipher}"]
     if tls.version in ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1"):

@@ -29,6 +29,7 @@ class Rule:
         service: str | None,
         evidence: Iterable[str] = (),
         severity: Severity | None = None,
+        requirement: str | None = None,
     ) -> Finding:
         return Finding(
             id=self.id,
@@ -39,7 +40,7 @@ class Rule:
             evidence=tuple(evidence),
             reference=self.reference,
             remediation=self.remediation,
-            requirement=self.requirement,
+            requirement=self.requirement if requirement is None else requirement,
         )
 
 
@@ -181,6 +182,81 @@ TLS_LEGACY_VERSION = _rule(
 TLS_NO_TLS13 = _rule(
     "tls.version.no_tls13", Severity.INFO, "TLS 1.3 not supported",
     "RFC 9325 §3.1; RFC 9051 §11.1", "Enable TLS 1.3 (OpenSSL 1.1.1 or newer).", "SHOULD",
+)
+
+# --- TLS parameters found by enumeration (not with --quick) ---------------------------------------
+TLS_SSL_ACCEPTED = _rule(
+    "tls.version.ssl_accepted", Severity.FAIL, "SSLv2 or SSLv3 accepted",
+    "RFC 6176; RFC 7568; RFC 9325 §3.1", "Disable SSLv2 and SSLv3 entirely.", "MUST NOT",
+)
+TLS_LEGACY_ACCEPTED = _rule(
+    "tls.version.legacy_accepted", Severity.FAIL, "TLS 1.0 or 1.1 accepted",
+    "RFC 8996 §2-3; RFC 8997; RFC 9325 §3.1", "Allow TLS 1.2 and 1.3 only (e.g. Postfix "
+    "smtpd_tls_protocols = >=TLSv1.2, Dovecot ssl_min_protocol = TLSv1.2).", "MUST NOT",
+)
+TLS_NO_TLS12 = _rule(
+    "tls.version.no_tls12", Severity.FAIL, "TLS 1.2 not accepted",
+    "RFC 9325 §3.1; RFC 8314 §4.1", "Enable TLS 1.2: many mail servers and clients do not "
+    "speak TLS 1.3 yet.", "MUST",
+)
+TLS_SCAN_INCOMPLETE = _rule(
+    "tls.scan.incomplete", Severity.INFO, "Version and suite scan incomplete",
+    "", "The server stopped answering during enumeration (rate limiting?); retry with --slow.",
+)
+TLS_CIPHER_BROKEN = _rule(
+    "tls.cipher.broken", Severity.FAIL, "Broken cipher suites accepted",
+    "RFC 9325 §4.1; RFC 7465", "Remove NULL, anonymous, EXPORT, RC4 and DES suites (e.g. "
+    "Postfix tls_medium_cipherlist / smtpd_tls_exclude_ciphers = aNULL, eNULL, EXPORT, RC4, "
+    "DES).", "MUST NOT",
+)
+TLS_CIPHER_64BIT = _rule(
+    "tls.cipher.sweet32", Severity.WARN, "64-bit block ciphers accepted (3DES)",
+    "RFC 9325 §4.1; CVE-2016-2183", "Remove 3DES and other 64-bit block ciphers.", "SHOULD NOT",
+)
+TLS_CIPHER_NO_FS = _rule(
+    "tls.cipher.no_forward_secrecy", Severity.WARN, "Suites without forward secrecy accepted",
+    "RFC 9325 §4.1", "Prefer ECDHE suites and drop static-RSA key exchange.", "SHOULD NOT",
+)
+TLS_NO_FS_AT_ALL = _rule(
+    "tls.cipher.forward_secrecy_missing", Severity.FAIL, "No forward-secret suite at all",
+    "RFC 9325 §4.1", "Enable ECDHE suites (TLS 1.2) or TLS 1.3.", "MUST",
+)
+TLS_DH_WEAK = _rule(
+    "tls.dh.weak", Severity.FAIL, "DH group below 2048 bits (Logjam class)",
+    "RFC 9325 §4.1; RFC 7919", "Use a 2048-bit or larger DH group (or ffdhe2048+), or drop DHE.",
+    "MUST NOT",
+)
+TLS_RENEGOTIATION_INSECURE = _rule(
+    "tls.renegotiation.insecure", Severity.FAIL, "No secure renegotiation (RFC 5746)",
+    "RFC 5746; RFC 9325 §3.5", "Update the TLS library; every maintained one supports RFC 5746.",
+    "MUST",
+)
+TLS_CLIENT_ORDER = _rule(
+    "tls.cipher_order.client", Severity.INFO, "Client picks the suite while weak ones are accepted",
+    "RFC 9325 §4.2", "Enforce the server's order (e.g. Postfix tls_preempt_cipherlist = yes) or "
+    "drop the weak suites.",
+)
+PROFILE_VERSION = _rule(
+    "tls.profile.version", Severity.FAIL, "Protocol version outside the chosen profile",
+    "--profile", "Restrict the protocol versions to the profile's.",
+)
+PROFILE_CIPHER = _rule(
+    "tls.profile.cipher", Severity.WARN, "Cipher suites outside the chosen profile",
+    "--profile", "Restrict the suites to the profile's list.",
+)
+PROFILE_DH = _rule(
+    "tls.profile.dh", Severity.WARN, "DH group smaller than the chosen profile asks",
+    "--profile", "Use a larger DH group, or drop DHE suites.",
+)
+CERT_KEY_WEAK = _rule(
+    "cert.key.weak", Severity.FAIL, "Weak certificate key",
+    "RFC 9325 §4.4; CA/B Baseline Requirements §6.1.5", "Issue a certificate with an RSA key of "
+    "2048 bits or more, or an ECDSA P-256/P-384 key.", "MUST",
+)
+CERT_SIGNATURE_WEAK = _rule(
+    "cert.signature.weak", Severity.FAIL, "Certificate signed with SHA-1 or MD5",
+    "RFC 9155; RFC 9325 §4.4", "Reissue the certificate (and intermediate) with SHA-256 or better.",
+    "MUST NOT",
 )
 
 # --- certificate -----------------------------------------------------------------------------

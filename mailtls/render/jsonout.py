@@ -13,6 +13,7 @@ from mailtls.model import (
     HostReport,
     PortObservation,
     Report,
+    TLSScan,
     TLSSession,
 )
 
@@ -57,6 +58,23 @@ def _tls(t: TLSSession | None) -> dict[str, Any] | None:
     }
 
 
+def _tls_scan(t: TLSScan | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "versions": t.versions,
+        "suites": {v: list(names) for v, names in t.suites.items()},
+        "server_order": t.server_order,
+        "groups": list(t.groups),
+        "ecdhe_groups": list(t.ecdhe_groups),
+        "dh_bits": t.dh_bits,
+        "secure_renegotiation": t.secure_renegotiation,
+        "connections": t.connections,
+        "seconds": t.seconds,
+        "errors": list(t.errors),
+    }
+
+
 def _caps(caps: tuple[str, ...] | None) -> list[str] | None:
     return None if caps is None else list(caps)
 
@@ -88,6 +106,7 @@ def observation_dict(o: PortObservation, transcript: bool = True) -> dict[str, A
         "plaintext_on_implicit_port": list(o.plaintext_on_implicit),
         "tls_on_starttls_port": o.tls_on_starttls_port,
         "imap_preauth": o.preauth,
+        "tls_scan": _tls_scan(o.tls_scan),
         "connections": o.connections,
         "seconds": o.seconds,
     }
