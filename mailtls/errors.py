@@ -75,3 +75,28 @@ class TLSHandshakeError(NetworkError):
 
 class HandshakeTimeout(TLSHandshakeError):
     """The TLS handshake did not finish within the handshake timeout."""
+
+
+# --- DNS (mailtls.net.dns), mapped from dnspython ---------------------------------------------
+class DNSError(NetworkError):
+    """A DNS query got no usable answer: the resolver failed, refused or did not answer."""
+
+    status = "error"
+
+
+class DNSServerFailure(DNSError):
+    """The resolver answered SERVFAIL (often: DNSSEC validation failed, or a broken zone)."""
+
+    status = "servfail"
+
+
+class DNSRefused(DNSError):
+    """The resolver answered REFUSED (it does not serve us, or not this name)."""
+
+    status = "refused"
+
+
+class DNSTimeout(DNSError):
+    """No answer from the resolver within the DNS timeout."""
+
+    status = "timeout"

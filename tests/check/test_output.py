@@ -109,8 +109,9 @@ def test_demo_runs_end_to_end_on_a_fresh_process() -> None:
     assert all(e["tls"] for e in good["endpoints"])
     ids = {f["id"] for f in flawed["findings"]}
     assert {"tls.plaintext_on_implicit_port", "pop3.starttls.not_offered", "cert.expired",
-            "tls.version.legacy_accepted", "tls.cipher.broken", "cert.name_mismatch", "smtp.auth.plaintext_offered",
-            "imap.auth.plaintext_offered", "cert.expiring_soon"} <= ids
+            "tls.version.legacy_accepted", "tls.cipher.broken", "cert.name_mismatch",
+            "smtp.auth.plaintext_offered", "imap.auth.plaintext_offered",
+            "cert.expiring_soon"} <= ids
     assert result.returncode == 2
 
 
