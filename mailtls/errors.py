@@ -28,6 +28,11 @@ class ReplyTooLong(ProtocolError):
     """A multi-line reply exceeded the dialogue's line-count or byte limit (an endless reply)."""
 
 
+class SessionRejected(ProtocolError):
+    """The server ended or refused the session mid-dialogue (SMTP 421, IMAP BYE, ...):
+    usually rate limiting, not a protocol violation; reported as could-not-test."""
+
+
 # --- we misused a dialogue object (h11's LocalProtocolError) --------------------------------------
 class LocalProtocolError(MailTLSError):
     """The caller used a dialogue object wrongly (a bug in mailtls, not the server's fault)."""

@@ -145,6 +145,9 @@ def _session(obs: PortObservation) -> list[Finding]:
         return [R.SESSION_REJECTED.finding(
             f"{_label(obs)} refused the session: {' '.join(obs.greeting)[:200]}",
             evidence=obs.greeting, **_where(obs))]
+    if kind == "rejected":
+        return [R.SESSION_REJECTED.finding(
+            f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs), **_where(obs))]
     if kind == "protocol":
         return [R.SESSION_PROTOCOL_ERROR.finding(
             f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs), **_where(obs))]

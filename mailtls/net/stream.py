@@ -12,9 +12,11 @@ import contextlib
 import errno
 import socket
 import ssl
+import threading
 import time
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from mailtls.errors import (
     ConnectionClosed,
@@ -79,10 +81,26 @@ def client_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContex
 
 
 async def resolve(host: str) -> list[str]:
-    """Every address of ``host`` (A and AAAA), in the resolver's order, without duplicates."""
+    """Every address of ``host`` (A and AAAA), in the resolver's order, without duplicates.
+
+    The system resolver blocks, so it runs in a daemon thread of its own: a resolver that hangs
+    past the scan deadline must not keep the process alive (asyncio's default executor would
+    be joined at exit).
+    """
     loop = asyncio.get_running_loop()
+    future: asyncio.Future[list[tuple[Any, ...]]] = loop.create_future()
+
+    def lookup() -> None:
+        try:
+            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except BaseException as exc:  # handed to the loop, re-raised there
+            loop.call_soon_threadsafe(_settle, future, None, exc)
+        else:
+            loop.call_soon_threadsafe(_settle, future, infos, None)
+
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
     try:
-        infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        infos = await future
     except socket.gaierror as exc:
         raise NameNotResolved(f"{host}: {exc.strerror or exc}") from None
     except (OSError, UnicodeError) as exc:
@@ -95,6 +113,19 @@ async def resolve(host: str) -> list[str]:
     if not addresses:
         raise NameNotResolved(f"{host}: no address")
     return addresses
+
+
+def _settle(
+    future: asyncio.Future[list[tuple[Any, ...]]],
+    result: list[tuple[Any, ...]] | None,
+    error: BaseException | None,
+) -> None:
+    if future.done():  # the caller gave up (deadline) before the resolver answered
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result or [])
 
 
 def _map_connect_error(exc: OSError, where: str) -> NetworkError:

@@ -17,6 +17,7 @@ from mailtls.errors import (
     NetworkError,
     ProtocolError,
     ReadTimeout,
+    SessionRejected,
     TLSHandshakeError,
     Unreachable,
 )
@@ -92,7 +93,8 @@ async def _handshake(
     if obj is None:  # pragma: no cover - start_tls always gives an ssl object
         raise TLSHandshakeError("TLS handshake gave no session")
     cipher = obj.cipher()
-    chain = chain_info(stream.peer_chain_der())
+    chain_der = stream.peer_chain_der()
+    chain = chain_info(chain_der)
     verified = context.verify_mode == ssl.CERT_REQUIRED
     recorder.tls = TLSSession(
         version=obj.version() or "unknown",
@@ -102,6 +104,7 @@ async def _handshake(
         # A session opened with verification off says nothing about trust; the caller fills it in.
         verification=Verification(trusted=verified, trust_store=trust),
         handshake_seconds=round(seconds, 4),
+        chain_der=tuple(chain_der),
     )
     recorder.note(
         Direction.NOTE,
@@ -180,12 +183,20 @@ async def _dialogue(
 
     recorder.capabilities_before, recorder.capabilities_reply = caps, raw
     recorder.starttls_offered = adapter.offers_starttls(caps or ())
-    if not recorder.starttls_offered or recorder.preauth:
+    if caps is None and isinstance(adapter, POP3Adapter):
+        # A POP3 server without CAPA cannot advertise STLS (RFC 2595 §4); try it anyway, so
+        # that "no STLS" is a fact, not an inference.
+        recorder.note(Direction.NOTE, "no CAPA: trying STLS without an advertisement")
+        recorder.starttls_offered = None
+    if recorder.starttls_offered is False or recorder.preauth:
         await _polite_quit(adapter)
         return
 
     accepted, reply = await adapter.starttls()
     recorder.starttls_accepted, recorder.starttls_reply = accepted, reply
+    if recorder.starttls_offered is None:
+        recorder.starttls_offered = accepted
+        recorder.starttls_accepted = accepted or None
     if not accepted:
         await _polite_quit(adapter)
         return
@@ -242,6 +253,8 @@ async def _attempt(
         recorder.fail("tls_handshake", str(exc))
     except ReadTimeout as exc:
         recorder.fail("greeting_timeout" if not recorder.greeting else "read_timeout", str(exc))
+    except SessionRejected as exc:
+        recorder.fail("rejected", f"the server ended the session: {exc}")
     except ConnectionClosed as exc:
         recorder.fail("closed", str(exc))
     except ProtocolError as exc:

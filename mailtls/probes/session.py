@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Generic, TypeVar
 
-from mailtls.errors import ProtocolError
+from mailtls.errors import ProtocolError, SessionRejected
 from mailtls.model import (
     Direction,
     Endpoint,
@@ -181,6 +181,10 @@ class SMTPAdapter:
 
     async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
         reply = await self.command("EHLO", EHLO_NAME)
+        if 400 <= reply.code < 500:
+            # 421 and friends: the server sends us away (rate limit, overload), it does not
+            # answer the question; "no STARTTLS" would be a false verdict.
+            raise SessionRejected(f"EHLO answered {reply.raw[0] if reply.raw else reply.code}")
         if reply.code != 250:
             return None, reply.raw
         info = parse_ehlo(reply)

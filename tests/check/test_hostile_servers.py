@@ -94,3 +94,22 @@ def test_scan_deadline_bounds_the_whole_scan(pki: TestPKI, mailtls: Any) -> None
     assert {e["error_kind"] for e in run.endpoints} == {"deadline"}
     assert all(e["transcript"] for e in run.endpoints), "what was seen is kept"
     assert run.code == 3
+
+
+def test_ehlo_answered_with_421_is_rate_limiting_not_missing_starttls(
+    pki: TestPKI, mailtls: Any
+) -> None:
+    from mailtls.testing import start_raw
+
+    async def handler(reader: Any, writer: Any) -> None:
+        writer.write(b"220 mail.example.test ESMTP\r\n")
+        await writer.drain()
+        await reader.readline()
+        writer.write(b"421 4.7.0 Too many connections from your address\r\n")
+        await writer.drain()
+        writer.close()
+
+    run = _with_good_neighbour(pki, mailtls, "submission", lambda: start_raw(handler))
+    assert "smtp.starttls.not_offered" not in run.ids
+    assert "421" in run.finding("session.rejected")["summary"]
+    assert run.code == 3

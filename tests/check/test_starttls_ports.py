@@ -165,3 +165,30 @@ def test_no_implicit_tls_alternative(pki: TestPKI, mailtls: Any) -> None:
         with start_smtp(pki, implicit_tls=True) as submissions:
             ok = mailtls(f"submission={submission.port}", f"submissions={submissions.port}")
     assert "service.no_implicit_tls" not in ok.ids and ok.code == 0
+
+
+def test_pop3_without_capa_still_gets_stls_tried(pki: TestPKI, mailtls: Any) -> None:
+    with start_pop3(pki, capa=False) as server:
+        run = mailtls(f"pop3={server.port}")
+    ep = run.endpoints[0]
+    assert ep["capabilities_before_tls"] is None
+    assert ep["starttls_offered"] is True and ep["tls"]["version"] == "TLSv1.3"
+    assert "pop3.starttls.not_offered" not in run.ids
+    with start_pop3(pki, capa=False, starttls=False) as server:
+        run = mailtls(f"pop3={server.port}")
+    assert "pop3.starttls.not_offered" in run.ids
+
+
+def test_ipv6_loopback(pki: TestPKI, mailtls: Any) -> None:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with start_smtp(pki, host="::1") as server:
+        run = mailtls(f"submission={server.port}", extra=("--address", "::1"))
+    (ep,) = [e for e in run.endpoints if e["address"] == "::1"]
+    assert ep["endpoint"] == f"[::1]:{server.port}"
+    assert ep["tls"]["version"] == "TLSv1.3"
