@@ -7,11 +7,10 @@ exit 2, which means "failures" here and CRITICAL to Nagios), and argparse costs 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from mailtls import __version__
 from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
@@ -19,6 +18,9 @@ from mailtls.errors import MailTLSError, UsageError
 from mailtls.exitcodes import UNKNOWN, FailOn, exit_code
 from mailtls.model import SERVICES, Report
 from mailtls.net.stream import Timeouts
+
+if TYPE_CHECKING:
+    from mailtls.credentials import LoginCredentials
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -56,12 +58,9 @@ def _count(text: str) -> int:
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="text (default) for people, json for programs (schema mailtls/1)",
-    )
+    from mailtls.cli_regression import FORMATS, FORMATS_HELP
+
+    p.add_argument("--format", choices=FORMATS, default="text", help=FORMATS_HELP)
     p.add_argument(
         "-v",
         "--verbose",
@@ -114,9 +113,9 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout",
         type=_positive,
-        default=60.0,
+        default=None,
         metavar="S",
-        help="overall deadline of the scan in seconds (default 60)",
+        help="overall deadline of the scan in seconds (default 60; 600 with --slow)",
     )
     p.add_argument(
         "--connect-timeout",
@@ -147,10 +146,23 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         help="connections at once per address (default 5)",
     )
     p.add_argument(
+        "--slow",
+        action="store_true",
+        help="for servers that rate-limit: one connection at a time per address and a pause "
+        "between the TLS enumeration's connections (the default --timeout becomes 600)",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help="one connection per port: skip the version/cipher enumeration and the "
         "STARTTLS security probes",
+    )
+    p.add_argument(
+        "--relay-test",
+        action="store_true",
+        help="also test port 25 for open relaying: MAIL FROM/RCPT TO combinations to addresses "
+        "in the reserved .invalid domain, RSET between them, never DATA (only test servers you "
+        "are allowed to test)",
     )
     p.add_argument(
         "--profile",
@@ -160,6 +172,63 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         "/ RFC 8314); also mozilla-intermediate, mozilla-modern (Mozilla guidelines 6.0), "
         "ncsc (NCSC-NL 2025)",
     )
+
+
+def _add_login_options(p: argparse.ArgumentParser) -> None:
+    from mailtls.credentials import INSECURE_FLAG, PASSWORD_ENV
+
+    p.add_argument(
+        "--user",
+        metavar="NAME",
+        help="also log in as NAME on every port (not 25) and log out at once; the password "
+        f"comes from ${PASSWORD_ENV} or a prompt, never from the command line. Sent only "
+        "inside TLS with a verified certificate (trusted chain and matching name)",
+    )
+    p.add_argument(
+        INSECURE_FLAG,
+        dest="insecure_login",
+        action="store_true",
+        help="DANGEROUS: with --user, send the password even when the certificate is "
+        "untrusted or names another host (still never before TLS)",
+    )
+
+
+DOMAIN_HELP = """\
+a NAME is a mail domain (MX, SRV, MTA-STS, TLS-RPT, DANE) when:
+  mailtls domain NAME, or mailtls check --domain NAME: always;
+  mailtls check NAME: when NAME has MX records (a null MX included), unless --host, --address,
+    --only or --service is given, NAME is an IP address, or NAME is a special-use name
+    (.test, .invalid, .example, .localhost; RFC 6761) and no --resolver is given.
+  Otherwise NAME is a host: its own mail ports are checked, as always.
+a domain's MX hosts are tested on port 25 (--service smtp=PORT to change it) plus the services
+named with --only/--service; its SRV targets on the ports and services their records name.
+"""
+
+
+def _add_domain_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--resolver",
+        metavar="IP[:PORT]",
+        help="ask this DNS resolver (all DNS of the run; its AD bit is trusted for DNSSEC, so "
+        "name one you trust, ideally validating and on this machine); default: the system's",
+    )
+    p.add_argument(
+        "--dns-timeout",
+        type=_positive,
+        default=5.0,
+        metavar="S",
+        help="how long to wait for each DNS answer (default 5)",
+    )
+    p.add_argument(
+        "--port25-control",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="also try port 25 of HOST (repeatable; none unless given): when port 25 of the "
+        "servers times out, tells a block on this network from one at the server",
+    )
+    # Tests point the MTA-STS policy fetch at a loopback port; the name stays the real one.
+    p.add_argument("--mta-sts-port", type=int, default=443, help=argparse.SUPPRESS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,9 +250,50 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("hosts", nargs="+", metavar="HOST", help="mail server host name or IP")
+    check.add_argument(
+        "hosts", nargs="*", metavar="HOST", help="mail server host name or IP (or --targets)"
+    )
     _add_scan_options(check)
+    _add_login_options(check)
+    _add_domain_options(check)
+    kind = check.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--domain",
+        action="store_true",
+        help="treat every NAME as a mail domain (as 'mailtls domain' does)",
+    )
+    kind.add_argument(
+        "--host",
+        dest="host_mode",
+        action="store_true",
+        help="treat every NAME as a host, even one with MX records",
+    )
     _add_output_options(check)
+    from mailtls.cli_regression import add_check_options, add_subcommands
+
+    add_check_options(check)
+
+    def _init_options(p: argparse.ArgumentParser) -> None:
+        _add_login_options(p)
+        _add_domain_options(p)
+
+    add_subcommands(sub, scan_options=_add_scan_options, extra_options=_init_options)
+
+    domain = sub.add_parser(
+        "domain",
+        help="check mail domains: MX hosts, SRV targets, MTA-STS, TLS-RPT and DANE",
+        description="Find a domain's mail servers as senders (MX) and clients (SRV) do, check "
+        "each on its ports, and check the domain's MTA-STS policy, TLS-RPT record and DANE "
+        "TLSA records.",
+        epilog=DOMAIN_HELP + "\n" + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    domain.add_argument("hosts", nargs="*", metavar="DOMAIN",
+                        help="mail domain, e.g. example.com (or --targets)")
+    _add_scan_options(domain)
+    _add_domain_options(domain)
+    _add_output_options(domain)
+    add_check_options(domain)  # --targets, --max-hosts, --expect, --baseline: as for check
 
     demo = sub.add_parser(
         "demo",
@@ -195,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output_options(demo)
 
+    from mailtls.cli_client import add_client_command
+
+    add_client_command(sub, output=_add_output_options, login=_add_login_options,
+                       exit_codes_help=EXIT_CODES_HELP)
+
     sub.add_parser("rules", help="list every finding id with its severity and reference")
     return parser
 
@@ -205,11 +320,36 @@ def _timeouts(args: argparse.Namespace) -> Timeouts:
     )
 
 
+def _login(args: argparse.Namespace) -> LoginCredentials | None:
+    """--user NAME: the password from $MAILTLS_PASSWORD or a prompt (never argv)."""
+    from mailtls.credentials import INSECURE_FLAG, PASSWORD_ENV, LoginCredentials, Secret
+
+    user = getattr(args, "user", None)
+    if user is None:
+        if getattr(args, "insecure_login", False):
+            raise UsageError(f"{INSECURE_FLAG} needs --user")
+        return None
+    password = os.environ.get(PASSWORD_ENV)
+    if password is None:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"--user needs a password: set {PASSWORD_ENV}, or run on a terminal to be asked"
+            )
+        import getpass
+
+        password = getpass.getpass(f"password for {user}: ")
+    return LoginCredentials(user, Secret(password), allow_unverified=args.insecure_login)
+
+
 def _emit(report: Report, args: argparse.Namespace) -> int:
     from mailtls.render.jsonout import render_json
     from mailtls.render.terminal import make_console, render_terminal
 
     code = exit_code(report, FailOn(args.fail_on))
+    if args.format not in ("text", "json"):
+        from mailtls.cli_regression import emit
+
+        return emit(report, code, args)
     if args.format == "json":
         sys.stdout.write(render_json(report, code) + "\n")
     else:
@@ -219,25 +359,47 @@ def _emit(report: Report, args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from mailtls.scan import ScanRequest, check_host_name, parse_plan, scan
+    from mailtls.cli_regression import prepare_check, run_check
+    from mailtls.scan import ScanRequest, check_host_name, parse_plan
+
+    prepared = prepare_check(args)  # HOST, --targets or --expect's [scan]; --baseline read
 
     hosts = tuple(dict.fromkeys(check_host_name(h) for h in args.hosts))
     addresses = tuple(dict.fromkeys(check_host_name(a) for a in args.address))
     if args.ca_file and not os.path.isfile(args.ca_file):
         raise UsageError(f"--ca-file: no such file: {args.ca_file}")
+    domain_mode = args.command == "domain" or getattr(args, "domain", False)
+    if domain_mode and addresses:
+        raise UsageError("--address cannot be used with a mail domain: its hosts come from DNS")
+    if args.resolver:
+        from mailtls.net.dns import parse_resolver
+
+        parse_resolver(args.resolver)
+    if not 1 <= args.mta_sts_port <= 65535:
+        raise UsageError(f"port out of range 1-65535: {args.mta_sts_port}")
     request = ScanRequest(
-        hosts=hosts,
+        hosts=() if domain_mode else hosts,
+        domains=hosts if domain_mode else (),
+        detect_domains=not domain_mode and not getattr(args, "host_mode", False)
+        and not addresses and not args.only and not args.service,
+        resolver=args.resolver,
+        dns_timeout=args.dns_timeout,
+        port25_controls=tuple(dict.fromkeys(check_host_name(c) for c in args.port25_control)),
+        mta_sts_port=args.mta_sts_port,
         plan=parse_plan(args.only, args.service),
         addresses=addresses,
         timeouts=_timeouts(args),
-        deadline=args.timeout,
+        deadline=args.timeout if args.timeout is not None else (600.0 if args.slow else 60.0),
         max_connections=args.max_connections,
+        slow=args.slow,
         ca_file=args.ca_file,
         warn_days=args.warn_days,
         quick=args.quick,
+        relay_test=args.relay_test,
         profile=args.profile,
+        login=_login(args),
     )
-    return _emit(asyncio.run(scan(request)), args)
+    return run_check(request, args, prepared)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -258,10 +420,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "check":
+        if args.command in ("check", "domain", "init"):
             return _check(args)
+        if args.command == "diff":
+            from mailtls.cli_regression import run_diff
+
+            return run_diff(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "client":
+            from mailtls.cli_client import run_client_command
+
+            return run_client_command(args, _emit)
         if args.command == "rules":
             return _rules()
         parser.print_help()

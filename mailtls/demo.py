@@ -26,10 +26,12 @@ Starter = Callable[..., RunningServer]
 
 _PLAN: dict[str, tuple[Starter, dict[str, Any], dict[str, Any]]] = {
     # service: (server, good options, flawed options)
-    "smtp": (start_smtp, {}, {"cert": "expiring_soon"}),
+    "smtp": (start_smtp, {"auth_required": False},  # an MX takes mail from anyone
+             {"cert": "expiring_soon", "auth_required": False, "keep_state_across_tls": True}),
     "submission": (start_smtp, {"require_starttls": True}, {"auth_before_tls": True}),
     "submissions": (start_smtp, {"implicit_tls": True}, {"implicit_tls": False}),
-    "imap": (start_imap, {}, {"logindisabled": False, "starttls_advertised_after_tls": True}),
+    "imap": (start_imap, {}, {"logindisabled": False, "starttls_advertised_after_tls": True,
+                              "inject_vulnerable": True}),
     "imaps": (start_imap, {"implicit_tls": True}, {"implicit_tls": True, "cert": "expired"}),
     "pop3": (start_pop3, {}, {"starttls": False, "user_before_tls": True}),
     "pop3s": (

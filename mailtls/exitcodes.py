@@ -35,3 +35,13 @@ def exit_code(report: Report, fail_on: FailOn = FailOn.WARN) -> int:
     if Severity.WARN in severities and fail_on is FailOn.WARN:
         return WARNINGS
     return OK
+
+
+# How bad each code is: a failure outranks "could not test", which outranks warnings.
+_RANK = {OK: 0, WARNINGS: 1, UNKNOWN: 2, FAILURES: 3}
+INTERRUPTED = 130  # Ctrl-C in a batch: finished hosts are reported, the rest are not (128+SIGINT)
+
+
+def worst_code(*codes: int) -> int:
+    """The most serious of several exit codes (0 < 1 < 3 < 2)."""
+    return max(codes, key=lambda c: _RANK.get(c, 4), default=OK)

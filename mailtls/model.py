@@ -141,6 +141,8 @@ class TLSSession:
     chain: tuple[CertificateInfo, ...]  # as the server sent it, leaf first
     verification: Verification
     handshake_seconds: float
+    # the chain as DER, leaf first (DANE matches digests of these); not rendered
+    chain_der: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,34 @@ class SecurityProbe:
     evidence: tuple[str, ...] = ()
     transcript: tuple[TranscriptLine, ...] = ()
     connections: int = 0
+    # a stable word qualifying the verdict: "not_advertised", "plaintext_answer", ...
+    detail: str | None = None
+
+
+class LoginOutcome(enum.StrEnum):
+    SUCCEEDED = "succeeded"  # the server accepted the credentials
+    FAILED = "failed"  # the server refused them
+    REFUSED_UNVERIFIED = "refused_unverified"  # not sent: the certificate was not verified
+    NO_TLS = "no_tls"  # not sent: no TLS session on this port (never before TLS)
+    UNSUPPORTED = "unsupported"  # not sent: no mechanism mailtls can use was offered under TLS
+    ERROR = "error"  # the session broke before the server answered the credentials
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """The login test of one port (``--user``). Never holds the password."""
+
+    outcome: LoginOutcome
+    username: str
+    reason: str  # one line
+    mechanism: str | None = None  # "AUTHENTICATE PLAIN", "LOGIN", "AUTH PLAIN", "USER/PASS", ...
+    reply: tuple[str, ...] = ()  # the server's answer to the credentials, verbatim
+    sent: bool = False  # the credentials went on the wire (always inside TLS)
+    verified: bool = False  # chain trusted and name matched on the connection that logged in
+    override: bool = False  # sent although unverified (--insecure-send-password-to-...)
+    tls_version: str | None = None
+    connections: int = 0
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -206,6 +236,7 @@ class PortObservation:
     preauth: bool = False  # IMAP greeting was PREAUTH
     tls_scan: TLSScan | None = None  # versions and suites enumerated (not with --quick)
     security: tuple[SecurityProbe, ...] = ()  # the STARTTLS security probes (not with --quick)
+    login: LoginAttempt | None = None  # --user: the login test on this port (None: not asked)
     transcript: tuple[TranscriptLine, ...] = ()
     connections: int = 0
     seconds: float = 0.0
@@ -244,6 +275,275 @@ class HostReport:
     resolve_error: str | None
     observations: tuple[PortObservation, ...]
     findings: tuple[Finding, ...]
+    # why a mail domain check tested this host: "MX 10 of example.com", "SRV _imaps._tcp..."
+    roles: tuple[str, ...] = ()
+
+
+# --- mail domains: what DNS and the MTA-STS web server said (facts; checks/domain.py judges) ----
+
+
+class DNSStatus(enum.StrEnum):
+    ANSWER = "answer"  # at least one record of the type asked for
+    NXDOMAIN = "nxdomain"  # the name does not exist
+    NODATA = "nodata"  # the name exists without records of this type
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    ERROR = "error"  # anything else that gave no answer (no resolver, malformed reply, ...)
+
+    @property
+    def failed(self) -> bool:
+        """No answer at all: the question is still open."""
+        return self in (DNSStatus.SERVFAIL, DNSStatus.REFUSED, DNSStatus.TIMEOUT, DNSStatus.ERROR)
+
+
+@dataclass(frozen=True)
+class DNSLookup:
+    """One DNS question and its answer, verbatim."""
+
+    name: str  # without the trailing dot
+    rdtype: str  # "MX", "SRV", "TXT", "TLSA", "A", "AAAA"
+    status: DNSStatus
+    # MX "10 mx.example.com."; SRV "0 1 465 mail.example.com."; TLSA "3 1 1 <hex>";
+    # TXT the strings of one record joined; A/AAAA the address
+    records: tuple[str, ...] = ()
+    authenticated: bool = False  # the resolver set the AD bit (DNSSEC-validated)
+    canonical_name: str | None = None  # the answer came through a CNAME to this name
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class MXRecord:
+    preference: int
+    exchange: str  # lower case without the trailing dot; "" for the null MX "."
+
+
+@dataclass(frozen=True)
+class SRVRecord:
+    priority: int
+    weight: int
+    port: int
+    target: str  # lower case without the trailing dot; "" for "." (service not offered)
+
+
+@dataclass(frozen=True)
+class SRVService:
+    """The SRV RRset of one RFC 6186/8314 label."""
+
+    label: str  # "_imaps._tcp"
+    service: str  # the mailtls service it names: "imaps"
+    lookup: DNSLookup
+    records: tuple[SRVRecord, ...]
+
+
+@dataclass(frozen=True)
+class HostAddresses:
+    """The A and AAAA answers of one name (an MX host, an SRV target, the domain itself)."""
+
+    name: str
+    addresses: tuple[str, ...]
+    lookups: tuple[DNSLookup, ...]
+
+
+@dataclass(frozen=True)
+class PolicyFetch:
+    """The HTTPS GET of an MTA-STS policy (RFC 8461 §3.3): what the web server did."""
+
+    url: str  # https://mta-sts.<domain>/.well-known/mta-sts.txt
+    host: str  # mta-sts.<domain>: SNI, Host header and the certificate's reference identity
+    address: str | None  # where we connected
+    port: int
+    status: int | None = None
+    content_type: str | None = None
+    location: str | None = None  # of a redirect (never followed)
+    body: str = ""  # as received (at most the size limit), non-ASCII escaped
+    size: int = 0  # bytes read
+    truncated: bool = False  # the body went on past the size limit
+    tls_version: str | None = None
+    certificate: CertificateInfo | None = None
+    verification: Verification | None = None
+    # only when the chain was untrusted: the body was fetched again without verification, to
+    # report its syntax too (a sender would not get this far)
+    unverified: bool = False
+    error: str | None = None
+    error_kind: str | None = None  # "resolve", "refused", "timeout", "tls", "protocol", ...
+    connections: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DomainObservation:
+    """Everything DNS and the policy web server said about one mail domain."""
+
+    domain: str
+    resolver: str  # "127.0.0.1:5353" or "system (...)"
+    resolver_trusted: bool  # the AD bit counts (a resolver the user named, or on loopback)
+    detected: str  # "requested" (mailtls domain / --domain) or "mx" (check found MX records)
+    mx: DNSLookup
+    mx_records: tuple[MXRecord, ...]
+    implicit_mx: bool  # no MX: the domain's own A/AAAA act as its MX (RFC 5321 §5.1)
+    own: HostAddresses | None  # the domain's own A/AAAA (asked when there is no MX, or to say
+    # which was tested when there is)
+    hosts: tuple[HostAddresses, ...]  # every MX host and SRV target, each once
+    smtp_ports: tuple[int, ...]  # the ports MX hosts were tested on (25 unless --service smtp=)
+    tlsa: tuple[DNSLookup, ...]  # _PORT._tcp.<mx> TLSA, per MX host and SMTP port
+    srv: tuple[SRVService, ...]
+    mta_sts_txt: DNSLookup | None
+    mta_sts_policy: PolicyFetch | None
+    tls_rpt_txt: DNSLookup | None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DANEResult:
+    """Does the chain an MX endpoint presented match its TLSA RRset (RFC 7672 §3)?"""
+
+    endpoint: str  # Endpoint.key
+    host: str  # the MX host (TLSA base domain)
+    tlsa_name: str  # _25._tcp.<host>
+    authenticated: bool  # the TLSA RRset was DNSSEC-validated by a trusted resolver
+    usable: tuple[str, ...]  # the records usable for SMTP (usage 2/3, known selector/type)
+    matched: str | None  # the record that matched, verbatim
+    matched_depth: int | None  # which certificate of the chain it matched (0 = leaf)
+    verdict: str  # "match", "no_match", "no_tls", "no_usable_records"
+
+
+@dataclass(frozen=True)
+class DomainReport:
+    name: str
+    observation: DomainObservation
+    findings: tuple[Finding, ...]
+    dane: tuple[DANEResult, ...] = ()
+    hosts: tuple[str, ...] = ()  # names of the HostReports tested for this domain
+
+
+# --- mail clients: configured or discovered settings (mailtls client; checks/client.py judges) ---
+
+
+class SocketType(enum.StrEnum):
+    """How a client is told to secure one server (autoconfig's socketType, normalised)."""
+
+    SSL = "ssl"  # implicit TLS from the first byte ("SSL/TLS")
+    STARTTLS = "starttls"  # STARTTLS required: disconnect if it fails
+    TRY_STARTTLS = "try_starttls"  # STARTTLS if offered, else plaintext (Thunderbird's legacy 1)
+    PLAIN = "plain"  # no TLS at all
+
+    @property
+    def label(self) -> str:
+        return {"ssl": "SSL/TLS", "starttls": "STARTTLS", "try_starttls": "STARTTLS if available",
+                "plain": "none (plaintext)"}[self.value]
+
+
+@dataclass(frozen=True)
+class ServerSetting:
+    """One incoming or outgoing server as a client would be configured with it."""
+
+    role: str  # "incoming" | "outgoing"
+    protocol: Protocol
+    host: str
+    port: int
+    socket: SocketType
+    source: str  # where it came from: "prefs.js mail.server.server2", "SRV _imaps._tcp...", ...
+    method: str  # "file", "autoconfig", "mx-autoconfig", "srv", "guess"
+    configured: str = ""  # the setting's own words: "socketType=STARTTLS", "UseSSL=true", ...
+    authentication: tuple[str, ...] = ()  # "password-cleartext", "OAuth2", "EmailAuthPassword"
+    username: str | None = None  # with %EMAILADDRESS% & co. already substituted when known
+    priority: int = 0  # order within its source (SRV priority; position in the file)
+
+
+@dataclass(frozen=True)
+class DiscoveryStep:
+    """One lookup of the discovery, in the order clients make them."""
+
+    method: str  # "autoconfig", "autoconfig-well-known", "mx-autoconfig", "srv", "guess"
+    target: str  # the URL or DNS name asked
+    outcome: str  # "found", "not_found", "untrusted", "invalid", "error", "skipped"
+    detail: str  # one line
+    settings: tuple[ServerSetting, ...] = ()
+    domains: tuple[str, ...] = ()  # autoconfig: the domains its emailProvider lists
+    authenticated: bool = False  # DNS: the answer was DNSSEC-validated (AD from a trusted resolver)
+    connections: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class SettingResult:
+    """A setting checked against what its server did on the configured port."""
+
+    setting: ServerSetting
+    service: str  # the mailtls service it was probed as: "imaps", "submission", ...
+    endpoints: tuple[str, ...]  # Endpoint.key of every address probed
+    works: bool  # the configured mode worked (on at least one address)
+    secure: bool  # TLS required, certificate verified for the configured host, TLS >= 1.2
+    verdict: str  # one line
+    login: str | None = None  # the login test's outcome there, if --user
+
+
+@dataclass(frozen=True)
+class ClientPick:
+    """What one kind of client ends up with for one role."""
+
+    client: str  # "Thunderbird", "Thunderbird for Android / K-9 Mail", "RFC 6186 (SRV)", ...
+    role: str
+    setting: ServerSetting | None
+    secure: bool | None  # None: nothing picked or not tested
+    note: str
+
+
+@dataclass(frozen=True)
+class ClientReport:
+    address: str | None  # user@example.com (None: a configuration file without an address)
+    domain: str | None
+    config_file: str | None  # --config FILE
+    config_kind: str | None  # "autoconfig", "prefs.js", "mobileconfig"
+    steps: tuple[DiscoveryStep, ...]
+    settings: tuple[SettingResult, ...]  # configured or discovered, each checked
+    picks: tuple[ClientPick, ...]
+    recommended: tuple[SettingResult, ...]  # the most secure setting that works, per role
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def connections(self) -> int:
+        return sum(s.connections for s in self.steps)
+
+
+# --- regression testing: declared expectations and baseline changes (mailtls.expect / .diff) ---
+
+
+class Outcome(enum.StrEnum):
+    MET = "met"
+    BROKEN = "broken"
+    UNKNOWN = "unknown"  # could not be evaluated: the port was not tested, not in the scan, ...
+
+
+@dataclass(frozen=True)
+class ExpectationResult:
+    """One expectation of an ``--expect`` file, checked against what the scan saw."""
+
+    id: str  # stable: "port.open", "port.closed", "tls.min_version", "cert.min_days", ...
+    host: str
+    subject: str  # what it is about: "submission (587)", "127.0.0.1:465", "cert.*"
+    expected: str  # one line: "open", ">= TLS 1.2", ">= 14 days", "no finding worse than warn"
+    observed: str  # one line: "refused", "TLS 1.0 accepted", "12.5 days", ...
+    outcome: Outcome
+    evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between a baseline report and a newer one."""
+
+    kind: str  # stable: "finding.new", "port.closed", "tls.version.gained", "cert.changed", ...
+    host: str
+    endpoint: str | None  # Endpoint.key, or None for the host as a whole
+    summary: str  # one line
+    regression: bool  # the deployment got worse
+    old: str | None = None
+    new: str | None = None
+    finding_id: str | None = None  # for finding.* changes
+    severity: Severity | None = None  # for finding.* changes: the finding's (new) severity
 
 
 @dataclass(frozen=True)
@@ -252,11 +552,32 @@ class Report:
     seconds: float
     hosts: tuple[HostReport, ...]
     options: dict[str, object] = field(default_factory=dict)
+    domains: tuple[DomainReport, ...] = ()  # mail domains (mailtls domain / check --domain)
+    # --port25-control: other hosts' port 25, probed only to tell an egress block from a server
+    port25_controls: tuple[PortObservation, ...] = ()
+    # --expect FILE: each declared expectation, met or broken (mailtls.expect)
+    expectations: tuple[ExpectationResult, ...] = ()
+    # --baseline FILE: what changed since the baseline report (mailtls.diff); None: no baseline
+    changes: tuple[Change, ...] | None = None
+    client: ClientReport | None = None  # mailtls client: the client configuration verdict
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        return tuple(f for h in self.hosts for f in h.findings)
+        return (
+            tuple(f for h in self.hosts for f in h.findings)
+            + tuple(f for d in self.domains for f in d.findings)
+            + (self.client.findings if self.client is not None else ())
+        )
 
     @property
     def connections(self) -> int:
-        return sum(o.connections for h in self.hosts for o in h.observations)
+        return (
+            sum(o.connections for h in self.hosts for o in h.observations)
+            + sum(o.connections for o in self.port25_controls)
+            + sum(
+                d.observation.mta_sts_policy.connections
+                for d in self.domains
+                if d.observation.mta_sts_policy is not None
+            )
+            + (self.client.connections if self.client is not None else 0)
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import ipaddress
 import time
@@ -10,8 +11,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mailtls.checks.judge import Judgement, judge_host
-from mailtls.errors import NameNotResolved, UsageError
-from mailtls.model import SERVICES, Endpoint, HostReport, PortState, Report, Service
+from mailtls.credentials import LoginCredentials
+from mailtls.errors import DNSError, NameNotResolved, UsageError
+from mailtls.model import (
+    SERVICES,
+    DomainObservation,
+    DomainReport,
+    Endpoint,
+    HostReport,
+    PortState,
+    Report,
+    Service,
+)
+from mailtls.net.dns import Resolver, parse_resolver
 from mailtls.net.stream import Timeouts, resolve
 from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
@@ -91,17 +103,46 @@ class ScanRequest:
     timeouts: Timeouts = field(default_factory=Timeouts)
     deadline: float = 60.0
     max_connections: int = 5  # at once per address: be polite, avoid tripping rate limits
+    # --slow: one connection at a time per address, and pauses between the deep probes' ones
+    slow: bool = False
     ca_file: str | None = None
     warn_days: int = 30
     quick: bool = False  # one connection per port: no suite enumeration, no security probes
     profile: str = "mail"  # yardstick for the enumerated TLS parameters
     relay_test: bool = False  # opt-in open-relay probe on port 25
+    # --user: log in on every port (only inside verified TLS; mailtls.probes.login)
+    login: LoginCredentials | None = field(default=None, repr=False)
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    # Mail domains (see mailtls.domainscan): checked through DNS, their MX hosts and SRV targets
+    # probed. detect_domains: a name of ``hosts`` with MX records is checked as a domain.
+    domains: tuple[str, ...] = ()
+    detect_domains: bool = False
+    resolver: str | None = None  # --resolver IP[:PORT]: every DNS question of the scan goes here
+    dns_timeout: float = 5.0
+    port25_controls: tuple[str, ...] = ()  # --port25-control: port 25 only, to tell egress blocks
+    mta_sts_port: int = 443  # where the MTA-STS policy host is reached (tests: a loopback port)
 
 
-async def _resolve(host: str, request: ScanRequest) -> tuple[list[str], str | None]:
+@dataclass(frozen=True)
+class ScanTarget:
+    """One host with its own addresses and ports (a mail domain's MX host or SRV target)."""
+
+    host: str
+    addresses: tuple[str, ...]
+    plan: tuple[PlannedService, ...]
+    resolve_error: str | None = None
+    roles: tuple[str, ...] = ()
+
+
+async def _resolve(
+    host: str, request: ScanRequest, dns: Resolver | None = None
+) -> tuple[list[str], str | None]:
     if request.addresses:
         return list(request.addresses), None
+    if dns is not None and request.resolver and not _is_ip_literal(host):
+        from mailtls.domainscan import address_lookup
+
+        return await address_lookup(dns, host)
     try:
         async with asyncio.timeout(max(request.timeouts.connect, 1.0) * 2):
             return await resolve(host), None
@@ -111,30 +152,58 @@ async def _resolve(host: str, request: ScanRequest) -> tuple[list[str], str | No
         return [], f"{host}: name resolution timed out"
 
 
-async def scan(request: ScanRequest) -> Report:
+async def scan(
+    request: ScanRequest, *, address_limits: dict[str, asyncio.Semaphore] | None = None
+) -> Report:
+    """Scan ``request``. ``address_limits``: per-address semaphores shared with other scans
+    running at the same time (``mailtls.batch``), so --max-connections holds across hosts."""
     started_at = request.clock()
     started = time.monotonic()
     deadline = started + request.deadline
+    per_address = 1 if request.slow else request.max_connections
     options = ProbeOptions(
         timeouts=request.timeouts,
         ca_file=request.ca_file,
         quick=request.quick,
         relay_test=request.relay_test,
+        slow=request.slow,
+        deadline=deadline,
+        login=request.login,
     )
 
-    resolved = await asyncio.gather(*(_resolve(h, request) for h in request.hosts))
+    dns = _dns_resolver(request)
+    host_names, domain_obs, mode_notes = await _domains(request, dns)
+    resolved = await asyncio.gather(*(_resolve(h, request, dns) for h in host_names))
+    targets = [
+        ScanTarget(h, tuple(addresses), request.plan, error)
+        for h, (addresses, error) in zip(host_names, resolved, strict=True)
+    ]
+    if domain_obs:
+        from mailtls.domainscan import targets_of
+
+        targets.extend(targets_of(domain_obs, request.plan))
     # Tasks are created in exactly the order of _flatten(recorders).
-    recorders: dict[str, list[Recorder]] = {h: [] for h in request.hosts}
+    recorders: dict[int, list[Recorder]] = {i: [] for i in range(len(targets))}
     tasks: list[asyncio.Task[None]] = []
-    limits: dict[str, asyncio.Semaphore] = {}
-    for host, (addresses, _error) in zip(request.hosts, resolved, strict=True):
-        for address in addresses:
-            limit = limits.setdefault(address, asyncio.Semaphore(request.max_connections))
-            for planned in request.plan:
-                endpoint = Endpoint(host, address, planned.port, planned.service, planned.requested)
+    limits: dict[str, asyncio.Semaphore] = {} if address_limits is None else address_limits
+    for index, target in enumerate(targets):
+        for address in target.addresses:
+            limit = limits.setdefault(address, asyncio.Semaphore(per_address))
+            for planned in target.plan:
+                endpoint = Endpoint(
+                    target.host, address, planned.port, planned.service, planned.requested
+                )
                 recorder = Recorder(endpoint)
-                recorders[host].append(recorder)
+                recorders[index].append(recorder)
                 tasks.append(asyncio.create_task(_limited(limit, endpoint, options, recorder)))
+    controls = await _control_recorders(request, dns)
+    quick = dataclasses.replace(options, quick=True, login=None)  # controls: never log in
+    for recorder in controls:
+        limit = limits.setdefault(
+            recorder.endpoint.address, asyncio.Semaphore(per_address)
+        )
+        recorders.setdefault(-1, []).append(recorder)
+        tasks.append(asyncio.create_task(_limited(limit, recorder.endpoint, quick, recorder)))
 
     if tasks:
         remaining = max(0.0, deadline - time.monotonic())
@@ -154,16 +223,27 @@ async def scan(request: ScanRequest) -> Report:
                 recorder.fail("internal", f"internal error: {type(exc).__name__}: {exc}")
 
     now = request.clock()
-    judgement = Judgement(now=now, warn_days=request.warn_days, profile=request.profile)
+    control_observations = tuple(r.freeze() for r in recorders.get(-1, []))
+    judgement = Judgement(now=now, warn_days=request.warn_days, profile=request.profile,
+                          port25_controls=control_observations)
     hosts = []
-    for host, (addresses, error) in zip(request.hosts, resolved, strict=True):
-        observations = tuple(r.freeze() for r in recorders[host])
-        findings = judge_host(host, observations, judgement, resolve_error=error)
-        hosts.append(HostReport(host, tuple(addresses), error, observations, tuple(findings)))
+    for index, target in enumerate(targets):
+        observations = tuple(r.freeze() for r in recorders[index])
+        findings = judge_host(target.host, observations, judgement,
+                              resolve_error=target.resolve_error)
+        hosts.append(HostReport(target.host, target.addresses, target.resolve_error,
+                                observations, tuple(findings), roles=target.roles))
+    domain_reports: tuple[DomainReport, ...] = ()
+    if domain_obs:
+        from mailtls.domainscan import domain_reports as judge_domains
+
+        domain_reports = judge_domains(domain_obs, hosts, judgement)
     return Report(
         started_at=started_at,
         seconds=round(time.monotonic() - started, 3),
         hosts=tuple(hosts),
+        domains=domain_reports,
+        port25_controls=control_observations,
         options={
             "services": [f"{p.service.name}={p.port}" for p in request.plan],
             "timeout": request.deadline,
@@ -174,14 +254,104 @@ async def scan(request: ScanRequest) -> Report:
             "warn_days": request.warn_days,
             "addresses": list(request.addresses),
             "quick": request.quick,
+            "slow": request.slow,
             "profile": request.profile,
             "relay_test": request.relay_test,
+            **_login_options(request),
+            **_domain_options(request, dns, mode_notes),
         },
     )
 
 
-def _flatten(recorders: dict[str, list[Recorder]]) -> list[Recorder]:
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _dns_resolver(request: ScanRequest) -> Resolver | None:
+    """The resolver of this scan: only when DNS beyond getaddrinfo is needed."""
+    if not (request.resolver or request.domains or request.detect_domains):
+        return None
+    server = parse_resolver(request.resolver) if request.resolver else None
+    try:
+        return Resolver(server, timeout=request.dns_timeout)
+    except DNSError:
+        if request.domains:
+            raise
+        return None  # detection only: without a resolver every name stays a host
+
+
+async def _domains(
+    request: ScanRequest, dns: Resolver | None
+) -> tuple[list[str], tuple[DomainObservation, ...], dict[str, str]]:
+    """Which names are hosts and which are domains; the domains' DNS and MTA-STS facts."""
+    hosts = list(request.hosts)
+    domains = [(d, "requested") for d in request.domains]
+    notes: dict[str, str] = {d: "checked as a mail domain (requested)" for d in request.domains}
+    if dns is None:
+        return hosts, (), notes
+    if request.detect_domains:
+        from mailtls.domainscan import has_mx, may_detect
+
+        candidates = [h for h in hosts if may_detect(h, resolver_given=bool(request.resolver))]
+        answers = await asyncio.gather(*(has_mx(dns, h) for h in candidates))
+        for name, (found, why) in zip(candidates, answers, strict=True):
+            notes[name] = why
+            if found:
+                hosts.remove(name)
+                domains.append((name, "mx"))
+    if not domains:
+        return hosts, (), notes
+    from mailtls.domainscan import discover_all
+
+    observations = await discover_all(
+        dns, domains, plan=request.plan, timeouts=request.timeouts, ca_file=request.ca_file,
+        mta_sts_port=request.mta_sts_port,
+    )
+    return hosts, observations, notes
+
+
+async def _control_recorders(request: ScanRequest, dns: Resolver | None) -> list[Recorder]:
+    """--port25-control hosts: port 25 of each of their addresses, nothing else."""
+    recorders: list[Recorder] = []
+    plain = dataclasses.replace(request, addresses=())
+    resolved = await asyncio.gather(*(_resolve(c, plain, dns) for c in request.port25_controls))
+    for control, (addresses, _error) in zip(request.port25_controls, resolved, strict=True):
+        for address in addresses:
+            recorders.append(Recorder(Endpoint(control, address, 25, SERVICES["smtp"], True)))
+    return recorders
+
+
+def _domain_options(
+    request: ScanRequest, dns: Resolver | None, notes: dict[str, str]
+) -> dict[str, object]:
+    """Report options of domain mode, only when it was in play (host reports stay as they were)."""
+    out: dict[str, object] = {}
+    if request.resolver or request.domains or any(n.endswith("mail domain") for n in
+                                                  notes.values()):
+        out["resolver"] = dns.description if dns is not None else None
+    if notes:
+        out["mode"] = notes
+    if request.port25_controls:
+        out["port25_controls"] = list(request.port25_controls)
+    return out
+
+
+def _flatten(recorders: dict[int, list[Recorder]]) -> list[Recorder]:
     return [r for rec_list in recorders.values() for r in rec_list]
+
+
+def _login_options(request: ScanRequest) -> dict[str, object]:
+    """The login test in the report's options: the user name and the override, never more."""
+    if request.login is None:
+        return {}
+    return {
+        "login_user": request.login.username,
+        "login_insecure_override": request.login.allow_unverified,
+    }
 
 
 async def _limited(
@@ -189,7 +359,18 @@ async def _limited(
 ) -> None:
     """All probes of one endpoint, one connection at a time, under the per-address limit."""
     async with limit:
-        await probe_port(endpoint, options, recorder)
-        if options.quick or recorder.state is not PortState.OPEN:
-            return
+        recorder.started = time.monotonic()  # waiting for the limit is not the port's time
+        try:
+            await _all_probes(endpoint, options, recorder)
+        finally:
+            recorder.finished = time.monotonic()
+
+
+async def _all_probes(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder) -> None:
+    await probe_port(endpoint, options, recorder)
+    if not options.quick and recorder.state is PortState.OPEN:
         await deep_probes(endpoint, options, recorder)
+    if options.login is not None:
+        from mailtls.probes.login import login_probe
+
+        await login_probe(endpoint, options, recorder)

@@ -18,6 +18,11 @@ module always does, also on timeout) must close the connection. For example::
 Errors the exchange raises must be :class:`mailtls.errors.NetworkError` subclasses:
 NameNotResolved/ConnectRefused/ConnectTimeout/Unreachable mean "could not test",
 ConnectionClosed (e.g. a reset) counts as a refusal, ReadTimeout as no answer.
+:class:`RateLimited` means the server turned the connection away before TLS (SMTP 421, IMAP BYE,
+POP3 -ERR greeting, a refused or reset connection to a port that was open): the enumeration
+backs off exponentially and retries a bounded number of times, slows down for the rest of the
+scan, and gives up (stops connecting, reports "rate limited" in ``errors``) when the retries
+or the ``deadline`` run out.
 :func:`exchange_from_callable` adapts the simpler ``bytes -> Awaitable[bytes | None]`` form.
 
 Per version: offer every candidate suite (in chunks of at most ``max_suites_per_hello``), record
@@ -30,9 +35,13 @@ key_share), TLS <= 1.2 ECDHE curves through ServerKeyExchange.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from mailtls import ciphersuites
 from mailtls.errors import (
@@ -62,12 +71,20 @@ __all__ = [
     "TLS12_GROUP_CANDIDATES",
     "TLS13_GROUP_CANDIDATES",
     "HelloExchange",
+    "RateLimited",
     "TLSEnumeration",
     "enumerate_tls",
     "exchange_from_callable",
 ]
 
 HelloExchange = Callable[[bytes], AsyncIterator[bytes]]
+
+
+class RateLimited(NetworkError):
+    """The server turned a connection away before any TLS was spoken (an SMTP 421 greeting,
+    IMAP BYE, POP3 -ERR, a reset during the STARTTLS dialogue, a refused connection to a port
+    that answered before): says nothing about TLS; back off and retry."""
+
 
 ALL_VERSIONS: tuple[Version, ...] = (
     Version.SSL2,
@@ -101,6 +118,8 @@ class TLSEnumeration:
     curves. ``dh_bits``: the smallest DHE prime seen. ``certificate_ders``: the first chain seen in
     a TLS <= 1.2 flight. ``secure_renegotiation``: RFC 5746 in a TLS <= 1.2 ServerHello.
     ``connections``: connections opened. ``errors``: what went wrong on the way.
+    ``rate_limited``: connections the server turned away (:class:`RateLimited`), retried or not;
+    ``backoff_seconds``: time spent waiting because of them.
     """
 
     versions: dict[Version, bool | None]
@@ -113,6 +132,8 @@ class TLSEnumeration:
     secure_renegotiation: bool | None
     connections: int
     errors: tuple[str, ...]
+    rate_limited: int = 0
+    backoff_seconds: float = 0.0
 
     @property
     def accepted_versions(self) -> tuple[Version, ...]:
@@ -125,7 +146,7 @@ class TLSEnumeration:
 
 @dataclass(frozen=True)
 class _Failure:
-    kind: Literal["closed", "timeout", "protocol", "connect"]
+    kind: Literal["closed", "timeout", "protocol", "connect", "limited"]
     detail: str
 
 
@@ -150,18 +171,66 @@ class _State:
     exchange: HelloExchange
     server_name: str | None
     timeout: float
+    deadline: float | None = None  # time.monotonic(): no connection is started after it
+    retries: int = 3  # per connection the server turned away
+    backoff: float = 1.0  # first wait after a RateLimited; doubles with every retry
+    pause: float = 0.0  # wait between connections (--slow; raised after rate limiting)
     connections: int = 0
     errors: list[str] = field(default_factory=list)
     dh_bits: int | None = None
     certificate_ders: tuple[bytes, ...] = ()
     secure_renegotiation: bool | None = None
+    rate_limited: int = 0
+    backoff_seconds: float = 0.0
+    stopped: str | None = None  # why no more connections are made (gave up, deadline)
+    admitted: int = 0  # connections the server let in since it last turned one away
+
+    def _left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
     async def probe(self, hello: bytes, *, want_flight: bool) -> _Outcome:
+        """One exchange; a connection the server turns away is retried after a growing wait."""
+        delay = self.backoff
+        attempts = 0
+        while True:
+            if self.stopped is None and self._left() <= 0:
+                self.stopped = "the scan deadline was reached"
+                self.errors.append(f"stopped early: {self.stopped}")
+            if self.stopped is not None:
+                return _Failure("connect", f"not tried: {self.stopped}")
+            if self.pause > 0 and self.connections:
+                await asyncio.sleep(min(self.pause, max(0.0, self._left())))
+            outcome = await self._probe_once(hello, want_flight=want_flight)
+            if not (isinstance(outcome, _Failure) and outcome.kind == "limited"):
+                if attempts:
+                    # The server let us in again. It admitted ``admitted`` connections, then
+                    # made us wait ``waited``: spread that wait over as many connections from
+                    # now on (and more, if it keeps limiting), to stay below its limit.
+                    waited = delay - self.backoff
+                    self.pause = min(2.0, max(self.pause * 1.5, waited / max(1, self.admitted)))
+                    self.admitted = 0
+                self.admitted += 1
+                return outcome
+            self.rate_limited += 1
+            attempts += 1
+            if attempts > self.retries or delay >= self._left():
+                self.stopped = (
+                    f"rate limited: {outcome.detail} (gave up after {attempts} refused "
+                    f"connection(s) in a row, {self.backoff_seconds:.1f} s of back-off in all)"
+                )
+                self.errors.append(self.stopped)
+                return _Failure("connect", outcome.detail)
+            await asyncio.sleep(delay)
+            self.backoff_seconds += delay
+            delay *= 2
+
+    async def _probe_once(self, hello: bytes, *, want_flight: bool) -> _Outcome:
         self.connections += 1
         parser = HelloParser(want_flight=want_flight)
         chunks = self.exchange(hello)
+        timeout = max(0.1, min(self.timeout, self._left()))
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(timeout):
                 try:
                     async for data in chunks:
                         result = parser.receive_data(data)
@@ -177,7 +246,9 @@ class _State:
             partial = parser.receive_eof()
             if partial is not None:
                 return self._note(partial)
-            return _Failure("timeout", f"no answer within {self.timeout:g} s")
+            return _Failure("timeout", f"no answer within {timeout:g} s")
+        except RateLimited as exc:
+            return _Failure("limited", str(exc) or "the server turned the connection away")
         except ReadTimeout as exc:
             return _Failure("timeout", str(exc) or "read timeout")
         except (NameNotResolved, ConnectRefused, ConnectTimeout, Unreachable) as exc:
@@ -241,6 +312,7 @@ async def _scan_version(
     key_shares = _TLS13_KEY_SHARES if version == Version.TLS1_3 else ()
     scan = _VersionScan()
     answered = False
+    incomplete = False  # a chunk went unanswered: "no suite found" would not mean "refused"
     if version == Version.SSL3:  # client_hello() adds the renegotiation SCSV there
         chunk_size = max(1, chunk_size - 1)
     for start in range(0, len(candidates), chunk_size):
@@ -253,9 +325,12 @@ async def _scan_version(
                 if res.kind == "closed":  # a hang-up is an answer: "not with these suites"
                     answered = True
                     break
-                st.errors.append(f"{version.label}: {res.kind}: {res.detail}")
+                if st.stopped is None:  # else the reason is on record once
+                    st.errors.append(f"{version.label}: {res.kind}: {res.detail}")
                 if not answered:  # no connection, silence or garbage: this version is untestable
                     return scan
+                if first:
+                    incomplete = True
                 break
             answered = True
             if isinstance(res, AlertResult):
@@ -279,7 +354,10 @@ async def _scan_version(
             first = False
         if len(scan.accepted) > hits_before:
             scan.chunks_with_hits += 1
-    scan.supported = bool(scan.accepted) if answered else None
+    if scan.accepted:
+        scan.supported = True
+    else:
+        scan.supported = None if incomplete or not answered else False
     return scan
 
 
@@ -300,7 +378,8 @@ async def _server_order(
     forward = await _choice(st, version, found)
     backward = await _choice(st, version, found[::-1])
     if forward is None or backward is None:
-        st.errors.append(f"{version.label}: no stable answer while testing the suite order")
+        if st.stopped is None:
+            st.errors.append(f"{version.label}: no stable answer while testing the suite order")
         return None, tuple(found)
     if forward == backward:
         if scan.chunks_with_hits <= 1 and forward == found[0]:
@@ -310,7 +389,8 @@ async def _server_order(
         while len(pool) > 1:
             pick = await _choice(st, version, pool)
             if pick is None:
-                st.errors.append(f"{version.label}: suite order incomplete")
+                if st.stopped is None:
+                    st.errors.append(f"{version.label}: suite order incomplete")
                 return True, tuple(ordered + pool)
             ordered.append(pick)
             pool.remove(pick)
@@ -342,20 +422,47 @@ async def _tls13_groups(st: _State, suites: Sequence[int], candidates: Sequence[
 async def _ecdhe_groups(
     st: _State, version: Version, suites: Sequence[int], candidates: Sequence[int]
 ) -> list[int]:
+    """ECDHE curves, found by dropping each chosen one from the offer.
+
+    An ECDSA certificate's own curve must stay in supported_groups (RFC 8422 §5.1: else the
+    server cannot use the certificate and refuses): once it is found it is offered last, after
+    the remaining candidates, so a server that follows the client's preference still reveals
+    the rest (one that imposes its own, and ranks the certificate's curve higher, does not).
+    """
     found: list[int] = []
     pool = list(candidates)
+    keep = _certificate_curve(st.certificate_ders)
     while pool:
-        res = await st.probe(st.hello(version, suites, groups=pool), want_flight=True)
+        offer = [*pool, keep] if keep is not None and keep in found else pool
+        res = await st.probe(st.hello(version, suites, groups=offer), want_flight=True)
         if not isinstance(res, ServerHelloResult) or res.version != version:
             break
         curve = res.server_key_exchange_curve
         if curve is None or curve not in pool:
-            if curve is not None:
+            if curve is not None and curve != keep:
                 st.errors.append(f"{version.label}: server chose curve {group_name(curve)}")
             break
         found.append(curve)
         pool.remove(curve)
     return found
+
+
+_CURVE_CODES = {"secp256r1": 0x0017, "secp384r1": 0x0018, "secp521r1": 0x0019,
+                "brainpoolP256r1": 0x001A, "brainpoolP384r1": 0x001B, "brainpoolP512r1": 0x001C,
+                "secp256k1": 0x0016, "secp224r1": 0x0015, "secp192r1": 0x0013}  # fmt: skip
+
+
+def _certificate_curve(ders: Sequence[bytes]) -> int | None:
+    """The TLS group code of the leaf's EC key, if the leaf has one."""
+    if not ders:
+        return None
+    try:
+        key = x509.load_der_x509_certificate(ders[0]).public_key()
+    except ValueError:
+        return None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return _CURVE_CODES.get(key.curve.name)
+    return None
 
 
 async def _scan_sslv2(st: _State, kinds: Sequence[int]) -> tuple[bool | None, tuple[int, ...]]:
@@ -367,7 +474,8 @@ async def _scan_sslv2(st: _State, kinds: Sequence[int]) -> tuple[bool | None, tu
         return False, ()
     if isinstance(res, _Failure):
         if res.kind == "connect":
-            st.errors.append(f"SSLv2: {res.detail}")
+            if st.stopped is None:  # else the reason is on record once
+                st.errors.append(f"SSLv2: {res.detail}")
             return None, ()
         if res.kind != "closed":  # silence or garbage: untestable
             st.errors.append(f"SSLv2: {res.kind}: {res.detail}")
@@ -387,16 +495,34 @@ async def enumerate_tls(
     tls13_groups: Sequence[int] = TLS13_GROUP_CANDIDATES,
     ecdhe_groups: Sequence[int] = TLS12_GROUP_CANDIDATES,
     probe_groups: bool = True,
+    deadline: float | None = None,
+    retries: int = 3,
+    backoff: float = 1.0,
+    pause: float = 0.0,
 ) -> TLSEnumeration:
     """Find every version, suite and group the server behind ``exchange`` accepts.
 
     ``legacy_suites`` / ``tls13_suites`` default to every suite in
     :mod:`mailtls.ciphersuites`. ``timeout`` bounds each connection. Connections are made one
-    after the other (mail servers rate-limit).
+    after the other (mail servers rate-limit), ``pause`` seconds apart. A connection the server
+    turns away (:class:`RateLimited`) is retried up to ``retries`` times after ``backoff``,
+    2 x ``backoff``, ... seconds; after a retry succeeded the pause grows so the rest of the scan
+    stays below the server's limit. No connection is started after ``deadline``
+    (``time.monotonic()``): what was found by then is returned, the rest is untested (None).
     """
     if max_suites_per_hello < 1:
         raise ValueError("max_suites_per_hello must be positive")
-    st = _State(exchange=exchange, server_name=server_name, timeout=timeout)
+    if retries < 0 or backoff < 0 or pause < 0:
+        raise ValueError("retries, backoff and pause must not be negative")
+    st = _State(
+        exchange=exchange,
+        server_name=server_name,
+        timeout=timeout,
+        deadline=deadline,
+        retries=retries,
+        backoff=backoff,
+        pause=pause,
+    )
     legacy = list(
         legacy_suites if legacy_suites is not None else (s.code for s in ciphersuites.LEGACY_SUITES)
     )
@@ -449,4 +575,6 @@ async def enumerate_tls(
         secure_renegotiation=st.secure_renegotiation,
         connections=st.connections,
         errors=tuple(st.errors),
+        rate_limited=st.rate_limited,
+        backoff_seconds=round(st.backoff_seconds, 3),
     )

@@ -93,21 +93,22 @@ def filtered_port() -> Iterator[int]:
     times out exactly as behind a dropping firewall; no mock involved.
     """
     listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
     filler = socket.socket()
-    filler.settimeout(1)
-    filler.connect(("127.0.0.1", port))
-    probe = socket.socket()
-    probe.settimeout(0.5)
     try:
-        probe.connect(("127.0.0.1", port))
-        pytest.skip("this kernel does not drop SYNs on a full accept queue")
-    except TimeoutError:
-        pass
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        filler.settimeout(1)
+        filler.connect(("127.0.0.1", port))
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            try:
+                probe.connect(("127.0.0.1", port))
+            except TimeoutError:
+                pass
+            else:
+                pytest.skip("this kernel does not drop SYNs on a full accept queue")
+        yield port
     finally:
-        probe.close()
-    yield port
-    filler.close()
-    listener.close()
+        filler.close()
+        listener.close()

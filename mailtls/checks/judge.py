@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from mailtls.certs import days_left, describe, match_name
 from mailtls.checks import rules as R
 from mailtls.checks.common import port_label, where
+from mailtls.checks.login import judge_login
+from mailtls.checks.port25 import filtered_port25, interception, masked_smtp
 from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
+from mailtls.checks.security import judge_security
 from mailtls.checks.tlsparams import judge_certificate_crypto, judge_tls_scan
 from mailtls.model import (
     IMPLICIT_SIBLING,
@@ -33,6 +36,8 @@ class Judgement:
     now: dt.datetime
     warn_days: int = 30
     profile: str = DEFAULT_PROFILE  # the yardstick for enumerated TLS parameters (--profile)
+    # --port25-control hosts probed on port 25: tell an egress block from a server (§D.3)
+    port25_controls: tuple[PortObservation, ...] = ()
 
 
 def judge_host(
@@ -52,6 +57,7 @@ def judge_host(
     for obs in observations:
         findings.extend(judge_port(obs, observations, judgement))
     findings.extend(_implicit_alternatives(observations))
+    findings.extend(interception(observations))
     if observations and not any(o.state is PortState.OPEN for o in observations):
         findings.append(
             R.HOST_NOTHING_OPEN.finding(
@@ -67,7 +73,7 @@ def judge_port(
     obs: PortObservation, siblings: Sequence[PortObservation], judgement: Judgement
 ) -> list[Finding]:
     if obs.state is not PortState.OPEN:
-        return _reachability(obs, siblings)
+        return _reachability(obs, siblings, judgement.port25_controls)
     out: list[Finding] = []
     out.extend(_session(obs))
     out.extend(_starttls(obs))
@@ -76,6 +82,8 @@ def judge_port(
     out.extend(_certificate(obs, judgement))
     out.extend(judge_certificate_crypto(obs))
     out.extend(_plaintext_login(obs))
+    out.extend(judge_login(obs))
+    out.extend(judge_security(obs))
     return out
 
 
@@ -102,7 +110,11 @@ def _transcript_tail(obs: PortObservation, n: int = 4) -> list[str]:
 # --- reachability ----------------------------------------------------------------------------
 
 
-def _reachability(obs: PortObservation, siblings: Sequence[PortObservation]) -> list[Finding]:
+def _reachability(
+    obs: PortObservation,
+    siblings: Sequence[PortObservation],
+    controls: Sequence[PortObservation] = (),
+) -> list[Finding]:
     # A port the user named must be testable; a port of the default plan may simply not exist.
     missing = Severity.UNKNOWN if obs.endpoint.requested else None
     evidence = [obs.error or obs.state.value]
@@ -122,12 +134,10 @@ def _reachability(obs: PortObservation, siblings: Sequence[PortObservation]) -> 
         if s.endpoint.address == obs.endpoint.address and s.endpoint.port != obs.endpoint.port
         and s.state is PortState.OPEN
     ]
-    if obs.endpoint.port == 25 and others:
-        return [R.PORT25_BLOCKED.finding(
-            f"port 25 timed out while {', '.join(str(s.endpoint.port) for s in others)} of the "
-            "same address answer: port 25 is probably blocked from this network, not at the server",
-            evidence=[*evidence, *(f"{s.endpoint.key} open" for s in others)],
-            severity=missing, **_where(obs))]
+    if obs.endpoint.port == 25:
+        verdict = filtered_port25(obs, others, controls, missing)
+        if verdict is not None:
+            return verdict
     return [R.PORT_FILTERED.finding(f"{_label(obs)} is filtered: the connection attempt timed out",
                                     evidence=evidence, severity=missing, **_where(obs))]
 
@@ -145,6 +155,9 @@ def _session(obs: PortObservation) -> list[Finding]:
         return [R.SESSION_REJECTED.finding(
             f"{_label(obs)} refused the session: {' '.join(obs.greeting)[:200]}",
             evidence=obs.greeting, **_where(obs))]
+    if kind == "internal":
+        return [R.INTERNAL_ERROR.finding(
+            f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs), **_where(obs))]
     if kind == "rejected":
         return [R.SESSION_REJECTED.finding(
             f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs), **_where(obs))]
@@ -194,9 +207,13 @@ def _starttls(obs: PortObservation) -> list[Finding]:
     if not obs.starttls_offered:
         evidence = obs.capabilities_reply or obs.greeting
         if not obs.preauth:
+            masked = masked_smtp(obs)  # a middlebox may have stripped it (standards §D.3)
             out.append(R.STARTTLS_NOT_OFFERED[proto].finding(
-                f"{_label(obs)} does not offer {word}: the session stays in plaintext",
-                evidence=evidence, **_where(obs)))
+                f"{_label(obs)} does not offer {word}: the session stays in plaintext"
+                + (" (or a middlebox on the path stripped it: the dialogue is masked)"
+                   if masked else ""),
+                evidence=[*evidence, *masked], severity=Severity.UNKNOWN if masked else None,
+                **_where(obs)))
         return out
     if obs.starttls_accepted is False:
         out.append(R.STARTTLS_REFUSED[proto].finding(

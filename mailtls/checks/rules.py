@@ -108,6 +108,12 @@ SESSION_BROKEN = _rule(
     "RFC 5321 §4.1.1.10", "The server closed the connection or stopped answering mid-dialogue.",
 )
 
+INTERNAL_ERROR = _rule(
+    "mailtls.internal_error", Severity.UNKNOWN, "mailtls failed while testing this port",
+    "", "A bug in mailtls, not the server's doing: please report it with the -v transcript "
+    "(MAILTLS_DEBUG=1 shows the traceback).",
+)
+
 # --- STARTTLS ----------------------------------------------------------------------------------
 STARTTLS_NOT_OFFERED = {
     p: _rule(
@@ -258,6 +264,18 @@ CERT_SIGNATURE_WEAK = _rule(
     "RFC 9155; RFC 9325 §4.4", "Reissue the certificate (and intermediate) with SHA-256 or better.",
     "MUST NOT",
 )
+CERT_CHAIN_ROOT_SENT = _rule(
+    "cert.chain.root_sent", Severity.INFO, "Server sends the root certificate in its chain",
+    "RFC 8446 §4.4.2; RFC 5246 §7.4.2", "Leave the self-signed root out of the configured chain: "
+    "clients must already have it, so it only costs bytes in every handshake.", "MAY",
+)
+CERT_CHAIN_ORDER = _rule(
+    "cert.chain.order", Severity.WARN, "Certificate chain not in issuing order",
+    "RFC 5246 §7.4.2; RFC 8446 §4.4.2", "Send the leaf first, then each certificate followed by "
+    "the one that issued it (e.g. Postfix smtpd_tls_chain_files: key, leaf, intermediates in "
+    "order); remove certificates that belong to no path. TLS 1.2 clients may reject a chain out "
+    "of order.", "MUST",
+)
 
 # --- certificate -----------------------------------------------------------------------------
 CERT_UNTRUSTED = _rule(
@@ -326,3 +344,536 @@ NO_IMPLICIT_TLS = _rule(
     "RFC 8314 §3.3, §4", "Offer the implicit-TLS port too (465 for submission, 993 for IMAP, "
     "995 for POP3): it leaves no plaintext step to attack.", "SHOULD",
 )
+
+
+# --- port 25 from this network (standards §D) ----------------------------------------------------
+PORT25_FILTERED_AT_SERVER = _rule(
+    "smtp.port25.filtered_at_server", Severity.FAIL,
+    "Port 25 filtered at or near the server (control hosts answer on 25)",
+    "RFC 5321 §5; RFC 5068 §3", "This network reaches port 25 elsewhere (the --port25-control "
+    "hosts answer), so the drop is at the server or its provider: open port 25 in the server's "
+    "firewall / security group, or ask the hosting provider to lift its port-25 block.",
+)
+PORT25_INTERCEPTED = _rule(
+    "smtp.port25.intercepted", Severity.WARN,
+    "Port 25 answers unlike the other ports of the same address (interception?)",
+    "RFC 5068 §3; RFC 3207 §4.1", "A transparent proxy of this network (an ISP's or a "
+    "firewall's SMTP relay) may be answering instead of the server: compare from another network. "
+    "If the server really runs a different MTA or certificate on port 25, this is harmless.",
+)
+PORT25_MASKED = _rule(
+    "smtp.port25.masked", Severity.UNKNOWN,
+    "SMTP on port 25 masked by a middlebox (banner or EHLO replaced by ****/XXXX)",
+    "RFC 3207 §4; RFC 5321 §4.1.1.1", "An SMTP-inspecting firewall on the path (e.g. Cisco ASA "
+    "ESMTP inspection) rewrites the dialogue and can strip STARTTLS, so port 25 cannot be judged "
+    "from here. Disable the inspection (ASA: 'no inspect esmtp') or test from another network.",
+)
+
+# --- mail domains: DNS and MX (RFC 5321 §5.1, RFC 7505) ------------------------------------------
+DOMAIN_NXDOMAIN = _rule(
+    "dns.domain.nxdomain", Severity.UNKNOWN, "Mail domain does not exist (NXDOMAIN)",
+    "RFC 5321 §5.1; RFC 1035 §4.1.1", "Check the spelling; a domain that should receive mail "
+    "needs to exist in DNS.",
+)
+DNS_LOOKUP_FAILED = _rule(
+    "dns.lookup_failed", Severity.UNKNOWN, "DNS query failed (SERVFAIL, REFUSED or timeout)",
+    "RFC 1035 §4.1.1; RFC 4035 §5.5", "The question could not be answered, so what depends on it "
+    "was not tested; senders treat it as a temporary failure and queue. Check the zone's name "
+    "servers and its DNSSEC signatures (a bogus signature gives SERVFAIL), or try --resolver.",
+)
+MX_NONE = _rule(
+    "dns.mx.none", Severity.WARN, "No MX records: mail goes to the domain's own address",
+    "RFC 5321 §5.1", "Publish MX records naming the mail hosts; if the domain takes no mail, "
+    "publish a null MX ('MX 0 .', RFC 7505) instead.",
+)
+MX_NULL = _rule(
+    "dns.mx.null", Severity.INFO, "Null MX: the domain accepts no mail",
+    "RFC 7505 §3", "Nothing to do if the domain takes no mail; otherwise replace the null MX with "
+    "MX records naming the mail hosts.",
+)
+MX_NULL_MIXED = _rule(
+    "dns.mx.null_mixed", Severity.FAIL, "Null MX published together with other MX records",
+    "RFC 7505 §3", "Remove either the null MX ('MX 0 .') or the other MX records: a domain that "
+    "advertises a null MX must not advertise any other MX.", "MUST NOT",
+)
+MX_TARGET_UNRESOLVED = _rule(
+    "dns.mx.target_unresolved", Severity.FAIL, "MX host has no address",
+    "RFC 5321 §5.1", "Publish A/AAAA records for the MX host, or fix the MX record to name a host "
+    "that exists.",
+)
+MX_TARGET_CNAME = _rule(
+    "dns.mx.target_cname", Severity.WARN, "MX host name is an alias (CNAME)",
+    "RFC 2181 §10.3; RFC 5321 §5.1", "Point the MX record at the canonical host name; an MX "
+    "target must not be an alias (and DANE/MTA-STS name checks follow the MX name).", "MUST NOT",
+)
+DOMAIN_OWN_NOT_TESTED = _rule(
+    "domain.own_address_not_tested", Severity.INFO,
+    "Checked as a mail domain: the name's own address was not tested",
+    "RFC 5321 §5.1", "The name has MX records, so its MX hosts were tested. To check the mail "
+    "ports of the name's own address, run 'mailtls check --host NAME'.",
+)
+
+# --- SRV for mail clients (RFC 6186, RFC 8314 §5.1) ----------------------------------------------
+SRV_NONE = _rule(
+    "srv.none", Severity.INFO, "No SRV records for mail clients",
+    "RFC 6186 §3; RFC 8314 §5.1", "Publish _submissions._tcp, _imaps._tcp (and _pop3s._tcp) SRV "
+    "records so clients can find the servers; '0 0 0 .' says a service is not offered.",
+)
+SRV_NOT_OFFERED = _rule(
+    "srv.not_offered", Severity.INFO, "SRV record says the service is not offered (target '.')",
+    "RFC 6186 §3; RFC 2782", "Nothing to do if the service is indeed not offered.",
+)
+SRV_TARGET_UNRESOLVED = _rule(
+    "srv.target_unresolved", Severity.FAIL, "SRV target has no address",
+    "RFC 2782; RFC 6186 §3", "Publish A/AAAA records for the target, or fix the SRV record.",
+)
+SRV_PLAINTEXT = _rule(
+    "srv.plaintext", Severity.FAIL, "SRV record steers clients to a port without working TLS",
+    "RFC 8314 §5.1; RFC 6186 §3", "Point the record at a port that offers TLS in the mode its "
+    "label says (STARTTLS for _submission/_imap/_pop3, implicit TLS for the 's' labels), or "
+    "make the service offer it.",
+)
+SRV_CERT_NAME = _rule(
+    "srv.cert_name_mismatch", Severity.FAIL,
+    "Certificate of an SRV target does not cover the names clients check",
+    "RFC 7817 §3; RFC 6186 §6; RFC 8314 §5.1", "Without DNSSEC a client must check the "
+    "certificate against the mail domain, not the SRV target: include the domain (or an SRV-ID) "
+    "in the certificate, sign the zone with DNSSEC, or point the SRV record at a host in the "
+    "domain whose certificate names it.",
+)
+
+# --- MTA-STS (RFC 8461) ------------------------------------------------------------------------
+STS_NONE = _rule(
+    "mta_sts.none", Severity.INFO, "No MTA-STS policy",
+    "RFC 8461 §3.1", "Publish an MTA-STS policy (TXT _mta-sts and "
+    "https://mta-sts.<domain>/.well-known/mta-sts.txt) so senders require TLS to your MX hosts.",
+)
+STS_RECORD_INVALID = _rule(
+    "mta_sts.record_invalid", Severity.FAIL, "MTA-STS TXT record invalid or duplicated",
+    "RFC 8461 §3.1", "Publish exactly one TXT record at _mta-sts.<domain> of the form "
+    "'v=STSv1; id=<1-32 letters and digits>;'. Senders ignore the policy otherwise.",
+)
+STS_POLICY_UNAVAILABLE = _rule(
+    "mta_sts.policy_unavailable", Severity.FAIL, "MTA-STS policy cannot be fetched",
+    "RFC 8461 §3.3", "Serve the policy with status 200 at "
+    "https://mta-sts.<domain>/.well-known/mta-sts.txt; senders that find no policy fall back to "
+    "whatever they cached, then to opportunistic TLS.",
+)
+STS_POLICY_REDIRECT = _rule(
+    "mta_sts.policy_redirect", Severity.FAIL, "MTA-STS policy URL redirects",
+    "RFC 8461 §3.3", "Serve the policy directly with status 200: senders must not follow "
+    "redirects, so a redirected policy does not exist for them.", "MUST NOT",
+)
+STS_POLICY_CERT = _rule(
+    "mta_sts.policy_cert_invalid", Severity.FAIL,
+    "MTA-STS policy host certificate not valid",
+    "RFC 8461 §3.3", "The policy host needs a certificate from a public CA, not expired, whose "
+    "subjectAltName covers mta-sts.<domain>.", "MUST",
+)
+STS_POLICY_CONTENT_TYPE = _rule(
+    "mta_sts.policy_content_type", Severity.WARN, "MTA-STS policy not served as text/plain",
+    "RFC 8461 §3.2", "Serve the policy file with 'Content-Type: text/plain'; senders should "
+    "reject other media types.", "SHOULD",
+)
+STS_POLICY_TOO_LARGE = _rule(
+    "mta_sts.policy_too_large", Severity.FAIL, "MTA-STS policy larger than 64 KiB",
+    "RFC 8461 §3.3", "Keep the policy small; senders may refuse bodies over 64 KiB.",
+)
+STS_POLICY_INVALID = _rule(
+    "mta_sts.policy_invalid", Severity.FAIL, "MTA-STS policy syntax invalid",
+    "RFC 8461 §3.2", "Fix the policy: 'version: STSv1', 'mode: enforce|testing|none', "
+    "'max_age: <seconds, at most 31557600>' and one 'mx:' line per MX host or pattern.",
+)
+STS_NOT_ENFORCED = _rule(
+    "mta_sts.not_enforced", Severity.INFO, "MTA-STS policy not enforced (mode testing or none)",
+    "RFC 8461 §5", "Once TLS reports (TLS-RPT) show no failures, switch to 'mode: enforce'.",
+)
+STS_MAX_AGE_SHORT = _rule(
+    "mta_sts.max_age_short", Severity.WARN, "MTA-STS max_age shorter than one day",
+    "RFC 8461 §3.2", "Use a max_age of weeks (e.g. 604800 or more): a short one leaves senders "
+    "without a cached policy, which is what an attacker needs.",
+)
+STS_MX_NOT_LISTED = _rule(
+    "mta_sts.mx_not_listed", Severity.FAIL, "MX host not matched by the MTA-STS policy",
+    "RFC 8461 §4.1", "Add an 'mx:' line for the MX host (or a '*.domain' pattern covering exactly "
+    "one label); senders enforcing the policy will not deliver to it.",
+)
+STS_MX_TLS = _rule(
+    "mta_sts.mx_tls_invalid", Severity.FAIL, "MX host fails the MTA-STS TLS requirements",
+    "RFC 8461 §4.2, §3.2", "Every MX must offer STARTTLS with TLS 1.2 or newer and a "
+    "certificate from a public CA, not expired, whose subjectAltName covers the MX host name.",
+)
+
+# --- TLS-RPT (RFC 8460) ------------------------------------------------------------------------
+TLSRPT_NONE = _rule(
+    "tls_rpt.none", Severity.INFO, "No TLS-RPT record",
+    "RFC 8460 §3", "Publish 'v=TLSRPTv1; rua=mailto:tls-reports@<domain>' at _smtp._tls.<domain>: "
+    "senders then report TLS failures (MTA-STS and DANE are meant to be used with it).",
+)
+TLSRPT_INVALID = _rule(
+    "tls_rpt.invalid", Severity.FAIL, "TLS-RPT record invalid or duplicated",
+    "RFC 8460 §3", "Publish exactly one record 'v=TLSRPTv1; rua=<mailto: or https: URI>[,...]' "
+    "at _smtp._tls.<domain>.",
+)
+
+# --- DANE for SMTP (RFC 7672, RFC 6698, RFC 7671) ---------------------------------------------
+DANE_NONE = _rule(
+    "dane.none", Severity.INFO, "No TLSA records for the MX hosts (no DANE)",
+    "RFC 7672 §2.2", "With a DNSSEC-signed zone, publish '_25._tcp.<mx> TLSA 3 1 1 <sha256 of the "
+    "key>' (and a second record for the next key) so DANE senders authenticate your MX.",
+)
+DANE_NOT_AUTHENTICATED = _rule(
+    "dane.not_authenticated", Severity.WARN,
+    "TLSA records not DNSSEC-validated: DANE does not apply",
+    "RFC 7672 §2.2; RFC 6698 §4.1", "Sign the zone of the MX host with DNSSEC (TLSA records are "
+    "ignored without it), or check with a validating resolver you trust (--resolver).",
+)
+DANE_LOOKUP_FAILED = _rule(
+    "dane.tlsa.lookup_failed", Severity.FAIL, "TLSA lookup failed (SERVFAIL or timeout)",
+    "RFC 7672 §2.2", "DANE senders defer mail to an MX whose TLSA lookup fails: fix the zone's "
+    "name servers or DNSSEC signatures (some name servers fail on TLSA queries).",
+)
+DANE_UNUSABLE = _rule(
+    "dane.unusable_record", Severity.WARN, "TLSA record unusable for SMTP",
+    "RFC 7672 §3.1.3; RFC 6698 §2.1", "Publish DANE-EE(3) or DANE-TA(2) records only, preferably "
+    "'3 1 1' (SHA-256 of the server's public key) and '2 1 1' (of the issuing CA's).",
+)
+DANE_NO_MATCH = _rule(
+    "dane.no_match", Severity.FAIL, "Certificate presented matches no TLSA record",
+    "RFC 7672 §3; RFC 6698 §2.1", "Publish a TLSA record for the certificate the server presents "
+    "now (e.g. '3 1 1' of its public key), or serve the certificate the records describe; for "
+    "DANE-TA(2) the server must send the CA certificate in its chain.",
+)
+DANE_NO_STARTTLS = _rule(
+    "dane.starttls_missing", Severity.FAIL, "TLSA published but the MX offers no working STARTTLS",
+    "RFC 7672 §2.2", "With TLSA records, senders require STARTTLS and will not deliver in "
+    "plaintext: make STARTTLS work or remove the TLSA records.",
+)
+DANE_TA_NAME = _rule(
+    "dane.ta_name_mismatch", Severity.FAIL,
+    "DANE-TA matched, but the certificate's name or dates fail",
+    "RFC 7672 §3.2.2, §3.2.3", "With DANE-TA(2) the server certificate must name the MX host (or "
+    "the domain) and be within its validity dates: reissue it, or use DANE-EE(3).",
+)
+DANE_SINGLE_RECORD = _rule(
+    "dane.rollover.single_record", Severity.INFO, "Only one TLSA record: nothing for the next key",
+    "RFC 7671 §8.1; RFC 7672 §3.1", "Publish the next key's record (or a '2 1 1' of the issuing "
+    "CA) next to the current one, so a certificate renewal does not break DANE delivery.",
+)
+
+
+# --- the login test (--user; mailtls.probes.login) -----------------------------------------------
+LOGIN_SUCCEEDED = _rule(
+    "auth.login.succeeded", Severity.INFO, "Login with the given credentials succeeded",
+    "RFC 4954 §4; RFC 9051 §6.2; RFC 1939 §7; RFC 5034",
+    "Nothing to do: the account can log in here over verified TLS.",
+)
+LOGIN_FAILED = _rule(
+    "auth.login.failed", Severity.FAIL, "The server refused the credentials",
+    "RFC 4954 §6; RFC 9051 §6.2.3; RFC 1939 §7",
+    "Check the user name form the server expects (full address or local part), the password, "
+    "and whether the account may use this protocol; the server's answer is in the evidence.",
+)
+LOGIN_REFUSED_UNVERIFIED = _rule(
+    "auth.login.refused_unverified", Severity.UNKNOWN,
+    "Login not attempted: the certificate could not be verified",
+    "RFC 8314 §5.1, §5.2", "mailtls sends a password only over TLS with a trusted certificate "
+    "that names the server. Fix the certificate (see the cert.* findings); "
+    "--insecure-send-password-to-unverified-server overrides this, at the risk of handing the "
+    "password to whoever answered.", "MUST NOT",
+)
+LOGIN_NO_TLS = _rule(
+    "auth.login.no_tls", Severity.UNKNOWN, "Login not attempted: no TLS session on this port",
+    "RFC 8314 §5.1, §5.2", "mailtls never sends a password before TLS. Offer STARTTLS or "
+    "implicit TLS here (see the other findings of this port).", "MUST NOT",
+)
+LOGIN_UNSUPPORTED = _rule(
+    "auth.login.unsupported", Severity.UNKNOWN,
+    "Login not attempted: no password mechanism mailtls can use was offered under TLS",
+    "RFC 4954 §3; RFC 9051 §6.2; RFC 2449 §6.3", "mailtls logs in with SASL PLAIN, SMTP "
+    "AUTH LOGIN, IMAP LOGIN or POP3 USER/PASS inside TLS. If the server offers none of them "
+    "under TLS, clients that use passwords cannot log in either.",
+)
+LOGIN_ERROR = _rule(
+    "auth.login.error", Severity.UNKNOWN, "The login test broke off before the server answered",
+    "RFC 4954 §4; RFC 9051 §6.2; RFC 1939 §7", "The connection failed, timed out or the server "
+    "answered outside the protocol during the login; the evidence shows where. Retry; if it "
+    "persists, check the server's authentication backend.",
+)
+LOGIN_UNVERIFIED_OVERRIDE = _rule(
+    "auth.login.unverified_override", Severity.WARN,
+    "The password was sent to a server whose certificate was not verified",
+    "RFC 8314 §5.1, §5.2", "Sent only because --insecure-send-password-to-unverified-server was "
+    "given. If anyone could have intercepted this connection, change the password.",
+)
+
+
+# --- STARTTLS security probes (not with --quick; see mailtls/probes/security.py) ----------------
+COMMAND_INJECTION = {
+    p: _rule(
+        f"{p}.starttls.command_injection", Severity.FAIL,
+        "Commands pipelined after STARTTLS run inside TLS (CVE-2011-0411 class)",
+        ref, "Update the server: after the STARTTLS go-ahead it must discard every byte it has "
+        "buffered (or treat it as the TLS handshake). An attacker on the path can otherwise inject "
+        "commands that run in the victim's TLS session, e.g. to steal credentials.", "MUST",
+    )
+    for p, ref in (
+        ("smtp", "RFC 3207 §4.2; CVE-2011-0411"),
+        ("imap", "RFC 9051 §6.2.1; CVE-2011-0411"),
+        ("pop3", "RFC 2595 §4; RFC 9051 §6.2.1 (by analogy); CVE-2011-0411"),
+    )
+}
+SMTP_NOT_ENFORCED = _rule(
+    "smtp.starttls.not_enforced", Severity.WARN, "Submission accepts mail before STARTTLS",
+    "RFC 3207 §4; RFC 6409 §4.3; RFC 8314 §3.3", "Require TLS on the submission port before any "
+    "mail transaction (Postfix submission: -o smtpd_tls_security_level=encrypt; answers 530 5.7.0 "
+    "Must issue a STARTTLS command first).",
+)
+PLAINTEXT_ACCEPTED = {
+    p: _rule(
+        f"{p}.auth.plaintext_accepted", Severity.FAIL, "Login processed before TLS",
+        ref, fix, "SHOULD NOT",
+    )
+    for p, ref, fix in (
+        ("smtp", "RFC 4954 §4; RFC 3207 §4.1; RFC 8314 §4.1",
+         "Refuse AUTH before STARTTLS (538 5.7.11) and do not advertise it there (Postfix "
+         "smtpd_tls_auth_only = yes)."),
+        ("imap", "RFC 9051 §6.2.3; RFC 2595 §3.2; RFC 8314 §4.1",
+         "Advertise LOGINDISABLED and refuse LOGIN/AUTHENTICATE before STARTTLS with "
+         "NO [PRIVACYREQUIRED] (Dovecot auth_allow_cleartext = no / disable_plaintext_auth = "
+         "yes)."),
+        ("pop3", "RFC 2595 §2.3, §4; RFC 8314 §4.1",
+         "Refuse USER/PASS and AUTH before STLS (Dovecot auth_allow_cleartext = no / "
+         "disable_plaintext_auth = yes)."),
+    )
+}
+SMTP_STATE_KEPT = _rule(
+    "smtp.starttls.state_kept", Severity.FAIL, "Mail transaction survives STARTTLS",
+    "RFC 3207 §4.2; RFC 5321 §4.1.4", "Update the server: after the TLS handshake it must reset "
+    "the session to the state after its greeting and forget everything the client said before "
+    "(an attacker could otherwise start a transaction in plaintext that the victim completes "
+    "inside TLS).", "MUST",
+)
+SMTP_REQUIRED_ON_MX = _rule(
+    "smtp.starttls.required_on_mx", Severity.INFO, "MX requires STARTTLS before accepting mail",
+    "RFC 3207 §4", "Senders that cannot do TLS cannot deliver here. RFC 3207 says a publicly "
+    "referenced server MUST NOT require STARTTLS; if that is deliberate, publish MTA-STS or DANE "
+    "so senders know, and expect some legitimate mail to bounce.", "MUST NOT",
+)
+IMAP_ALERT_IN_PLAINTEXT = _rule(
+    "imap.alert_in_plaintext", Severity.INFO, "[ALERT] sent before TLS",
+    "RFC 9051 §7.1; RFC 2595 §9", "Clients must show [ALERT] text to the user, and anyone on the "
+    "path can forge a plaintext one (the USENIX 2021 'NO STARTTLS' UI-spoofing cases). Send "
+    "alerts only inside TLS, so that users learn to trust only those.",
+)
+SMTP_OPEN_RELAY = _rule(
+    "smtp.open_relay", Severity.FAIL, "Open relay",
+    "RFC 5321 §3.6.1, §7.1; RFC 2505 §2 (BCP 30)", "Accept mail for your own domains only, and "
+    "relay for other domains only for authenticated or trusted clients (Postfix "
+    "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, "
+    "reject_unauth_destination).",
+)
+PROBE_INCONCLUSIVE = _rule(
+    "starttls.probe_inconclusive", Severity.INFO, "A security probe could not reach a verdict",
+    "RFC 3207 §4; RFC 2595 §3-4; RFC 9051 §6.2", "Read the probe's transcript (-v, or `security` "
+    "in the JSON report). Rate limits, greylisting and slow servers are the usual causes: retry "
+    "with a longer --read-timeout.",
+)
+
+
+# --- mail client configurations (mailtls client; checks/client.py) ----------------------------
+CLIENT_PLAINTEXT = _rule(
+    "client.plaintext", Severity.FAIL, "Client configured without TLS (and the server offers none)",
+    "RFC 8314 §5.2, §4.1", "Both sides need fixing: the server must offer TLS (see its "
+    "findings), then the client must be set to SSL/TLS (or STARTTLS).", "MUST",
+)
+CLIENT_PLAINTEXT_TLS_AVAILABLE = _rule(
+    "client.plaintext.tls_available", Severity.FAIL,
+    "Client configured without TLS although the server offers it",
+    "RFC 8314 §5.2", "Set connection security to SSL/TLS (or STARTTLS) as in the recommended "
+    "table: the server supports it, and every password now crosses the network in plaintext.",
+    "MUST",
+)
+CLIENT_STARTTLS_NOT_REQUIRED = _rule(
+    "client.starttls.not_required", Severity.FAIL,
+    "Client uses STARTTLS only when offered (downgradable to plaintext)",
+    "RFC 8314 §5.2; RFC 3207 §6; draft-ietf-mailmaint-autoconfig", "Thunderbird's legacy "
+    "'STARTTLS, if available' (socketType/try_ssl 1): whoever can strip the STARTTLS "
+    "capability gets the password. Set STARTTLS (required) or SSL/TLS.", "MUST",
+)
+CLIENT_SSL_ON_STARTTLS_PORT = _rule(
+    "client.ssl_on_starttls_port", Severity.FAIL,
+    "Client configured for SSL/TLS on a port that speaks plaintext first (STARTTLS)",
+    "RFC 8314 §3; RFC 6409 §3.1", "The client starts a TLS handshake where the server sends a "
+    "plaintext greeting: the connection fails. Use STARTTLS on this port, or SSL/TLS on the "
+    "implicit-TLS port (465, 993, 995).",
+)
+CLIENT_STARTTLS_ON_IMPLICIT_PORT = _rule(
+    "client.starttls_on_implicit_port", Severity.FAIL,
+    "Client configured for STARTTLS on an implicit-TLS port",
+    "RFC 8314 §3", "The client waits for a plaintext greeting where the server waits for a TLS "
+    "handshake: the connection hangs and fails. Use SSL/TLS on this port (465, 993, 995).",
+)
+CLIENT_SETTING_BROKEN = _rule(
+    "client.setting.broken", Severity.FAIL, "The configured server does not work as configured",
+    "RFC 8314 §5", "The client cannot connect this way (the reason is in the evidence). Use "
+    "the recommended setting, or fix the server.",
+)
+CLIENT_SETTING_INSECURE = _rule(
+    "client.setting.insecure", Severity.FAIL,
+    "The configured server works, but not securely for this client",
+    "RFC 8314 §5.2; RFC 7817 §3", "A client must not treat this as confidential: the "
+    "certificate is not trusted or does not name the configured host, or TLS is below 1.2. "
+    "Fix the certificate/TLS on the server, or configure the host name the certificate names.",
+    "MUST NOT",
+)
+CLIENT_AUTH_NOT_OFFERED = _rule(
+    "client.auth.not_offered", Severity.FAIL,
+    "The configured authentication method is not offered by the server under TLS",
+    "draft-ietf-mailmaint-autoconfig §authentication; RFC 4954 §3; RFC 9051 §6.2",
+    "Configure a method the server offers (see the evidence), or enable it on the server.",
+)
+CLIENT_AUTH_NONE = _rule(
+    "client.auth.none", Severity.WARN, "Outgoing server configured without authentication",
+    "RFC 6409 §4.1", "Submission servers require authentication; without it the client can "
+    "send only where the server trusts its network. Configure password (or OAuth) login.",
+)
+CLIENT_BETTER_AVAILABLE = _rule(
+    "client.better_available", Severity.INFO,
+    "Implicit TLS works where STARTTLS is configured",
+    "RFC 8314 §3.3, §5.1", "Both are secure when TLS is required; implicit TLS (465/993/995) "
+    "cannot be stripped or stalled before the handshake and is what RFC 8314 prefers.",
+)
+CLIENT_PASSWORD_STORED = _rule(
+    "client.profile.password_stored", Severity.WARN,
+    "The configuration profile carries a password",
+    "Apple Device Management: com.apple.mail.managed (IncomingPassword, OutgoingPassword)",
+    "Apple: use these keys only in encrypted profiles. Anyone who gets the file has the "
+    "password: remove it and let the user type it, or encrypt the profile to the device.",
+)
+CLIENT_OUTGOING_PORT_UNSET = _rule(
+    "client.profile.outgoing_port_unset", Severity.INFO,
+    "Outgoing port not set: the device tries 25, 587 and 465 in that order",
+    "Apple Device Management: OutgoingMailServerPortNumber", "Set the port (465 with SSL, or "
+    "587) so every device uses the same, submission port.",
+)
+CLIENT_AUTOCONFIG_UNTRUSTED = _rule(
+    "client.autoconfig.untrusted", Severity.FAIL,
+    "Autoconfig served over HTTPS with a certificate clients reject",
+    "draft-ietf-mailmaint-autoconfig §security; RFC 9525", "Clients skip this configuration "
+    "(or fall back to plain HTTP, which anyone on the path can forge). Serve it with a "
+    "trusted certificate that names the autoconfig host.",
+)
+CLIENT_AUTOCONFIG_INVALID = _rule(
+    "client.autoconfig.invalid", Severity.FAIL, "Autoconfig answer is not a usable configuration",
+    "draft-ietf-mailmaint-autoconfig §file format", "Clients ignore an invalid file. Serve "
+    "well-formed config-v1.1.xml with <clientConfig><emailProvider> and at least one server.",
+)
+CLIENT_AUTOCONFIG_DOMAIN = _rule(
+    "client.autoconfig.domain_missing", Severity.WARN,
+    "Autoconfig does not list the e-mail domain",
+    "draft-ietf-mailmaint-autoconfig §file format", "Add <domain>DOMAIN</domain> to "
+    "<emailProvider>; some clients check it.",
+)
+CLIENT_DISCOVERY_NOTHING = _rule(
+    "client.discovery.nothing_found", Severity.UNKNOWN,
+    "No client configuration found by any discovery method",
+    "draft-ietf-mailmaint-autoconfig; RFC 6186; RFC 8314 §5.1", "Publish "
+    "https://autoconfig.DOMAIN/mail/config-v1.1.xml and SRV records (_submissions._tcp, "
+    "_imaps._tcp), or give the server names with --config.",
+)
+CLIENT_DISCOVERY_DISAGREE = _rule(
+    "client.discovery.disagree", Severity.WARN,
+    "Discovery methods name different servers",
+    "RFC 6186; draft-ietf-mailmaint-autoconfig", "Users of different clients end up on "
+    "different servers. Make autoconfig and SRV records agree.",
+)
+CLIENT_PICK_INSECURE = _rule(
+    "client.pick.insecure", Severity.FAIL, "A mail client following discovery ends up insecure",
+    "RFC 8314 §5.1, §5.2", "What this client would set up sends passwords without verified "
+    "TLS. Fix the published configuration (autoconfig, SRV) so it names secure settings.",
+)
+
+
+# --- which rules apply where (JUnit's passing test cases, Prometheus' check status) -------------
+
+# The first label of an endpoint rule's id; rules with another first label (host.*, and mail
+# domain rules) are not judged per endpoint.
+_ENDPOINT_SCOPES = ("port", "session", "tls", "cert", "starttls", "service", "smtp", "imap", "pop3")
+_PROTOCOL_SCOPES = ("smtp", "imap", "pop3")
+# Judged only on ports where TLS starts with STARTTLS/STLS, or only on implicit-TLS ports.
+_STARTTLS_ONLY = ("tls.implicit_on_starttls_port", "imap.preauth")
+_STARTTLS_ONLY_SUFFIXES = (".starttls.not_offered", ".starttls.refused", ".auth.plaintext_offered",
+                           ".starttls.command_injection", ".auth.plaintext_accepted",
+                           ".starttls.state_kept", ".alert_in_plaintext")
+_IMPLICIT_ONLY = ("tls.plaintext_on_implicit_port", "service.no_implicit_tls")
+_SERVICE_ONLY: dict[str, tuple[str, ...]] = {
+    "smtp.auth.not_offered": ("submission", "submissions"),
+    "smtp.port25.blocked_from_here": ("smtp",),
+    "smtp.port25.filtered_at_server": ("smtp",),
+    "smtp.port25.intercepted": ("smtp",),
+    "smtp.port25.masked": ("smtp",),
+    "smtp.starttls.not_enforced": ("submission",),
+    "smtp.starttls.required_on_mx": ("smtp",),
+    "smtp.open_relay": ("smtp",),
+}
+# What a rule needs to have been judged at all (else JUnit reports it as skipped).
+REACHABILITY, SESSION, TLS_SESSION, TLS_ENUMERATION = "reach", "session", "tls", "enumeration"
+_REACHABILITY_IDS = (
+    "port.refused", "port.filtered", "port.unreachable", "port.not_tested",
+    "smtp.port25.blocked_from_here", "smtp.port25.filtered_at_server",
+)
+_ENUMERATION_PREFIXES = (
+    "tls.version.ssl_accepted", "tls.version.legacy_accepted", "tls.version.no_tls12",
+    "tls.scan.", "tls.cipher", "tls.dh.", "tls.renegotiation.", "tls.profile.",
+)
+_TLS_SESSION_PREFIXES = ("cert.", "tls.version.")
+# The STARTTLS security probes run with the enumeration (not with --quick; open relay only with
+# --relay-test): until they have run, their rules were not judged.
+_SECURITY_PROBE_IDS = (
+    *(r.id for r in COMMAND_INJECTION.values()), *(r.id for r in PLAINTEXT_ACCEPTED.values()),
+    SMTP_NOT_ENFORCED.id, SMTP_STATE_KEPT.id, SMTP_REQUIRED_ON_MX.id, SMTP_OPEN_RELAY.id,
+    PROBE_INCONCLUSIVE.id,
+)
+
+
+def rule_stage(rule_id: str) -> str:
+    """What has to have happened for ``rule_id`` to be judged on an endpoint:
+    ``reach`` (always judged), ``session`` (the port is open), ``tls`` (a TLS session was
+    established) or ``enumeration`` (the version/suite scan ran, i.e. not ``--quick``)."""
+    if rule_id in _REACHABILITY_IDS:
+        return REACHABILITY
+    if rule_id.startswith(_ENUMERATION_PREFIXES) or rule_id in _SECURITY_PROBE_IDS:
+        return TLS_ENUMERATION
+    if rule_id.startswith(_TLS_SESSION_PREFIXES):
+        return TLS_SESSION
+    return SESSION
+
+
+def rule_applies(rule_id: str, service: str, protocol: str, tls_mode: str) -> bool:
+    """Is ``rule_id`` one of the checks judged on an endpoint of this service/protocol/mode?"""
+    first = rule_id.split(".", 1)[0]
+    if first not in _ENDPOINT_SCOPES:
+        return False
+    if first in _PROTOCOL_SCOPES and first != protocol:
+        return False
+    if rule_id in _SERVICE_ONLY:
+        return service in _SERVICE_ONLY[rule_id]
+    starttls_only = rule_id in _STARTTLS_ONLY or rule_id.startswith("starttls.") or (
+        first in _PROTOCOL_SCOPES and rule_id.endswith(_STARTTLS_ONLY_SUFFIXES)
+    )
+    if starttls_only:
+        return tls_mode == "starttls"
+    if rule_id in _IMPLICIT_ONLY:
+        return tls_mode == "implicit"
+    return True
+
+
+def applicable_rules(service: str, protocol: str, tls_mode: str) -> tuple[Rule, ...]:
+    """The catalogue's checks that are judged on an endpoint of this kind, in catalogue order."""
+    return tuple(r for r in RULES.values() if rule_applies(r.id, service, protocol, tls_mode))
+
+
+def host_rules() -> tuple[Rule, ...]:
+    """The checks judged once per host (``host.*``)."""
+    return tuple(r for r in RULES.values() if r.id.startswith("host."))

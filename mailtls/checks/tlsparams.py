@@ -61,19 +61,25 @@ def judge_tls_scan(obs: PortObservation, profile: Profile | None = None) -> list
     if legacy:
         out.append(R.TLS_LEGACY_ACCEPTED.finding(
             f"{label} accepts {' and '.join(legacy)}", evidence=evidence_versions, **at))
-    if accepted and "TLS 1.2" not in accepted:
+    # "Does not accept" needs a refusal seen; an untested version (None) proves nothing.
+    if accepted and scan.versions.get("TLS 1.2") is False:
         sev = Severity.WARN if "TLS 1.3" in accepted else Severity.FAIL
         out.append(R.TLS_NO_TLS12.finding(
             f"{label} does not accept TLS 1.2", evidence=evidence_versions, severity=sev, **at))
-    if accepted and "TLS 1.3" not in accepted:
+    if accepted and scan.versions.get("TLS 1.3") is False:
         out.append(R.TLS_NO_TLS13.finding(
             f"{label} does not accept TLS 1.3", evidence=evidence_versions, **at))
     unknown = [v for v, ok in scan.versions.items() if ok is None and v != "SSLv2"]
+    # Only a complete scan supports a verdict about what is absent (no forward secrecy at all).
+    complete = not unknown and not [e for e in scan.errors if not e.startswith("SSLv2")]
     if unknown or scan.errors:
+        limited = [e for e in scan.errors if e.startswith("rate limited")]
         out.append(R.TLS_SCAN_INCOMPLETE.finding(
             f"{label}: the version/suite scan is incomplete"
-            + (f" ({', '.join(unknown)} not testable)" if unknown else ""),
-            evidence=list(scan.errors[:8]), **at))
+            + (f" ({', '.join(unknown)} not testable)" if unknown else "")
+            + ("; the server rate limited it (not a TLS failure): retry later or with --slow"
+               if limited else ""),
+            evidence=[*limited, *(e for e in scan.errors if e not in limited)][:8], **at))
 
     by_version = accepted_suites(obs)
     every = [s for suites in by_version.values() for s in suites]
@@ -94,7 +100,7 @@ def judge_tls_scan(obs: PortObservation, profile: Profile | None = None) -> list
         out.append(R.TLS_CIPHER_NO_FS.finding(
             f"{label} accepts {len(static)} suite(s) without forward secrecy",
             evidence=_suite_list(by_version, static), **at))
-    if every and not any(s.forward_secret and s not in broken for s in every):
+    if complete and every and not any(s.forward_secret and s not in broken for s in every):
         out.append(R.TLS_NO_FS_AT_ALL.finding(
             f"{label} offers no forward-secret cipher suite",
             evidence=_suite_list(by_version, every), **at))
@@ -169,12 +175,13 @@ def _profile_findings(obs: PortObservation, profile: Profile, accepted: list[str
 
 def judge_certificate_crypto(obs: PortObservation) -> list[Finding]:
     """Key sizes and signature hashes of every certificate the server sent (RFC 9325 §4.4,
-    RFC 9155); the root, if sent, is judged by the trust store, not here."""
+    RFC 9155; the root's self-signature, if sent, is not relied on), and the shape of the chain
+    (a root sent along, certificates out of issuing order)."""
     if obs.tls is None:
         return []
     at = where(obs)
     label = port_label(obs)
-    out: list[Finding] = []
+    out: list[Finding] = _chain_shape(obs)
     for position, cert in enumerate(obs.tls.chain):
         role = "leaf" if position == 0 else f"certificate {position + 1} of the chain"
         weak = _weak_key(cert)
@@ -197,3 +204,34 @@ def _weak_key(cert: CertificateInfo) -> str | None:
     if cert.key_type == "EC" and cert.key_bits < 224:
         return f"a {cert.key_bits}-bit EC key"
     return None
+
+
+def _chain_shape(obs: PortObservation) -> list[Finding]:
+    """RFC 5246 §7.4.2 / RFC 8446 §4.4.2: the leaf first, each next certificate certifying the
+    one before it; the self-signed root may be left out (and should be: clients have it)."""
+    assert obs.tls is not None
+    chain = obs.tls.chain
+    if len(chain) < 2:
+        return []
+    at = where(obs)
+    label = port_label(obs)
+    out: list[Finding] = []
+    roots = [(i, c) for i, c in enumerate(chain) if i > 0 and c.self_signed]
+    if roots:
+        out.append(R.CERT_CHAIN_ROOT_SENT.finding(
+            f"{label}: the chain includes the root certificate "
+            f"({', '.join(f'certificate {i + 1}' for i, _ in roots)} of {len(chain)})",
+            evidence=[f"{i + 1}: {c.subject} (self-signed)" for i, c in roots], **at))
+    breaks = [
+        i for i in range(len(chain) - 1)
+        if not chain[i].self_issued and chain[i].issuer != chain[i + 1].subject
+    ]
+    # The last certificate may stop short of the root; a self-issued one ends the path, so
+    # anything after it is out of place too.
+    after_end = [i for i in range(len(chain) - 1) if chain[i].self_issued]
+    if breaks or after_end:
+        out.append(R.CERT_CHAIN_ORDER.finding(
+            f"{label}: the certificate chain is not in issuing order",
+            evidence=[f"{i + 1}: subject {c.subject}; issuer {c.issuer}"
+                      for i, c in enumerate(chain)][:8], **at))
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import socket
 import ssl
 import threading
@@ -52,12 +53,14 @@ class Timeouts:
     handshake: float = 10.0
 
 
+@functools.lru_cache(maxsize=16)
 def client_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
     """A client context that can *talk to* any server from TLS 1.0 up, so weak servers can be
     observed and judged instead of just failing.
 
     Verification is OpenSSL's chain check against the system store or ``ca_file``; the host name
     is matched by ``mailtls.certs`` instead, so "untrusted" and "wrong name" are reported apart.
+    Contexts are cached (loading the system store costs ~20 ms) and never changed after this.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False

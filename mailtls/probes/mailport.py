@@ -9,6 +9,7 @@ import dataclasses
 import ssl
 
 from mailtls.certs import chain_info
+from mailtls.credentials import LoginCredentials
 from mailtls.errors import (
     ConnectionClosed,
     ConnectRefused,
@@ -54,6 +55,12 @@ class ProbeOptions:
     ca_file: str | None = None
     quick: bool = False  # only the basic probe: one connection per port
     relay_test: bool = False  # opt-in: may try MAIL FROM/RCPT TO relaying on port 25
+    # --slow: pause between the deep probes' connections (the scan also allows one at a time)
+    slow: bool = False
+    # time.monotonic() of the scan deadline: deep probes stop starting connections before it
+    deadline: float | None = None
+    # --user: the login test (mailtls.probes.login); never sent outside a verified TLS session
+    login: LoginCredentials | None = dataclasses.field(default=None, repr=False)
 
     @property
     def trust_store(self) -> str:

@@ -14,6 +14,7 @@ from mailtls.errors import ProtocolError, SessionRejected
 from mailtls.model import (
     Direction,
     Endpoint,
+    LoginAttempt,
     PortObservation,
     PortState,
     SecurityProbe,
@@ -37,6 +38,7 @@ from mailtls.proto.smtp import SMTPDialogue, SMTPReply, parse_ehlo
 # A transcript is evidence, not a capture: cap it so an endless reply cannot fill memory.
 MAX_TRANSCRIPT_LINES = 400
 EHLO_NAME = "mailtls.invalid"
+REDACTED = "***"  # what a transcript shows in place of a secret
 
 
 @dataclass
@@ -64,18 +66,28 @@ class Recorder:
     preauth: bool = False
     tls_scan: TLSScan | None = None
     security: list[SecurityProbe] = field(default_factory=list)
+    login: LoginAttempt | None = None
     transcript: list[TranscriptLine] = field(default_factory=list)
     connections: int = 0
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.monotonic)  # reset when the probe really starts
+    finished: float | None = None  # set when the last probe of the endpoint is done
     in_tls: bool = False
     dropped_lines: int = 0
+    # Secrets (a password and the encodings of it that are sent) that must never be recorded:
+    # every transcript line is scrubbed of them, whoever wrote it (the login test sets this).
+    redact: tuple[str, ...] = field(default=(), repr=False)
 
-    def note(self, direction: Direction, text: str) -> None:
+    def note(self, direction: Direction, text: str, at: float | None = None) -> None:
+        """Record one line; ``at`` (monotonic) when it arrived earlier than now."""
+        for secret in self.redact:
+            if secret:
+                text = text.replace(secret, REDACTED)
         if len(self.transcript) >= MAX_TRANSCRIPT_LINES:
             self.dropped_lines += 1
             return
+        when = time.monotonic() if at is None else at
         self.transcript.append(
-            TranscriptLine(direction, text, self.in_tls, round(time.monotonic() - self.started, 3))
+            TranscriptLine(direction, text, self.in_tls, round(when - self.started, 3))
         )
 
     def fail(self, kind: str, message: str) -> None:
@@ -98,7 +110,8 @@ class Recorder:
         }
         values["transcript"] = tuple(transcript)
         values["security"] = tuple(self.security)
-        values["seconds"] = round(time.monotonic() - self.started, 3)
+        end = self.finished if self.finished is not None else time.monotonic()
+        values["seconds"] = round(end - self.started, 3)
         return PortObservation(**values)
 
 
@@ -113,6 +126,7 @@ class Conversation(Generic[D]):
         self.dialogue: D = dialogue
         self.recorder = recorder
         self._events: list[object] = []
+        self._partial_since: float | None = None  # arrival of an unfinished reply's first bytes
 
     async def send(self, data: bytes, shown: str | None = None) -> None:
         self.recorder.note(Direction.CLIENT, shown if shown is not None else _shown(data))
@@ -121,14 +135,22 @@ class Conversation(Generic[D]):
     async def next_event(self, timeout: float | None = None) -> object:
         while not self._events:
             data = await self.stream.read(timeout)
+            now = time.monotonic()
+            # A reply's lines are stamped with the arrival of its first bytes, not of its end:
+            # a "220-" sent at once and completed 6 s later (postscreen) must show as such.
+            first_at = self._partial_since if self._partial_since is not None else now
             try:
                 events = list(self.dialogue.receive_data(data))
             except ProtocolError:
-                self.recorder.note(Direction.SERVER, decode_line(data[:200]))
+                self.recorder.note(Direction.SERVER, decode_line(data[:200]), at=first_at)
                 raise
-            for event in events:
+            for index, event in enumerate(events):
                 for line in _raw_lines(event):
-                    self.recorder.note(Direction.SERVER, line)
+                    self.recorder.note(Direction.SERVER, line, at=first_at if index == 0 else now)
+            if not self.dialogue.pending():
+                self._partial_since = None
+            else:  # an unfinished reply: began in this chunk, or still the one from before
+                self._partial_since = now if events else first_at
             self._events.extend(events)
         return self._events.pop(0)
 

@@ -1,45 +1,96 @@
 """Enumerate the protocol versions and cipher suites a port accepts, over its own way of
-starting TLS (STARTTLS dialogue or implicit), with hand-built hellos (``mailtls.tlsenum``)."""
+starting TLS (STARTTLS dialogue or implicit), with hand-built hellos (``mailtls.tlsenum``).
+
+Politeness: the connections are made one after the other. A server that turns one away before
+TLS (SMTP 421, IMAP BYE, POP3 -ERR greeting, a reset during the STARTTLS dialogue, a refused
+connection to the port that answered a moment ago) is rate limiting, not broken: the enumeration
+backs off and retries, and reports "rate limited" when it had to give up. ``--slow`` adds a
+pause between connections.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
 
-from mailtls.errors import ConnectionClosed, ConnectRefused, MailTLSError, ReadTimeout
+from mailtls.errors import (
+    ConnectionClosed,
+    ConnectRefused,
+    ConnectTimeout,
+    MailTLSError,
+    ReadTimeout,
+    SessionRejected,
+)
 from mailtls.model import Direction, Endpoint, TLSMode, TLSScan
 from mailtls.net.stream import Stream, open_stream
 from mailtls.probes.mailport import ProbeOptions, adapter_for, sni_for
 from mailtls.probes.session import Recorder
-from mailtls.tlsenum import enumerate_tls
+from mailtls.tlsenum import RateLimited, enumerate_tls
 from mailtls.tlshello import Version, group_name
 
 # Bytes of the server's first flight worth reading: a few certificates, never a stream.
 MAX_FLIGHT = 1 << 17
+# Back-off after a connection the server turned away: BACKOFF_SECONDS, then twice that, ...
+# at most RETRIES times in a row; then the enumeration stops and says so.
+BACKOFF_SECONDS = 1.0
+RETRIES = 4
+# --slow: pause between enumeration connections.
+SLOW_PAUSE_SECONDS = 1.0
+# Stop starting enumeration connections this long before the scan deadline, so what was found
+# is still reported (instead of the whole port becoming "not tested").
+DEADLINE_MARGIN_SECONDS = 1.0
+_OPENSSL_VERSIONS = {
+    "SSLv3": Version.SSL3, "TLSv1": Version.TLS1_0, "TLSv1.1": Version.TLS1_1,
+    "TLSv1.2": Version.TLS1_2, "TLSv1.3": Version.TLS1_3,
+}  # fmt: skip
+
+
+def _refusal(lines: tuple[str, ...]) -> str:
+    return " ".join(lines)[:160] or "(empty reply)"
 
 
 async def _reach_tls(endpoint: Endpoint, options: ProbeOptions) -> Stream:
-    """A fresh connection, brought to the point where the next bytes are a ClientHello."""
-    stream = await open_stream(endpoint.address, endpoint.port, options.timeouts)
+    """A fresh connection, brought to the point where the next bytes are a ClientHello.
+
+    Raises :class:`RateLimited` when the server turns the connection away before TLS, and
+    ``ConnectRefused`` when the dialogue fails in a way that will not change by waiting.
+    """
+    try:
+        stream = await open_stream(endpoint.address, endpoint.port, options.timeouts)
+    except (ConnectRefused, ConnectTimeout) as exc:
+        # The port answered the basic probe a moment ago: refusing now is a connection limit.
+        raise RateLimited(f"connection refused after earlier ones succeeded ({exc})") from None
     if endpoint.service.tls_mode is TLSMode.IMPLICIT:
         return stream
     scratch = Recorder(endpoint)  # each enumeration connection's dialogue is not kept
     try:
         adapter = adapter_for(stream, endpoint, scratch)
-        _greeting, ok = await adapter.greeting()
+        greeting, ok = await adapter.greeting()
         if not ok:
-            raise ConnectRefused("the server refused the session (rate limited?)")
-        caps, _ = await adapter.capabilities()
+            permanent = bool(greeting) and greeting[0][:1] == "5"  # SMTP 554: no service here
+            if permanent:
+                raise ConnectRefused(f"the server refused the session: {_refusal(greeting)}")
+            raise RateLimited(f"greeting {_refusal(greeting)}")
+        caps, raw = await adapter.capabilities()
         if not adapter.offers_starttls(caps or ()):
+            if raw and raw[-1][:1] == "4":  # SMTP 421 to EHLO
+                raise RateLimited(f"capabilities refused: {_refusal(raw)}")
             raise ConnectRefused("STARTTLS is no longer offered")
-        accepted, _ = await adapter.starttls()
+        accepted, reply = await adapter.starttls()
         if not accepted:
-            raise ConnectRefused("STARTTLS was refused")
+            if reply and reply[-1][:1] == "4":  # 454 TLS not available due to temporary reason
+                raise RateLimited(f"STARTTLS refused: {_refusal(reply)}")
+            raise ConnectRefused(f"STARTTLS was refused: {_refusal(reply)}")
         adapter.conv.take_leftovers()
+    except (RateLimited, ConnectRefused):
+        await stream.close()
+        raise
+    except (SessionRejected, ConnectionClosed) as exc:
+        # BYE / 421 mid-dialogue, or a reset before TLS: the server is shedding connections.
+        await stream.close()
+        raise RateLimited(f"{type(exc).__name__}: {exc}") from None
     except MailTLSError as exc:
         await stream.close()
-        if isinstance(exc, ConnectRefused):
-            raise
         # A failing dialogue says nothing about TLS: "could not test", never "refused".
         raise ConnectRefused(f"STARTTLS dialogue failed: {exc}") from None
     return stream
@@ -53,6 +104,7 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
         return
     started = time.monotonic()
     read_timeout = options.timeouts.read
+    recorder.in_tls = False  # the basic probe's session is over: these notes are not inside TLS
 
     async def exchange(hello: bytes) -> AsyncIterator[bytes]:
         stream = await _reach_tls(endpoint, options)
@@ -71,13 +123,33 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
         finally:
             await stream.close()
 
-    recorder.note(Direction.NOTE, "enumerating TLS versions and cipher suites")
+    deadline = None
+    if options.deadline is not None:
+        deadline = options.deadline - DEADLINE_MARGIN_SECONDS
+    pause = SLOW_PAUSE_SECONDS if options.slow else 0.0
+    recorder.note(
+        Direction.NOTE,
+        "enumerating TLS versions and cipher suites"
+        + (f" ({pause:g} s between connections)" if pause else ""),
+    )
     result = await enumerate_tls(
-        exchange, server_name=sni_for(endpoint.host), timeout=options.timeouts.handshake
+        exchange,
+        server_name=sni_for(endpoint.host),
+        timeout=options.timeouts.handshake,
+        deadline=deadline,
+        retries=RETRIES,
+        backoff=BACKOFF_SECONDS,
+        pause=pause,
     )
     recorder.connections += result.connections
+    versions = {v.label: ok for v, ok in result.versions.items()}
+    negotiated = _OPENSSL_VERSIONS.get(recorder.tls.version) if recorder.tls else None
+    if negotiated is not None and versions.get(negotiated.label, False) is None:
+        # The enumeration could not test it (rate limited, deadline), but the basic probe's
+        # handshake did: that version is accepted.
+        versions[negotiated.label] = True
     recorder.tls_scan = TLSScan(
-        versions={v.label: ok for v, ok in result.versions.items()},
+        versions=versions,
         suites={v.label: result.suite_names(v) for v in result.suites},
         server_order={v.label: order for v, order in result.server_order.items()},
         groups=tuple(group_name(g) for g in result.groups),
@@ -88,6 +160,12 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
         seconds=round(time.monotonic() - started, 3),
         errors=result.errors,
     )
+    if result.rate_limited:
+        recorder.note(
+            Direction.NOTE,
+            f"rate limited: the server turned {result.rate_limited} connection(s) away; "
+            f"backed off {result.backoff_seconds:g} s in all",
+        )
     accepted = [v.label for v in Version if result.versions.get(v)]
     recorder.note(
         Direction.NOTE,

@@ -11,11 +11,16 @@ from mailtls.model import (
     CertificateInfo,
     Finding,
     HostReport,
+    LoginAttempt,
     PortObservation,
     Report,
+    SecurityProbe,
     TLSScan,
     TLSSession,
+    TranscriptLine,
 )
+from mailtls.render.clientjson import client_fields
+from mailtls.render.domainjson import domain_fields
 
 SCHEMA = "mailtls/1"
 
@@ -79,6 +84,44 @@ def _caps(caps: tuple[str, ...] | None) -> list[str] | None:
     return None if caps is None else list(caps)
 
 
+def _login(a: LoginAttempt | None) -> dict[str, Any] | None:
+    """The login test of a port; holds no password by construction (LoginAttempt has none)."""
+    if a is None:
+        return None
+    return {
+        "outcome": a.outcome.value,
+        "username": a.username,
+        "reason": a.reason,
+        "mechanism": a.mechanism,
+        "reply": list(a.reply),
+        "sent": a.sent,
+        "verified": a.verified,
+        "override": a.override,
+        "tls_version": a.tls_version,
+        "connections": a.connections,
+        "seconds": a.seconds,
+    }
+
+
+def _lines(transcript: tuple[TranscriptLine, ...]) -> list[dict[str, Any]]:
+    return [{"dir": t.direction.value, "tls": t.tls, "at": t.at, "text": t.text}
+            for t in transcript]
+
+
+def _security(p: SecurityProbe, transcript: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": p.name,
+        "verdict": p.verdict.value,
+        "detail": p.detail,
+        "reason": p.reason,
+        "evidence": list(p.evidence),
+        "connections": p.connections,
+    }
+    if transcript:
+        out["transcript"] = _lines(p.transcript)
+    return out
+
+
 def observation_dict(o: PortObservation, transcript: bool = True) -> dict[str, Any]:
     e = o.endpoint
     out: dict[str, Any] = {
@@ -107,6 +150,8 @@ def observation_dict(o: PortObservation, transcript: bool = True) -> dict[str, A
         "tls_on_starttls_port": o.tls_on_starttls_port,
         "imap_preauth": o.preauth,
         "tls_scan": _tls_scan(o.tls_scan),
+        "login": _login(o.login),
+        "security": [_security(p, transcript) for p in o.security],
         "connections": o.connections,
         "seconds": o.seconds,
     }
@@ -139,6 +184,7 @@ def host_dict(h: HostReport) -> dict[str, Any]:
         "resolve_error": h.resolve_error,
         "endpoints": [observation_dict(o) for o in h.observations],
         "findings": [finding_dict(f) for f in h.findings],
+        **({"roles": list(h.roles)} if h.roles else {}),
     }
 
 
@@ -154,7 +200,36 @@ def report_dict(report: Report, exit_code: int) -> dict[str, Any]:
         "options": report.options,
         "summary": {"findings": counts, "connections": report.connections, "exit_code": exit_code},
         "hosts": [host_dict(h) for h in report.hosts],
+        **_regression_fields(report),
+        **domain_fields(report),
+        **client_fields(report),
     }
+
+
+def _regression_fields(report: Report) -> dict[str, Any]:
+    """``expectations`` (--expect) and ``baseline`` (--baseline), only when asked for."""
+    from mailtls.diff import change_dict
+
+    out: dict[str, Any] = {}
+    if report.expectations:
+        out["expectations"] = [
+            {
+                "id": r.id,
+                "host": r.host,
+                "subject": r.subject,
+                "expected": r.expected,
+                "observed": r.observed,
+                "outcome": r.outcome.value,
+                "evidence": list(r.evidence),
+            }
+            for r in report.expectations
+        ]
+    if report.changes is not None:
+        out["baseline"] = {
+            "changes": [change_dict(c) for c in report.changes],
+            "regressions": sum(1 for c in report.changes if c.regression),
+        }
+    return out
 
 
 def render_json(report: Report, exit_code: int) -> str:

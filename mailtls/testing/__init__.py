@@ -24,6 +24,7 @@ from .servers import (
     StreamHandler,
     running_servers,
     start_raw,
+    started_servers,
     stop_all,
     upgrade_to_tls,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "start_pop3",
     "start_raw",
     "start_smtp",
+    "started_servers",
     "stop_all",
     "upgrade_to_tls",
 ]

@@ -25,6 +25,13 @@ too_many_connections       "421 4.7.0 Too many connections" (IMAP "* BYE", POP3 
 silent_after_starttls      go-ahead, then never answers the ClientHello (holds)
 extra_data_after_go_ahead  go-ahead + one injected response in ONE write ("220 go ahead\\r\\n
                            250 injected\\r\\n" for SMTP), then TLS with the test PKI
+pipelined_as_tls           takes plaintext pipelined after STARTTLS as the start of the TLS
+                           handshake (which then fails: RFC 9051 §6.2.1 allows it); a
+                           STARTTLS sent alone works normally
+answers_pipelined_in_      answers commands pipelined after STARTTLS in plaintext, in the same
+plaintext                  write as its go-ahead, then starts TLS (the answers are data after
+                           the go-ahead; nothing runs inside TLS)
+silent_after_tls           go-ahead, TLS handshake, then never answers inside TLS
 =========================  ===================================================================
 """
 
@@ -36,19 +43,23 @@ import socket
 import struct
 from typing import Literal
 
+from ._runtime import take_buffered, upgrade_stream
 from .pki import CertKind, TestPKI
 from .servers import RunningServer, start_raw, upgrade_to_tls
 
 __all__ = [
     "MailProtocol",
+    "answers_pipelined_in_plaintext",
     "close_after_go_ahead",
     "endless_multiline",
     "extra_data_after_go_ahead",
     "garbage",
     "long_line",
+    "pipelined_as_tls",
     "plaintext_on_tls_port",
     "reset_mid_handshake",
     "silent_after_starttls",
+    "silent_after_tls",
     "slow_greeting",
     "tarpit",
     "tls_on_plaintext_port",
@@ -361,3 +372,85 @@ def extra_data_after_go_ahead(
         await script(reader, writer, protocol, tls=True)
 
     return start_raw(handler, name=f"extra_data_after_go_ahead-{protocol}", host=host)
+
+
+def pipelined_as_tls(
+    pki: TestPKI,
+    protocol: MailProtocol = "smtp",
+    *,
+    cert: CertKind = "good",
+    host: str = "127.0.0.1",
+) -> RunningServer:
+    """Everything after the STARTTLS line goes to TLS, plaintext included (RFC 9051 §6.2.1,
+    option 1): a pipelined command makes the handshake fail instead of running."""
+    ctx = pki.server_context(cert)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        go_ahead = await _until_starttls(reader, writer, protocol)
+        if go_ahead is None:
+            return
+        await send(writer, go_ahead)
+        await upgrade_stream(reader, writer, ctx, early=take_buffered(reader),
+                             handshake_timeout=10.0)
+        await script(reader, writer, protocol, tls=True)
+
+    return start_raw(handler, name=f"pipelined_as_tls-{protocol}", host=host)
+
+
+def _plaintext_answer(protocol: MailProtocol, line: str) -> list[str]:
+    """What the minimal server would answer to ``line`` (no state changes)."""
+    if protocol == "smtp":
+        if line.upper().startswith("EHLO"):
+            return [f"250-{SERVER_NAME} answered in plaintext", "250 PIPELINING"]
+        return ["250 2.0.0 OK (answered in plaintext)"]
+    if protocol == "imap":
+        tag = line.split(" ", 1)[0]
+        return [f"{tag} OK answered in plaintext"]
+    if line.upper().startswith("CAPA"):
+        return ["+OK Capability list follows (in plaintext)", "TOP", "UIDL", "."]
+    return ["+OK answered in plaintext"]
+
+
+def answers_pipelined_in_plaintext(
+    pki: TestPKI,
+    protocol: MailProtocol = "smtp",
+    *,
+    cert: CertKind = "good",
+    host: str = "127.0.0.1",
+) -> RunningServer:
+    """Commands pipelined after STARTTLS are answered in plaintext, together with the go-ahead,
+    before the switch: not an injection into TLS, but plaintext data after the go-ahead."""
+    ctx = pki.server_context(cert)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        go_ahead = await _until_starttls(reader, writer, protocol)
+        if go_ahead is None:
+            return
+        pipelined = take_buffered(reader).decode("utf-8", "replace").split("\r\n")
+        answers = [a for line in pipelined if line for a in _plaintext_answer(protocol, line)]
+        await send(writer, go_ahead, *answers)  # one write
+        await upgrade_to_tls(reader, writer, ctx)
+        await script(reader, writer, protocol, tls=True)
+
+    return start_raw(handler, name=f"answers_pipelined_in_plaintext-{protocol}", host=host)
+
+
+def silent_after_tls(
+    pki: TestPKI,
+    protocol: MailProtocol = "smtp",
+    *,
+    cert: CertKind = "good",
+    host: str = "127.0.0.1",
+) -> RunningServer:
+    """STARTTLS and the handshake work; inside TLS the server never says a word."""
+    ctx = pki.server_context(cert)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        go_ahead = await _until_starttls(reader, writer, protocol)
+        if go_ahead is None:
+            return
+        await send(writer, go_ahead)
+        await upgrade_to_tls(reader, writer, ctx)
+        await hold(reader)
+
+    return start_raw(handler, name=f"silent_after_tls-{protocol}", host=host)

@@ -4,7 +4,8 @@ Commands: CAPABILITY, NOOP, STARTTLS, LOGIN, AUTHENTICATE PLAIN (SASL-IR or cont
 LOGOUT; anything else is ``BAD``. Capabilities:
 
 * plaintext: ``IMAP4rev1`` + ``STARTTLS`` (option ``starttls``) + ``LOGINDISABLED`` (option
-  ``logindisabled``) + ``SASL-IR AUTH=PLAIN`` (option ``auth_plain_before_tls``);
+  ``logindisabled``, unless ``hide_logindisabled``) + ``SASL-IR AUTH=PLAIN`` (option
+  ``auth_plain_before_tls``);
 * inside TLS: ``IMAP4rev1 SASL-IR AUTH=PLAIN`` (+ ``STARTTLS`` with
   ``starttls_advertised_after_tls``).
 """
@@ -88,7 +89,7 @@ class _IMAPSession(LineSession):
         else:
             if o.starttls_available:
                 caps.append("STARTTLS")
-            if o.logindisabled:
+            if o.logindisabled and not o.hide_logindisabled:
                 caps.append("LOGINDISABLED")
             if o.auth_plain_before_tls:
                 caps += ["SASL-IR", "AUTH=PLAIN"]
@@ -100,7 +101,10 @@ class _IMAPSession(LineSession):
         text = o.greeting
         if text is None:
             text = f"{o.server_name} IMAP4rev1 test server ready"
-        await self.send(f"* {status} [CAPABILITY {self.capabilities()}] {text}")
+        if o.alert_greeting is not None:
+            await self.send(f"* {status} [ALERT] {o.alert_greeting}")
+        else:
+            await self.send(f"* {status} [CAPABILITY {self.capabilities()}] {text}")
         while True:
             try:
                 line = await self.recv()

@@ -51,6 +51,7 @@ __all__ = [
     "StreamHandler",
     "running_servers",
     "start_raw",
+    "started_servers",
     "stop_all",
     "upgrade_to_tls",
 ]
@@ -139,12 +140,29 @@ class SMTPOptions(ServerOptions):
     auth: offer AUTH PLAIN LOGIN inside TLS (after STARTTLS / on implicit TLS) for
         USERNAME / PASSWORD. False: no AUTH at all (AUTH -> 502).
     auth_before_tls: AUTH advertised and accepted in plaintext too (else 538 before TLS).
+    auth_advertised_before_tls: AUTH listed in the plaintext EHLO, but refused there with 538
+        (the RFC 4954 "historical" configuration).
     require_starttls: everything except EHLO/NOOP/STARTTLS/QUIT -> 530 before TLS.
+    auth_required: MAIL before a successful AUTH -> ``530 5.7.0 Authentication required``
+        (an RFC 6409 §4.3 submission server, the default). False: anyone may start a mail
+        transaction, as on an MX.
+    keep_state_across_tls: the mail transaction (MAIL FROM) survives STARTTLS and a later EHLO
+        (a defect: RFC 3207 §4.2 and RFC 5321 §4.1.4 both reset it).
+    open_relay: accept any recipient from anyone (a defect). By default a recipient is
+        accepted only for the server's own domains (``server_name`` and its parent domains,
+        e.g. example.test) or the bare ``postmaster``, or after AUTH; else
+        ``554 5.7.1 Relay access denied``.
+    greylist: answer every RCPT with ``450 4.2.0`` (temporary failure, as greylisting does).
     """
 
     auth: bool = True
     auth_before_tls: bool = False
+    auth_advertised_before_tls: bool = False
     require_starttls: bool = False
+    auth_required: bool = True
+    keep_state_across_tls: bool = False
+    open_relay: bool = False
+    greylist: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,13 +171,19 @@ class IMAPOptions(ServerOptions):
 
     logindisabled: before TLS, advertise LOGINDISABLED and answer LOGIN with
         ``NO [PRIVACYREQUIRED]``; False: plaintext LOGIN is processed.
+    hide_logindisabled: with ``logindisabled``, refuse LOGIN before TLS but do not advertise
+        LOGINDISABLED (a defect: RFC 2595 §3.2 wants it advertised).
     auth_plain_before_tls: advertise (and process) AUTH=PLAIN / SASL-IR before TLS.
     preauth: greet with ``* PREAUTH`` (already authenticated: STARTTLS is then BAD).
+    alert_greeting: greet with ``* OK [ALERT] <text>`` (an alert shown to users, sent in
+        plaintext; the capabilities are then only in the CAPABILITY response).
     """
 
     logindisabled: bool = True
+    hide_logindisabled: bool = False
     auth_plain_before_tls: bool = False
     preauth: bool = False
+    alert_greeting: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,13 +224,20 @@ class ServerKwargs(TypedDict, total=False):
 class SMTPKwargs(ServerKwargs, total=False):
     auth: bool
     auth_before_tls: bool
+    auth_advertised_before_tls: bool
     require_starttls: bool
+    auth_required: bool
+    keep_state_across_tls: bool
+    open_relay: bool
+    greylist: bool
 
 
 class IMAPKwargs(ServerKwargs, total=False):
     logindisabled: bool
+    hide_logindisabled: bool
     auth_plain_before_tls: bool
     preauth: bool
+    alert_greeting: str | None
 
 
 class POP3Kwargs(ServerKwargs, total=False):
@@ -234,6 +265,7 @@ def check_host(host: str) -> None:
 
 _registry_lock = threading.Lock()
 _registry: dict[int, RunningServer] = {}
+_history: list[RunningServer] = []  # every server started in this process, stopped or not
 _background: set[asyncio.Task[None]] = set()
 
 
@@ -250,6 +282,9 @@ class RunningServer:
     #: SASL continuation lines) the server received OUTSIDE TLS, verbatim without CRLF (IMAP:
     #: without the tag). Appended from the server thread; read it after the client is done.
     plaintext_credentials: list[str] = field(default_factory=list)
+    #: Every credential line received at all, inside TLS or not (same form as above): a test
+    #: that a client sent nothing, not even under TLS, reads this.
+    credentials: list[str] = field(default_factory=list)
     _closer: Callable[[], Coroutine[Any, Any, None]] | None = field(
         default=None, init=False, repr=False
     )
@@ -267,6 +302,13 @@ class RunningServer:
     def record_plaintext_credential(self, text: str) -> None:
         with self._lock:
             self.plaintext_credentials.append(text)
+
+    def record_credential(self, text: str, *, tls: bool) -> None:
+        """Record a credential line received inside TLS (``tls``) or outside it."""
+        with self._lock:
+            self.credentials.append(text)
+            if not tls:
+                self.plaintext_credentials.append(text)
 
     def stop(self) -> None:
         """Close the listener and every open client connection. Idempotent, thread-safe."""
@@ -318,6 +360,7 @@ def launch(
     running._closer = listener.aclose
     with _registry_lock:
         _registry[id(running)] = running
+        _history.append(running)
     return running
 
 
@@ -325,6 +368,12 @@ def running_servers() -> list[RunningServer]:
     """The servers started and not yet stopped in this process."""
     with _registry_lock:
         return list(_registry.values())
+
+
+def started_servers() -> list[RunningServer]:
+    """Every server started in this process, stopped ones included (for credential audits)."""
+    with _registry_lock:
+        return list(_history)
 
 
 def stop_all() -> None:
@@ -476,8 +525,7 @@ class LineSession:
         return raw.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
 
     def credential(self, text: str) -> None:
-        if not self.tls:
-            self.running.record_plaintext_credential(text)
+        self.running.record_credential(text, tls=self.tls)
 
     async def start_tls(self) -> None:
         """After the go-ahead was sent: switch to TLS (see ``_runtime`` for the buffer rules)."""

@@ -15,8 +15,12 @@ subclasses ``aiosmtpd.smtp.SMTP`` for what the options need:
   and ``stop()`` can close connections that are still in the handshake;
 * AUTH failures use ``AuthResult(handled=False)`` (535, not silence); AUTH before TLS is refused
   with 538 unless ``auth_before_tls``; ``require_starttls`` gives 530;
-* every AUTH payload and SASL continuation line received outside TLS is recorded in
-  ``RunningServer.plaintext_credentials``, even when the command is then refused.
+* MAIL needs AUTH first (``auth_required``, the default); recipients outside the server's own
+  domains are refused unless authenticated (or ``open_relay``); ``keep_state_across_tls`` keeps
+  the envelope through STARTTLS and EHLO;
+* every AUTH payload and SASL continuation line is recorded in ``RunningServer.credentials``
+  and, when received outside TLS, in ``RunningServer.plaintext_credentials``, even when the
+  command is then refused.
 """
 
 from __future__ import annotations
@@ -31,11 +35,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, AnyStr, Unpack
 
 from aiosmtpd.controller import UnthreadedController
-from aiosmtpd.handlers import Sink
 from aiosmtpd.smtp import (
     MISSING,
     SMTP,
     AuthResult,
+    Envelope,
     LoginPassword,
     Session,
     TLSSetupException,
@@ -83,6 +87,37 @@ class _QuietSession(Session):
         self._login_data = value
 
 
+def is_local_recipient(address: str, server_name: str) -> bool:
+    """The bare ``postmaster`` (RFC 5321 §4.5.1), or an address in ``server_name`` or one of its
+    parent domains (not the top-level domain)."""
+    if address.lower() == "postmaster":
+        return True
+    _local, at, domain = address.rpartition("@")
+    if not at:
+        return False
+    domain = domain.lower().rstrip(".")
+    name = server_name.lower().rstrip(".")
+    return "." in domain and (domain == name or name.endswith("." + domain))
+
+
+class _Handler:
+    """aiosmtpd handler: relay policy on RCPT, messages dropped (like aiosmtpd's Sink)."""
+
+    def __init__(self, options: SMTPOptions) -> None:
+        self._opts = options
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        o = self._opts
+        if o.greylist:
+            return "450 4.2.0 Greylisted, please try again later"
+        if o.open_relay or session.authenticated or is_local_recipient(address, o.server_name):
+            envelope.rcpt_tos.append(address)
+            return "250 2.1.5 OK"
+        return f"554 5.7.1 <{address}>: Relay access denied"
+
+
 def _authenticator(
     server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
 ) -> AuthResult:
@@ -120,8 +155,7 @@ class _TestSMTP(SMTP):
         return self._implicit or self._tls_protocol is not None
 
     def _record(self, text: str) -> None:
-        if not self.in_tls:
-            self._running.record_plaintext_credential(text)
+        self._running.record_credential(text, tls=self.in_tls)
 
     def _gate(
         self, command: str, method: Callable[[str | None], Awaitable[None]]
@@ -136,6 +170,13 @@ class _TestSMTP(SMTP):
                 and command not in _ALLOWED_BEFORE_STARTTLS
             ):
                 await self.push("530 5.7.0 Must issue a STARTTLS command first")
+                return
+            if (
+                command == "MAIL"
+                and self._opts.auth_required
+                and not (self.session is not None and self.session.authenticated)
+            ):
+                await self.push("530 5.7.0 Authentication required")
                 return
             await method(arg)
 
@@ -184,7 +225,8 @@ class _TestSMTP(SMTP):
             return
         o = self._opts
         assert self.session is not None
-        self._set_rset_state()  # type: ignore[no-untyped-call]
+        if not o.keep_state_across_tls:  # RFC 5321 §4.1.4: EHLO resets the transaction
+            self._set_rset_state()  # type: ignore[no-untyped-call]
         self.session.extended_smtp = True
         self.session.host_name = hostname
         lines = [self.hostname]
@@ -199,7 +241,7 @@ class _TestSMTP(SMTP):
             self.in_tls and o.starttls_advertised_after_tls
         ):
             lines.append("STARTTLS")
-        if o.auth and (self.in_tls or o.auth_before_tls):
+        if o.auth and (self.in_tls or o.auth_before_tls or o.auth_advertised_before_tls):
             mechanisms = sorted(self._auth_methods, key=lambda m: (m != "PLAIN", m))
             lines.append("AUTH " + " ".join(mechanisms))  # "AUTH PLAIN LOGIN"
         lines.append("HELP")
@@ -223,6 +265,7 @@ class _TestSMTP(SMTP):
             await self.push("454 4.7.0 TLS not available due to temporary reason")
             return
         await self.push("220 2.0.0 Ready to start TLS")
+        kept: Envelope | None = self.envelope
         plain, tls_bytes = split_early(take_buffered(self._reader))
         waiter: asyncio.Future[None] = self.loop.create_future()
         self._tls_protocol = new_server_tls(
@@ -247,6 +290,9 @@ class _TestSMTP(SMTP):
         # the plaintext that followed STARTTLS, a CVE-2011-0411 server executes it now.
         if o.inject_vulnerable:
             push_front(self._reader, plain)
+        # ... and it also reset the envelope (RFC 3207 §4.2), unless told to keep it.
+        if o.keep_state_across_tls and kept is not None:
+            self.envelope = kept
 
     @syntax("AUTH <mechanism>")
     async def smtp_AUTH(self, arg: str | None) -> None:
@@ -287,7 +333,7 @@ class _SMTPController(UnthreadedController, Listener):
     def __init__(self, options: SMTPOptions, tls_ctx: ssl.SSLContext, running: RunningServer):
         loop = LOOP.get()
         super().__init__(
-            Sink(),
+            _Handler(options),
             hostname=options.host,
             port=options.port,
             loop=loop,

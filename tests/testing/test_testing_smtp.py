@@ -124,7 +124,8 @@ async def test_no_auth(pki: TestPKI) -> None:
 
 
 async def test_require_starttls(pki: TestPKI) -> None:
-    with start_smtp(pki, require_starttls=True) as server:
+    # auth_required=False: after TLS, MAIL is accepted without AUTH (not the MSA default)
+    with start_smtp(pki, require_starttls=True, auth_required=False) as server:
         async with await LineClient.open(server) as c:
             await c.line()
             await c.smtp_ehlo()

@@ -1,0 +1,131 @@
+"""``mailtls client``: the command line of the mail-client verification (``mailtls.clientscan``).
+
+Kept apart from ``mailtls.cli`` so that file only wires it in (``add_client_command`` and
+``run_client_command``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Callable
+
+from mailtls.errors import UsageError
+from mailtls.model import SERVICES, Report
+from mailtls.net.stream import Timeouts
+
+CLIENT_HELP = """\
+discovery order (as clients do it; Thunderbird's, standards §B.1):
+  1. https://autoconfig.DOMAIN/mail/config-v1.1.xml?emailaddress=ADDRESS
+  2. https://DOMAIN/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=ADDRESS
+  3. the most preferred MX host's domain and base domain: https://autoconfig.<that>/...
+  4. RFC 6186/8314 SRV records (_submissions, _submission, _imaps, _imap, _pop3s, _pop3)
+  5. only when 1-3 found nothing: Thunderbird's guesses imap./pop3./pop./mail./DOMAIN and
+     smtp./mail./DOMAIN on the standard ports
+Every server found (or named in --config) is checked on its port in the configured mode,
+in the other mode on the same port, and on the protocol's standard ports; the report says what
+each client would pick, whether that is secure, and the most secure setting that works.
+
+--config reads an autoconfig XML file, a Thunderbird prefs.js or an Apple .mobileconfig.
+"""
+
+
+def add_client_command(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    *,
+    output: Callable[[argparse.ArgumentParser], None],
+    login: Callable[[argparse.ArgumentParser], None],
+    exit_codes_help: str,
+) -> None:
+    from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
+    from mailtls.cli import _count, _positive
+
+    p = sub.add_parser(
+        "client",
+        help="verify a mail client's configuration: discover it as clients do, or read it "
+        "from a file, and check every server in it",
+        description="Find the settings a mail client gets for ADDRESS (or read them from "
+        "--config FILE), check each incoming and outgoing server, and say what each client "
+        "would pick, whether that is secure, and the most secure configuration that works.",
+        epilog=CLIENT_HELP + "\n" + exit_codes_help,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("address", nargs="?", metavar="ADDRESS",
+                   help="the e-mail address, user@example.com (optional with --config: fills "
+                   "in %%EMAILADDRESS%% and friends)")
+    p.add_argument("--config", metavar="FILE",
+                   help="verify this configuration instead of discovering one: autoconfig XML "
+                   "(config-v1.1.xml), Thunderbird prefs.js or Apple .mobileconfig")
+    p.add_argument("--resolver", metavar="IP[:PORT]",
+                   help="ask this DNS resolver for everything (discovery and server names)")
+    p.add_argument("--https-port", type=int, default=443, metavar="PORT",
+                   help="port of the autoconfig web servers (default 443)")
+    p.add_argument("--address", dest="connect_address", action="append", default=[],
+                   metavar="IP", help="connect every server name to this address instead of "
+                   "resolving it (names still used for SNI and certificates)")
+    p.add_argument("--service", action="append", default=[], metavar="NAME=PORT",
+                   help="where to look for a standard service when guessing and when looking "
+                   "for a better setting, e.g. imaps=10993 (repeatable)")
+    p.add_argument("--ca-file", metavar="PEM",
+                   help="trust these CA certificates instead of the system store")
+    p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=True,
+                   help="one connection per port (default); --no-quick also enumerates TLS "
+                   "versions and cipher suites")
+    p.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
+                   help="yardstick for TLS versions and cipher suites (with --no-quick)")
+    p.add_argument("--warn-days", type=_count, default=30, metavar="DAYS")
+    p.add_argument("--timeout", type=_positive, default=60.0, metavar="S",
+                   help="overall deadline in seconds (default 60)")
+    p.add_argument("--connect-timeout", type=_positive, default=5.0, metavar="S")
+    p.add_argument("--read-timeout", type=_positive, default=10.0, metavar="S")
+    p.add_argument("--handshake-timeout", type=_positive, default=10.0, metavar="S")
+    p.add_argument("--max-connections", type=_count, default=5, metavar="N")
+    login(p)
+    output(p)
+
+
+def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argparse.Namespace],
+                                                                 int]) -> int:
+    from mailtls.cli import _login
+    from mailtls.clientscan import ClientRequest, check_address, run_client
+    from mailtls.scan import check_host_name, parse_port
+
+    if args.address is None and args.config is None:
+        raise UsageError("give an e-mail address to discover, or --config FILE to verify")
+    address = check_address(args.address) if args.address else None
+    if args.config is not None and not os.path.isfile(args.config):
+        raise UsageError(f"--config: no such file: {args.config}")
+    if args.ca_file and not os.path.isfile(args.ca_file):
+        raise UsageError(f"--ca-file: no such file: {args.ca_file}")
+    if args.resolver:
+        from mailtls.net.dns import parse_resolver
+
+        parse_resolver(args.resolver)
+    if not 1 <= args.https_port <= 65535:
+        raise UsageError(f"--https-port out of range 1-65535: {args.https_port}")
+    ports: dict[str, int] = {}
+    for item in args.service:
+        name, sep, port = item.partition("=")
+        name = name.strip().lower()
+        if not sep or name not in SERVICES:
+            raise UsageError(f"--service wants NAME=PORT with NAME one of {', '.join(SERVICES)}")
+        ports[name] = parse_port(port)
+    request = ClientRequest(
+        address=address,
+        config_path=args.config,
+        resolver=args.resolver,
+        addresses=tuple(dict.fromkeys(check_host_name(a) for a in args.connect_address)),
+        https_port=args.https_port,
+        ports=ports,
+        timeouts=Timeouts(connect=args.connect_timeout, read=args.read_timeout,
+                          handshake=args.handshake_timeout),
+        deadline=args.timeout,
+        max_connections=args.max_connections,
+        ca_file=args.ca_file,
+        warn_days=args.warn_days,
+        quick=args.quick,
+        profile=args.profile,
+        login=_login(args),
+    )
+    return emit(asyncio.run(run_client(request)), args)

@@ -1,0 +1,413 @@
+"""The command-line side of regression testing: ``check --expect/--baseline/--targets``,
+``--format junit|nagios|prometheus|jsonl``, ``mailtls init`` and ``mailtls diff``.
+
+Kept apart from ``cli.py`` (argparse and the scan request); like it, no logic of its own:
+expectations are judged in ``mailtls.expect``, baselines in ``mailtls.diff``, many hosts run in
+``mailtls.batch``, formats are rendered in ``mailtls.render``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mailtls.errors import UsageError
+from mailtls.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
+from mailtls.model import Report
+
+__all__ = [
+    "FORMATS",
+    "Prepared",
+    "add_check_options",
+    "add_subcommands",
+    "emit",
+    "prepare_check",
+    "run_check",
+    "run_diff",
+]
+
+FORMATS = ("text", "json", "jsonl", "junit", "nagios", "prometheus")
+FORMATS_HELP = ("text (default) for people; json for programs (schema mailtls/1); jsonl: one "
+                "JSON report per host, written as each finishes; junit for CI; nagios: plugin "
+                "status line and perfdata; prometheus: text exposition for node_exporter's "
+                "textfile collector")
+
+REGRESSION_EXIT_HELP = """\
+with --expect FILE the file decides: 0 every expectation met, 2 one is broken, 3 one could not
+  be evaluated; with --baseline FILE findings already in the baseline do not count, new ones
+  count by severity and any other regression (port closed, TLS version lost, ...) is 2.
+--format nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (usage errors and Ctrl-C too).
+Ctrl-C during --targets/--format jsonl: the finished hosts are reported, exit 130.
+"""
+
+DIFF_EXIT_HELP = """\
+exit codes:
+  0  no change
+  1  changes, none of them a regression
+  2  regressions (a new warn/unknown/fail finding, a port closed, TLS 1.2+ lost, a legacy
+     version or weak suite gained, STARTTLS lost, a certificate that expires sooner, ...)
+  3  usage error, or a file that is not a mailtls report
+"""
+
+
+def _max_hosts(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be 1..1000: {text}")
+    return value
+
+
+def _add_targets(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--targets",
+        metavar="FILE",
+        help="read host names from FILE, one per line ('#' comments; '-' = standard input); "
+        "scanned host by host, --max-hosts at a time",
+    )
+
+
+def add_check_options(p: argparse.ArgumentParser) -> None:
+    """``check``: targets, concurrency across hosts, expectations and baseline."""
+    p.epilog = (p.epilog or "") + REGRESSION_EXIT_HELP
+    _add_targets(p)
+    p.add_argument(
+        "--max-hosts",
+        type=_max_hosts,
+        metavar="N",
+        help="hosts scanned at once with --targets / --format jsonl (default 10); the "
+        "per-address --max-connections limit holds across all of them",
+    )
+    p.add_argument(
+        "--expect",
+        metavar="TOML",
+        help="check the deployment against this expectations file (write one with "
+        "`mailtls init`); each expectation is reported met or broken, and decides the exit code",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="JSON",
+        help="compare with an earlier report (--format json or jsonl): show what changed; "
+        "findings already in the baseline do not count toward the exit code",
+    )
+
+
+def add_subcommands(
+    sub: Any,
+    *,
+    scan_options: Callable[[argparse.ArgumentParser], None],
+    extra_options: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """``mailtls init`` and ``mailtls diff``."""
+    init = sub.add_parser(
+        "init",
+        help="write an expectations file (mailtls.toml) from a live scan",
+        description="Scan HOST like `mailtls check` and print an expectations file that the "
+        "deployment meets as it is now: `mailtls init mail.example.com > mailtls.toml`, then "
+        "`mailtls check --expect mailtls.toml` in CI. Review it: every finding of the scan is "
+        "listed as accepted.",
+        epilog="exit codes: 0 written, 3 usage error or no host resolved",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    init.add_argument("hosts", nargs="*", metavar="HOST", help="mail server host name or IP")
+    scan_options(init)
+    if extra_options is not None:
+        extra_options(init)
+    _add_targets(init)
+
+    diff = sub.add_parser(
+        "diff",
+        help="compare two JSON reports: new/resolved findings, ports, TLS, certificates",
+        description="Compare two reports written with --format json (or jsonl): new and "
+        "resolved findings, ports opened or closed, TLS versions and suites gained or lost "
+        "(when both have tls_scan), capabilities, a new certificate.",
+        epilog=DIFF_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    diff.add_argument("old", metavar="OLD.json", help="the earlier report ('-': stdin)")
+    diff.add_argument("new", metavar="NEW.json", help="the later report")
+    diff.add_argument("--format", choices=("text", "json"), default="text",
+                      help="text (default) or json (schema mailtls-diff/1)")
+
+
+# --- check / init ------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    expectations: Any = None  # mailtls.expect.Expectations
+    baseline: dict[str, Any] | None = None
+    baseline_source: str | None = None
+
+
+def prepare_check(args: argparse.Namespace) -> Prepared:
+    """Fill the hosts from --targets (and the --expect file's [scan] table when the command line
+    names none); read --expect and --baseline before any scanning, so a bad file is a usage
+    error at once."""
+    from mailtls.batch import load_targets
+
+    prepared = Prepared()
+    hosts = list(getattr(args, "hosts", []) or [])
+    targets = getattr(args, "targets", None)
+    if targets:
+        hosts += load_targets(targets)
+    expect_path = getattr(args, "expect", None)
+    if expect_path:
+        from mailtls.expect import load
+
+        prepared.expectations = exp = load(expect_path)
+        scan = exp.scan
+        if not hosts and not targets:
+            hosts = list(scan.hosts)
+        if not args.only and not args.service:
+            args.only, args.service = list(scan.only), list(scan.services)
+        if not args.address:
+            args.address = list(scan.addresses)
+        if not args.ca_file and scan.ca_file:
+            base = os.path.dirname(os.path.abspath(expect_path))
+            args.ca_file = os.path.join(base, os.path.expanduser(scan.ca_file))
+    baseline = getattr(args, "baseline", None)
+    if baseline:
+        from mailtls.diff import load_report
+
+        prepared.baseline = load_report(baseline)
+        prepared.baseline_source = baseline
+    if not hosts:
+        if targets:
+            raise UsageError(f"--targets {targets}: no host names in it")
+        raise UsageError("no host to check: give HOST, --targets FILE, or --expect FILE with "
+                         "[scan] hosts")
+    args.hosts = hosts
+    return prepared
+
+
+def _batch_mode(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "targets", None)) or args.format == "jsonl" or (
+        getattr(args, "max_hosts", None) is not None
+    )
+
+
+def _fail_on(args: argparse.Namespace) -> FailOn:
+    return FailOn(getattr(args, "fail_on", FailOn.WARN.value))
+
+
+def finish(report: Report, prepared: Prepared, fail_on: FailOn, *,
+           restrict_baseline: bool = False) -> tuple[Report, int]:
+    """Judge the expectations and the baseline; the exit code of the result."""
+    code = exit_code(report, fail_on)
+    options = dict(report.options)
+    codes: list[int] = []
+    if prepared.expectations is not None:
+        from mailtls.expect import evaluate, expectations_exit_code
+
+        results = evaluate(prepared.expectations, report)
+        options["expect"] = prepared.expectations.source
+        report = dataclasses.replace(report, expectations=results)
+        codes.append(OK if fail_on is FailOn.NEVER else expectations_exit_code(results))
+    if prepared.baseline is not None:
+        from mailtls.diff import baseline_exit_code, diff_reports
+        from mailtls.render.jsonout import report_dict
+
+        old = prepared.baseline
+        if restrict_baseline:
+            names = {h.name for h in report.hosts}
+            old = {**old, "hosts": [h for h in old.get("hosts", []) if h.get("name") in names]}
+        changes = diff_reports(old, report_dict(report, code))
+        options["baseline"] = prepared.baseline_source
+        report = dataclasses.replace(report, changes=changes)
+        codes.append(baseline_exit_code(changes, fail_on))
+    if codes:
+        code = worst_code(*codes)
+    return dataclasses.replace(report, options=options), code
+
+
+def split_by_host(report: Report) -> list[Report]:
+    """One report per host (and per mail domain), for JSON Lines."""
+    if len(report.hosts) + len(report.domains) <= 1:
+        return [report]
+    parts = [dataclasses.replace(
+        report, hosts=(h,), domains=(), port25_controls=(),
+        expectations=tuple(e for e in report.expectations if e.host == h.name),
+        changes=None if report.changes is None else tuple(
+            c for c in report.changes if c.host == h.name)) for h in report.hosts]
+    parts += [dataclasses.replace(report, hosts=(), domains=(d,), port25_controls=(),
+                                  expectations=(), changes=None) for d in report.domains]
+    return parts
+
+
+def emit(report: Report, code: int, args: argparse.Namespace, *,
+         interrupted: bool = False) -> int:
+    """Render ``report`` in ``args.format`` on stdout; the exit code (Nagios: 3 if interrupted)."""
+    fmt = args.format
+    if fmt == "nagios":
+        from mailtls.render.nagios import render_nagios
+
+        if interrupted:
+            code = UNKNOWN
+        sys.stdout.write(render_nagios(report, code, interrupted=interrupted))
+    elif fmt == "junit":
+        from mailtls.render.junit import render_junit
+
+        sys.stdout.write(render_junit(report, code, fail_on=_fail_on(args)))
+    elif fmt == "prometheus":
+        from mailtls.render.prometheus import render_prometheus
+
+        sys.stdout.write(render_prometheus(report, code))
+    elif fmt in ("json", "jsonl"):
+        from mailtls.render.jsonout import render_json, report_dict
+
+        if fmt == "json":
+            sys.stdout.write(render_json(report, code) + "\n")
+        else:
+            for one in split_by_host(report):
+                one_code = exit_code(one, _fail_on(args)) if len(report.hosts) > 1 else code
+                sys.stdout.write(json.dumps(report_dict(one, one_code), ensure_ascii=False)
+                                 + "\n")
+    else:
+        from mailtls.render.terminal import make_console, render_terminal
+
+        console = make_console(color=False if getattr(args, "no_color", False) else None)
+        render_terminal(report, console, verbose=getattr(args, "verbose", False), exit_code=code)
+    sys.stdout.flush()
+    return code
+
+
+def run_check(request: Any, args: argparse.Namespace, prepared: Prepared) -> int:
+    """``check`` and ``init`` once the scan request is built."""
+    from mailtls.scan import scan
+
+    if args.command == "init":
+        if getattr(args, "targets", None):
+            from mailtls.batch import scan_batch
+
+            report = asyncio.run(scan_batch(request)).report
+        else:
+            report = asyncio.run(scan(request))
+        return _write_init(report, args)
+    fail_on = _fail_on(args)
+    if not _batch_mode(args):
+        report, code = finish(asyncio.run(scan(request)), prepared, fail_on)
+        return emit(report, code, args)
+    return _run_batch(request, args, prepared, fail_on)
+
+
+def _progress_wanted() -> bool:
+    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
+               fail_on: FailOn) -> int:
+    from mailtls.batch import DEFAULT_MAX_HOSTS, progress, scan_batch
+    from mailtls.render.jsonout import report_dict
+
+    jsonl = args.format == "jsonl"
+    codes: list[int] = []
+
+    with progress(len(request.hosts) + len(getattr(request, "domains", ())),
+                  enabled=_progress_wanted()) as advance:
+
+        def on_host(host_report: Report) -> None:
+            if jsonl:
+                one, code = finish(host_report, prepared, fail_on, restrict_baseline=True)
+                sys.stdout.write(json.dumps(report_dict(one, code), ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+                codes.append(code)
+            advance(host_report)
+
+        async def main() -> Any:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+
+            def on_sigint() -> None:
+                if stop.is_set():  # a second Ctrl-C: no more patience
+                    loop.remove_signal_handler(signal.SIGINT)
+                    signal.raise_signal(signal.SIGINT)
+                stop.set()
+
+            try:
+                loop.add_signal_handler(signal.SIGINT, on_sigint)
+                installed = True
+            except (NotImplementedError, RuntimeError, ValueError):
+                installed = False  # not the main thread, or no signals here: Ctrl-C as usual
+            try:
+                return await scan_batch(request, max_hosts=args.max_hosts or DEFAULT_MAX_HOSTS,
+                                        on_host=on_host, stop=stop)
+            finally:
+                if installed:
+                    loop.remove_signal_handler(signal.SIGINT)
+
+        result = asyncio.run(main())
+
+    if jsonl:
+        code = worst_code(*codes) if codes else UNKNOWN
+    else:
+        report, code = finish(result.report, prepared, fail_on,
+                              restrict_baseline=result.interrupted)
+        code = emit(report, code, args, interrupted=result.interrupted)
+    if result.unfinished:
+        done = len(result.host_reports)
+        total = done + len(result.unfinished)
+        shown = ", ".join(result.unfinished[:10]) + (" ..." if len(result.unfinished) > 10
+                                                     else "")
+        what = "interrupted" if result.interrupted else "not all hosts finished"
+        print(f"mailtls: {what}: {done} of {total} host(s) finished; not finished: {shown}",
+              file=sys.stderr)
+    if result.interrupted:
+        return UNKNOWN if args.format == "nagios" else INTERRUPTED
+    if result.unfinished:
+        code = worst_code(code, UNKNOWN)
+    return code
+
+
+def _write_init(report: Report, args: argparse.Namespace) -> int:
+    from mailtls.expect import ScanSpec, init_toml
+
+    spec = ScanSpec(
+        hosts=tuple(h.name for h in report.hosts),
+        services=tuple(args.service),
+        only=tuple(args.only),
+        addresses=tuple(args.address),
+        ca_file=args.ca_file,
+    )
+    sys.stdout.write(init_toml(report, spec, warn_days=args.warn_days))
+    sys.stdout.flush()
+    if report.hosts and all(h.resolve_error for h in report.hosts):
+        print("mailtls: no host resolved; the file lists no ports", file=sys.stderr)
+        return UNKNOWN
+    return OK
+
+
+# --- diff --------------------------------------------------------------------------------------
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from mailtls.diff import (
+        diff_dict,
+        diff_exit_code,
+        diff_reports,
+        load_report,
+        render_diff_text,
+    )
+
+    if args.old == "-" and args.new == "-":
+        raise UsageError("only one of OLD and NEW can be standard input")
+    old, new = load_report(args.old), load_report(args.new)
+    changes = diff_reports(old, new)
+    code = diff_exit_code(changes)
+    if args.format == "json":
+        doc = diff_dict(old, new, changes, code, old_source=args.old, new_source=args.new)
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render_diff_text(old, new, changes, code, old_source=args.old,
+                                          new_source=args.new))
+    return code

@@ -1,0 +1,930 @@
+"""The STARTTLS security probes: each opens its own connection(s), records everything it sent
+and everything that came back, and gives a verdict on one fact (``SecurityProbe``).
+``checks/security.py`` turns the verdicts into findings; nothing here judges severity.
+
+===================== ================ ====================================================
+probe                 services         passed / failed
+===================== ================ ====================================================
+command_injection     all STARTTLS     a command pipelined after STARTTLS (same write) is
+                                       dropped / answered inside TLS (CVE-2011-0411)
+starttls_enforced     submission       MAIL before STARTTLS refused (530) / accepted (250)
+starttls_not_required smtp (MX)        MAIL before STARTTLS accepted / refused with 530
+plaintext_login       imap, pop3       LOGIN / USER (made-up) refused before TLS / processed
+plaintext_auth        all STARTTLS     AUTH PLAIN (no payload) refused before TLS / continued
+state_reset           smtp, submission MAIL before STARTTLS is forgotten after it (503) /
+                                       the transaction survives (RCPT 250)
+capability_change     all STARTTLS     login offered only after TLS / before it (no new
+                                       connection: read from the basic probe)
+open_relay            smtp (MX), only  every recipient in a reserved domain refused / one
+                      --relay-test     accepted
+===================== ================ ====================================================
+
+A probe that cannot run says ``not_testable`` (why: STARTTLS not offered, MAIL refused, ...); one
+whose answer proves nothing either way says ``inconclusive``.
+
+Safety (none of this is configurable):
+
+* Credentials are made up per run (``mailtls-probe-<random>``), never the user's: there is no way
+  to pass a real one in. POP3 ``PASS`` is never sent; SASL exchanges are started without an
+  initial response and cancelled with ``*``, so not even the made-up password crosses the
+  network there. IMAP ``LOGIN``/POP3 ``USER``/``AUTH`` are tried only when the server advertises
+  them before TLS (a client would send them there); when it does not, the probe passes with
+  ``detail="not_advertised"`` and no connection.
+* Mail is never sent: no ``DATA``, ``RSET`` after every transaction, recipients only in the
+  reserved ``.invalid`` TLD (RFC 2606) or the server's own ``postmaster`` (RFC 5321 §4.5.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from mailtls.errors import (
+    ConnectionClosed,
+    MailTLSError,
+    ReadTimeout,
+    TLSHandshakeError,
+)
+from mailtls.model import (
+    Direction,
+    Endpoint,
+    PortState,
+    ProbeVerdict,
+    Protocol,
+    SecurityProbe,
+    TLSMode,
+)
+from mailtls.net.stream import Stream, client_context, open_stream
+from mailtls.probes.mailport import ProbeOptions, adapter_for, sni_for
+from mailtls.probes.session import (
+    Adapter,
+    IMAPAdapter,
+    POP3Adapter,
+    Recorder,
+    SMTPAdapter,
+)
+from mailtls.proto.imap import IMAPContinuation, IMAPTagged
+from mailtls.proto.lines import decode_line
+from mailtls.proto.pop3 import POP3Status
+from mailtls.proto.smtp import SMTPReply
+
+# After the handshake of the injection probe: how long to listen for an unprompted answer
+# (testssl.sh waits 1 s, EAST 2 s; a late answer is still caught by the real command).
+INJECTION_WAIT = 1.0
+# After the go-ahead: how long plaintext answering a pipelined command may take to arrive.
+SETTLE = 0.2
+# After the answer to the real command: how long to look for a second (late) answer.
+LINGER = 0.3
+MAX_LISTEN = 16384  # bytes of unprompted data worth keeping
+MAX_EVIDENCE = 24
+
+PROBE_SENDER = "mailtls-probe@example.invalid"  # RFC 2606: can never be delivered to
+RELAY_DOMAIN = "relay-target.invalid"
+RELAY_LOCAL_PART = "mailtls-relay-probe"
+DUMMY_PREFIX = "mailtls-probe-"  # every made-up credential starts with this
+
+_SMTP_LINE = re.compile(r"^(\d{3})([ -]|$)")
+_TLS_WORDS = ("starttls", "tls", "ssl", "encrypt", "secur", "privacy", "cleartext", "plaintext")
+_AUTH_WORDS = ("auth", "login", "credential")
+_IMAP_PROCESSED_CODES = frozenset({"AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED", "EXPIRED"})
+_PLAINTEXT_MECHANISMS = ("PLAIN", "LOGIN")
+
+
+def dummy_credentials() -> tuple[str, str]:
+    """A made-up user name and password, obviously fake, new for every probe."""
+    tag = secrets.token_hex(4)
+    return f"{DUMMY_PREFIX}{tag}", f"{DUMMY_PREFIX}{tag}-not-a-password"
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    verdict: ProbeVerdict
+    reason: str
+    evidence: Sequence[str] = ()
+    detail: str | None = None
+
+
+class _Stop(Exception):
+    """A verdict reached early (not an error)."""
+
+    def __init__(self, outcome: _Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+def _passed(reason: str, evidence: Sequence[str] = (), detail: str | None = None) -> _Outcome:
+    return _Outcome(ProbeVerdict.PASSED, reason, evidence, detail)
+
+
+def _failed(reason: str, evidence: Sequence[str] = (), detail: str | None = None) -> _Outcome:
+    return _Outcome(ProbeVerdict.FAILED, reason, evidence, detail)
+
+
+def _untestable(reason: str, evidence: Sequence[str] = (), detail: str | None = None) -> _Outcome:
+    return _Outcome(ProbeVerdict.NOT_TESTABLE, reason, evidence, detail)
+
+
+def _inconclusive(
+    reason: str, evidence: Sequence[str] = (), detail: str | None = None
+) -> _Outcome:
+    return _Outcome(ProbeVerdict.INCONCLUSIVE, reason, evidence, detail)
+
+
+class _Session:
+    """The connections of one probe and its own notebook (its transcript)."""
+
+    def __init__(self, endpoint: Endpoint, options: ProbeOptions) -> None:
+        self.endpoint = endpoint
+        self.options = options
+        self.notes = Recorder(endpoint)
+        self._streams: list[Stream] = []
+        self._context = client_context(verify=False)  # what is probed does not need trust
+
+    def note(self, text: str) -> None:
+        self.notes.note(Direction.NOTE, text)
+
+    async def connect(self) -> Stream:
+        self.notes.connections += 1
+        self.notes.in_tls = False
+        self.note(f"connecting to {self.endpoint.key}")
+        stream = await open_stream(self.endpoint.address, self.endpoint.port,
+                                   self.options.timeouts)
+        self._streams.append(stream)
+        return stream
+
+    async def handshake(self, stream: Stream) -> None:
+        sni = sni_for(self.endpoint.host)
+        self.note(f"TLS handshake (SNI {sni or 'none'})")
+        await stream.start_tls(self._context, sni)
+        self.notes.in_tls = True
+        obj = stream.ssl_object
+        cipher = obj.cipher() if obj is not None else None
+        self.note(f"TLS established: {obj.version() if obj else '?'} "
+                  f"{cipher[0] if cipher else '?'}")
+
+    def adapter(self, stream: Stream, *, resumed: bool = False) -> Adapter:
+        return adapter_for(stream, self.endpoint, self.notes, resumed=resumed)
+
+    async def open(self) -> tuple[Stream, Adapter, tuple[str, ...] | None]:
+        """Connect, read the greeting and the capabilities, as the basic probe did."""
+        stream = await self.connect()
+        adapter = self.adapter(stream)
+        greeting, ok = await adapter.greeting()
+        if not ok:
+            raise _Stop(_inconclusive("the server refused this connection in its greeting "
+                                      "(rate limiting?)", greeting))
+        if isinstance(adapter, IMAPAdapter) and adapter.preauth:
+            raise _Stop(_untestable("the server greeted with PREAUTH", greeting))
+        caps, _raw = await adapter.capabilities()
+        if isinstance(adapter, IMAPAdapter) and caps is None and adapter.greeting_caps:
+            caps = tuple(sorted(adapter.greeting_caps))
+        return stream, adapter, caps
+
+    async def close(self) -> None:
+        for stream in self._streams:
+            await stream.close()
+        self._streams.clear()
+
+
+Body = Callable[[_Session, Recorder], Awaitable[_Outcome]]
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _keywords(caps: Sequence[str] | None) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for cap in caps or ():
+        words = cap.split()
+        if words:
+            out[words[0].upper()] = tuple(w.upper() for w in words[1:])
+    return out
+
+
+def _has_words(text: str, words: Sequence[str]) -> bool:
+    lower = text.lower()
+    return any(w in lower for w in words)
+
+
+def _imap_code(text: str) -> str | None:
+    """The response code of "[CODE ...] text", upper-cased."""
+    if not text.startswith("["):
+        return None
+    end = text.find("]")
+    inner = text[1:end] if end > 0 else ""
+    return inner.split(" ", 1)[0].upper() or None
+
+
+async def _quit(adapter: Adapter) -> None:
+    with contextlib.suppress(MailTLSError, AssertionError):
+        await adapter.quit()
+
+
+async def _send_pipelined(adapter: Adapter, parts: Sequence[bytes]) -> None:
+    """Several command lines in ONE write (one TCP segment on any sane stack)."""
+    for part in parts:
+        adapter.conv.recorder.note(Direction.CLIENT, decode_line(part.rstrip(b"\r\n")))
+    adapter.conv.recorder.note(Direction.NOTE, f"the {len(parts)} lines above went out in "
+                                               "one write")
+    await adapter.conv.stream.write(b"".join(parts))
+
+
+async def _listen(
+    stream: Stream, notes: Recorder, wait: float, done: Callable[[list[str]], bool]
+) -> tuple[list[str], bool]:
+    """Lines the server sends within ``wait`` seconds without being asked; (lines, closed).
+    Stops early once ``done(lines)``."""
+    deadline = time.monotonic() + wait
+    buffer = b""
+    lines: list[str] = []
+    closed = False
+    received = 0
+    while received < MAX_LISTEN:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            data = await stream.read(timeout=left)
+        except ReadTimeout:
+            break
+        except ConnectionClosed:
+            closed = True
+            break
+        received += len(data)
+        buffer += data
+        *complete, buffer = buffer.split(b"\n")
+        for raw in complete:
+            line = decode_line(raw.rstrip(b"\r"))
+            notes.note(Direction.SERVER, line)
+            lines.append(line)
+        if done(lines):
+            break
+    if buffer:
+        line = decode_line(buffer[:512])
+        notes.note(Direction.SERVER, line)
+        lines.append(line)
+    if closed:
+        notes.note(Direction.NOTE, "the server closed the connection")
+    return lines, closed
+
+
+def _starttls_usable(rec: Recorder) -> _Outcome | None:
+    """Why a probe that needs a working STARTTLS cannot run, or None."""
+    word = "STLS" if rec.endpoint.service.protocol is Protocol.POP3 else "STARTTLS"
+    if not rec.starttls_offered:
+        return _untestable(f"{word} is not offered")
+    if not rec.starttls_accepted:
+        return _untestable(f"{word} was refused in the basic probe", rec.starttls_reply)
+    if rec.tls is None:
+        return _untestable(f"the TLS handshake after {word} failed in the basic probe: "
+                           f"{rec.tls_error or 'no session'}")
+    return None
+
+
+async def _starttls(sess: _Session, stream: Stream, adapter: Adapter) -> Adapter:
+    """STARTTLS, handshake, fresh dialogue (and EHLO for SMTP); _Stop if anything fails."""
+    ok, reply = await adapter.starttls()
+    if not ok:
+        raise _Stop(_inconclusive("STARTTLS was refused on this connection", reply))
+    leftovers = adapter.conv.take_leftovers()
+    if leftovers:
+        sess.note(f"{len(leftovers)} plaintext byte(s) after the go-ahead, discarded")
+    try:
+        await sess.handshake(stream)
+    except TLSHandshakeError as exc:
+        raise _Stop(_inconclusive(f"the TLS handshake failed on this connection: {exc}")) from None
+    resumed = sess.adapter(stream, resumed=True)
+    if isinstance(resumed, SMTPAdapter):
+        caps, raw = await resumed.capabilities()
+        if caps is None:
+            raise _Stop(_inconclusive("EHLO was refused after the TLS handshake", raw))
+    return resumed
+
+
+# --- command injection (CVE-2011-0411; RFC 3207 §4.2, RFC 9051 §6.2.1, RFC 2595 §4) ---------------
+
+
+@dataclass
+class _Injection:
+    """What was pipelined, and how to recognise its answer."""
+
+    parts: list[bytes]
+    what: str  # the injected command, for messages
+    token: str
+    starttls_tag: str | None = None  # IMAP
+
+    def done(self, protocol: Protocol, lines: list[str]) -> bool:
+        if protocol is Protocol.SMTP:
+            return any(_SMTP_LINE.match(x) and x[3:4] != "-" for x in lines)
+        if protocol is Protocol.IMAP:
+            return any(x.startswith(self.token + " ") for x in lines)
+        return any(x == "." or x.upper().startswith("-ERR") for x in lines)
+
+    def proof(self, protocol: Protocol, lines: list[str]) -> bool:
+        """Do these unprompted lines answer the injected command?"""
+        if protocol is Protocol.SMTP:
+            codes = [m.group(1) for x in lines if (m := _SMTP_LINE.match(x))]
+            return any(c == "250" or c.startswith("5") for c in codes) or any(
+                self.token in x for x in lines
+            )
+        if protocol is Protocol.IMAP:
+            return any(x.startswith(self.token + " ") for x in lines)
+        return any(x.upper().startswith(("+OK", "-ERR")) for x in lines)
+
+
+def _injection_for(adapter: Adapter) -> _Injection:
+    token = secrets.token_hex(5)
+    if isinstance(adapter, SMTPAdapter):
+        d = adapter.conv.dialogue
+        name = f"mailtls-{token}.invalid"
+        return _Injection([d.send_command("STARTTLS"), d.send_command("EHLO", name)],
+                          f"EHLO {name}", name)
+    if isinstance(adapter, IMAPAdapter):
+        d_imap = adapter.conv.dialogue
+        tag_starttls, first = d_imap.send_command("STARTTLS")
+        tag = f"M{token}"
+        _, second = d_imap.send_command("NOOP", tag=tag)
+        return _Injection([first, second], f"{tag} NOOP", tag, tag_starttls)
+    d_pop = adapter.conv.dialogue
+    return _Injection([d_pop.send_command("STLS"), d_pop.send_command("CAPA", multiline=True)],
+                      "CAPA", "CAPA")
+
+
+async def _go_ahead(adapter: Adapter, injection: _Injection) -> tuple[bool, bool, list[str]]:
+    """Read only the answer to STARTTLS: (go-ahead, refused for good, its lines)."""
+    if isinstance(adapter, SMTPAdapter):
+        reply = await adapter.reply()
+        return reply.code == 220, 500 <= reply.code < 600, list(reply.raw)
+    if isinstance(adapter, IMAPAdapter):
+        lines: list[str] = []
+        while True:
+            event = await adapter.conv.next_event()
+            lines.append(getattr(event, "raw", ""))
+            if isinstance(event, IMAPTagged) and event.tag == injection.starttls_tag:
+                return event.status == "OK", event.status in ("NO", "BAD"), lines
+    event = await adapter.status()
+    if not isinstance(event, POP3Status):
+        return False, False, [event.status.raw]
+    return event.ok, not event.ok, [event.raw]
+
+
+async def _real_command(
+    sess: _Session, stream: Stream, injection: _Injection
+) -> tuple[list[str], bool]:
+    """One ordinary command inside TLS: (its answer, whether a second/late answer came too)."""
+    adapter = sess.adapter(stream, resumed=True)
+    if isinstance(adapter, IMAPAdapter):
+        _done, seen = await adapter.tagged("NOOP")
+        late = any(isinstance(e, IMAPTagged) and e.tag == injection.token for e in seen)
+        return [getattr(e, "raw", "") for e in seen], late
+    if isinstance(adapter, SMTPAdapter):
+        reply: SMTPReply = await adapter.command("NOOP")
+        answer = list(reply.raw)
+        # NOOP is answered in one line; a multi-line 250 is the EHLO we injected, answered late
+        late = len(reply.raw) > 1 or injection.token in reply.text
+    else:
+        assert isinstance(adapter, POP3Adapter)
+        await adapter.conv.send(adapter.conv.dialogue.send_command("NOOP"))
+        event = await adapter.status()
+        status = event if isinstance(event, POP3Status) else event.status
+        answer = [status.raw]
+        late = status.unsolicited or not isinstance(event, POP3Status)
+    extra = adapter.conv.take_leftovers()
+    more, _ = await _listen(stream, sess.notes, LINGER, lambda _lines: False)
+    if extra.strip() or more:
+        late = True
+        answer += [decode_line(x) for x in extra.splitlines() if x.strip()] + more
+    return answer, late
+
+
+async def _command_injection(sess: _Session, rec: Recorder) -> _Outcome:
+    blocked = _starttls_usable(rec)
+    if blocked is not None:
+        return blocked
+    protocol = sess.endpoint.service.protocol
+    word = "STLS" if protocol is Protocol.POP3 else "STARTTLS"
+    stream, adapter, caps = await sess.open()
+    # POP3 without CAPA cannot advertise STLS: the basic probe tried it anyway, so do we
+    blind = caps is None and isinstance(adapter, POP3Adapter)
+    if not blind and not adapter.offers_starttls(caps or ()):
+        return _inconclusive(f"{word} was not offered on this connection")
+    injection = _injection_for(adapter)
+    await _send_pipelined(adapter, injection.parts)
+    go, refused, reply = await _go_ahead(adapter, injection)
+    if not go:
+        if refused:
+            return _passed(f"the server refused {word} when a command followed it in the same "
+                           "packet (it accepted it alone)", reply, "starttls_refused")
+        return _inconclusive(f"{word} was not accepted on this connection", reply)
+    await asyncio.sleep(SETTLE)
+    leftovers = adapter.conv.take_leftovers()
+    plaintext: list[str] = []
+    if leftovers[:1] in (b"\x15", b"\x16"):
+        sess.note(f"{len(leftovers)} byte(s) of TLS records before our ClientHello")
+        return _passed(f"the server took the {injection.what} pipelined after {word} as the "
+                       "start of the TLS handshake and aborted it (RFC 9051 §6.2.1 allows "
+                       "this): nothing ran", [*reply, f"TLS record(s) from the server: "
+                                                     f"{leftovers[:16].hex()}"],
+                       "pipelined_as_tls")
+    if leftovers:
+        plaintext = [decode_line(x) for x in leftovers.splitlines() if x.strip()]
+        sess.note(f"{len(leftovers)} plaintext byte(s) after the go-ahead, discarded")
+    try:
+        await sess.handshake(stream)
+    except TLSHandshakeError as exc:
+        return _passed(f"the TLS handshake failed after the pipelined {injection.what} ({exc}): "
+                       "the server did not carry it into TLS (RFC 9051 §6.2.1 allows "
+                       "treating it as TLS data)", reply, "handshake_failed")
+    wait = min(INJECTION_WAIT, sess.options.timeouts.read)
+    sess.note(f"sending nothing for {wait:g} s: anything the server says now answers the "
+              f"pipelined {injection.what}")
+    unprompted, closed = await _listen(
+        stream, sess.notes, wait, lambda lines: injection.done(protocol, lines)
+    )
+    evidence = [*reply, *plaintext]
+    if unprompted and injection.proof(protocol, unprompted):
+        await _quit(sess.adapter(stream, resumed=True))
+        return _failed(f"the server answered the {injection.what} pipelined after {word} "
+                       "inside TLS without being asked: it runs plaintext commands as if they "
+                       "had come through TLS (CVE-2011-0411 class)", [*evidence, *unprompted],
+                       "executed")
+    if unprompted:
+        return _inconclusive("the server sent something unprompted after the handshake that "
+                             f"does not answer the pipelined {injection.what}",
+                             [*evidence, *unprompted])
+    if closed:
+        return _passed(f"the server closed the TLS session instead of running the pipelined "
+                       f"{injection.what}", evidence, "closed")
+    try:
+        answer, late = await _real_command(sess, stream, injection)
+    except ReadTimeout:
+        return _inconclusive("nothing unprompted after the handshake, but no answer to a real "
+                             "command either: cannot tell", evidence)
+    if late:
+        await _quit(sess.adapter(stream, resumed=True))
+        return _failed(f"the server answered the {injection.what} pipelined after {word} inside "
+                       "TLS (late, together with the next command): it runs plaintext commands "
+                       "as if they had come through TLS (CVE-2011-0411 class)",
+                       [*evidence, *answer], "executed_late")
+    await _quit(sess.adapter(stream, resumed=True))
+    if plaintext:
+        return _passed(f"not run inside TLS, but the server answered the pipelined "
+                       f"{injection.what} in plaintext after its go-ahead", [*evidence, *answer],
+                       "plaintext_answer")
+    return _passed(f"the {injection.what} pipelined after {word} was discarded; a real "
+                   "command was answered normally", [*evidence, *answer], "discarded")
+
+
+# --- SMTP: MAIL before STARTTLS (RFC 3207 §4) ---------------------------------------------------
+
+
+def _mail_refusal(reply: SMTPReply) -> str:
+    """accepted / temporary / tls_required / auth_required / ambiguous / other"""
+    if 200 <= reply.code < 300:
+        return "accepted"
+    if 400 <= reply.code < 500:
+        return "temporary"
+    if _has_words(reply.text, _TLS_WORDS):
+        return "tls_required"
+    if _has_words(reply.text, _AUTH_WORDS):
+        return "auth_required"
+    return "ambiguous" if reply.code == 530 else "other"
+
+
+async def _mail_before_tls(
+    sess: _Session, rec: Recorder, *, with_recipient: bool = False
+) -> tuple[str, SMTPReply, SMTPReply | None]:
+    """MAIL FROM before STARTTLS; with ``with_recipient``, when MAIL is accepted, also one
+    RCPT TO an undeliverable outside address (never DATA)."""
+    if not rec.starttls_offered:
+        raise _Stop(_untestable("STARTTLS is not offered, so it cannot be required"))
+    _stream, adapter, caps = await sess.open()
+    assert isinstance(adapter, SMTPAdapter)
+    if caps is None:
+        raise _Stop(_inconclusive("EHLO was refused"))
+    reply = await adapter.command("MAIL", f"FROM:<{PROBE_SENDER}>")
+    kind = _mail_refusal(reply)
+    rcpt: SMTPReply | None = None
+    if kind == "accepted":
+        if with_recipient:
+            rcpt = await adapter.command("RCPT", f"TO:<{RELAY_LOCAL_PART}@{RELAY_DOMAIN}>")
+        await adapter.command("RSET")
+    await _quit(adapter)
+    return kind, reply, rcpt
+
+
+async def _starttls_enforced(sess: _Session, rec: Recorder) -> _Outcome:
+    """Submission: no mail may be submitted before STARTTLS.
+
+    MAIL FROM alone is not submission: Postfix with smtpd_tls_security_level=may accepts it and
+    then refuses every recipient. Only a recipient accepted in plaintext, without AUTH, is."""
+    kind, reply, rcpt = await _mail_before_tls(sess, rec, with_recipient=True)
+    evidence = list(reply.raw) + (list(rcpt.raw) if rcpt is not None else [])
+    if kind == "accepted" and rcpt is not None and 200 <= rcpt.code < 300:
+        return _failed("MAIL FROM and RCPT TO were accepted before STARTTLS, without AUTH: mail "
+                       "can be submitted without TLS", evidence, "mail_accepted")
+    if kind == "accepted" and rcpt is not None and rcpt.code >= 500:
+        return _passed("MAIL FROM was accepted before STARTTLS but the recipient was refused: "
+                       "nothing is submitted without TLS and AUTH", evidence,
+                       "recipient_refused")
+    if kind == "accepted":
+        return _inconclusive("MAIL FROM was accepted before STARTTLS and the recipient got a "
+                             "temporary answer", evidence)
+    if kind == "tls_required":
+        return _passed("MAIL FROM before STARTTLS was refused: TLS is required", evidence,
+                       "tls_required")
+    if kind in ("auth_required", "ambiguous"):
+        return _passed("MAIL FROM before STARTTLS was refused until the client authenticates "
+                       "(authentication before TLS is the plaintext_auth probe's)", evidence,
+                       "auth_required" if kind == "auth_required" else "refused")
+    if kind == "temporary":
+        return _inconclusive("MAIL FROM before STARTTLS got a temporary error", evidence)
+    return _inconclusive("MAIL FROM before STARTTLS was refused for a reason that does not "
+                         "say whether TLS would help", evidence)
+
+
+async def _starttls_not_required(sess: _Session, rec: Recorder) -> _Outcome:
+    """MX (port 25): mail must be accepted without TLS (RFC 3207 §4)."""
+    kind, reply, _rcpt = await _mail_before_tls(sess, rec)
+    evidence = list(reply.raw)
+    if kind == "accepted":
+        return _passed("MAIL FROM was accepted without TLS, as a publicly referenced server "
+                       "must", evidence, "mail_accepted")
+    if kind == "tls_required":
+        return _failed("MAIL FROM without TLS was refused: this MX requires STARTTLS", evidence,
+                       "tls_required")
+    if kind == "auth_required":
+        return _passed("MAIL FROM was refused for want of authentication, not of TLS",
+                       evidence, "auth_required")
+    return _inconclusive("MAIL FROM without TLS was refused for a reason that does not say "
+                         "whether TLS would help", evidence)
+
+
+# --- plaintext logins ---------------------------------------------------------------------------
+
+
+def _not_advertised(what: str, rec: Recorder) -> _Outcome:
+    return _passed(f"{what} before TLS, so a client never sends it there; not tried",
+                   rec.capabilities_reply, "not_advertised")
+
+
+async def _plaintext_login(sess: _Session, rec: Recorder) -> _Outcome:
+    """IMAP LOGIN / POP3 USER with made-up credentials, before TLS."""
+    kw = _keywords(rec.capabilities_before)
+    imap = sess.endpoint.service.protocol is Protocol.IMAP
+    if imap and "LOGINDISABLED" in kw:
+        return _not_advertised("LOGINDISABLED is advertised", rec)
+    if not imap and rec.capabilities_before is not None and "USER" not in kw:
+        return _not_advertised("USER is not listed in CAPA", rec)
+    user, password = dummy_credentials()
+    _stream, adapter, _caps = await sess.open()
+    if isinstance(adapter, IMAPAdapter):
+        sess.note("made-up credentials, never a real account")
+        done, _seen = await adapter.tagged(f"LOGIN {user} {password}")
+        await _quit(adapter)
+        evidence = [done.raw]
+        code = _imap_code(done.text)
+        if done.status == "OK":
+            return _failed("LOGIN with made-up credentials succeeded before TLS", evidence,
+                           "login_accepted")
+        refused = _passed("LOGIN before TLS was refused without looking at the credentials",
+                          evidence, "refused")
+        if code == "PRIVACYREQUIRED" or done.status == "BAD":
+            return refused
+        processed = code in _IMAP_PROCESSED_CODES
+        if not processed and _has_words(done.text, _TLS_WORDS):
+            return refused
+        if processed or _has_words(
+            done.text, ("invalid", "incorrect", "failed", "wrong", "unknown user")
+        ):
+            return _failed("LOGIN before TLS was processed: the server checked the "
+                           "(made-up) credentials, so a real password would be accepted in "
+                           "plaintext", evidence, "credentials_checked")
+        return _inconclusive("LOGIN before TLS got a NO that does not say why", evidence)
+    assert isinstance(adapter, POP3Adapter)
+    await adapter.conv.send(adapter.conv.dialogue.send_command("USER", user))
+    event = await adapter.status()
+    status = event if isinstance(event, POP3Status) else event.status
+    await _quit(adapter)  # PASS is never sent
+    if status.ok:
+        return _failed("USER was accepted before TLS: the next step would be the password, in "
+                       "plaintext (PASS was not sent)", [status.raw], "user_accepted")
+    return _passed("USER before TLS was refused", [status.raw], "refused")
+
+
+async def _plaintext_auth(sess: _Session, rec: Recorder) -> _Outcome:
+    """AUTH PLAIN/LOGIN before TLS, without an initial response; cancelled with "*"."""
+    kw = _keywords(rec.capabilities_before)
+    protocol = sess.endpoint.service.protocol
+    if protocol is Protocol.SMTP:
+        offered = kw.get("AUTH")
+        if offered is None:
+            return _not_advertised("AUTH is not advertised", rec)
+    elif protocol is Protocol.IMAP:
+        offered = tuple(k.split("=", 1)[1] for k in kw if k.startswith("AUTH="))
+        if not offered:
+            return _not_advertised("no AUTH= mechanism is advertised", rec)
+    else:
+        offered = kw.get("SASL")
+        if offered is None:
+            return _not_advertised("SASL is not listed in CAPA", rec)
+    mechanism = next((m for m in _PLAINTEXT_MECHANISMS if m in offered), None)
+    if mechanism is None:
+        return _passed(f"only {' '.join(offered) or 'no'} mechanism(s) before TLS, none of "
+                       "them sends a password in plaintext", rec.capabilities_reply,
+                       "no_plaintext_mechanism")
+    stream, adapter, _caps = await sess.open()
+    sess.note("no credentials follow: the exchange is cancelled with '*'")
+    evidence: list[str] = []
+    if isinstance(adapter, SMTPAdapter):
+        reply = await adapter.command("AUTH", mechanism)
+        evidence = list(reply.raw)
+        if reply.code == 334:
+            await adapter.conv.send(b"*\r\n")  # cancel (RFC 4954 §4); not a verb to the dialogue
+            with contextlib.suppress(MailTLSError):
+                evidence += (await adapter.reply()).raw
+            await _quit(adapter)
+            return _failed(f"AUTH {mechanism} before TLS was answered with a 334 challenge: the "
+                           "server would take a password in plaintext", evidence, "continued")
+        await _quit(adapter)
+        if 200 <= reply.code < 300:
+            return _failed(f"AUTH {mechanism} before TLS succeeded without credentials",
+                           evidence, "accepted")
+        if 500 <= reply.code < 600:
+            return _passed(f"AUTH {mechanism} before TLS was refused", evidence, "refused")
+        return _inconclusive(f"AUTH {mechanism} before TLS got a temporary error", evidence)
+    if isinstance(adapter, IMAPAdapter):
+        tag, data = adapter.conv.dialogue.send_command("AUTHENTICATE", mechanism)
+        await adapter.conv.send(data)
+        evidence = []
+        continued = False
+        final: IMAPTagged | None = None
+        try:
+            while final is None:
+                event = await adapter.conv.next_event()
+                evidence.append(getattr(event, "raw", ""))
+                if isinstance(event, IMAPContinuation) and not continued:
+                    continued = True
+                    await adapter.conv.send(b"*\r\n")
+                elif isinstance(event, IMAPTagged) and event.tag == tag:
+                    final = event
+        except MailTLSError:
+            if not continued:
+                raise
+        await _quit(adapter)
+        if continued:
+            return _failed(f"AUTHENTICATE {mechanism} before TLS was continued ('+'): the "
+                           "server would take a password in plaintext", evidence, "continued")
+        assert final is not None
+        if final.status == "OK":
+            return _failed(f"AUTHENTICATE {mechanism} before TLS succeeded without "
+                           "credentials", evidence, "accepted")
+        return _passed(f"AUTHENTICATE {mechanism} before TLS was refused", evidence, "refused")
+    # POP3: the dialogue knows no SASL "+ " lines, so this exchange is read line by line.
+    await adapter.conv.send(f"AUTH {mechanism}\r\n".encode())
+    lines, _closed = await _listen(stream, sess.notes, sess.options.timeouts.read,
+                                   lambda got: bool(got))
+    if not lines:
+        return _inconclusive(f"no answer to AUTH {mechanism}")
+    first = lines[0]
+    if first == "+" or first.startswith("+ "):
+        await adapter.conv.send(b"*\r\n")
+        more, _ = await _listen(stream, sess.notes, sess.options.timeouts.read,
+                                lambda got: bool(got))
+        await adapter.conv.send(b"QUIT\r\n")
+        return _failed(f"AUTH {mechanism} before STLS was continued ('+'): the server would "
+                       "take a password in plaintext", [first, *more], "continued")
+    await adapter.conv.send(b"QUIT\r\n")
+    if first.upper().startswith("+OK"):
+        return _failed(f"AUTH {mechanism} before STLS succeeded without credentials", [first],
+                       "accepted")
+    return _passed(f"AUTH {mechanism} before STLS was refused", [first], "refused")
+
+
+# --- SMTP: state across the upgrade (RFC 3207 §4.2) ---------------------------------------------
+
+
+async def _state_reset(sess: _Session, rec: Recorder) -> _Outcome:
+    blocked = _starttls_usable(rec)
+    if blocked is not None:
+        return blocked
+    stream, adapter, caps = await sess.open()
+    assert isinstance(adapter, SMTPAdapter)
+    if caps is None:
+        return _inconclusive("EHLO was refused")
+    mail = await adapter.command("MAIL", f"FROM:<{PROBE_SENDER}>")
+    if mail.code != 250:
+        await _quit(adapter)
+        return _untestable("MAIL FROM before STARTTLS was refused, so there is no transaction "
+                           "to carry across it", mail.raw)
+    ok, reply = await adapter.starttls()
+    if not ok:
+        await _quit(adapter)
+        evidence = [*mail.raw, *reply]
+        if reply and reply[-1][:1] == "5":
+            return _passed("the server refuses STARTTLS inside a mail transaction", evidence,
+                           "starttls_refused")
+        return _inconclusive("STARTTLS after MAIL FROM was not accepted", evidence)
+    leftovers = adapter.conv.take_leftovers()
+    if leftovers:
+        sess.note(f"{len(leftovers)} plaintext byte(s) after the go-ahead, discarded")
+    try:
+        await sess.handshake(stream)
+    except TLSHandshakeError as exc:
+        return _inconclusive(f"the TLS handshake failed on this connection: {exc}")
+    resumed = sess.adapter(stream, resumed=True)
+    assert isinstance(resumed, SMTPAdapter)
+    caps_after, raw = await resumed.capabilities()
+    if caps_after is None:
+        return _inconclusive("EHLO after the handshake was refused", raw)
+    # The server's own postmaster (RFC 5321 §4.5.1: always accepted), never a third party;
+    # a server that kept the transaction answers 250, one that reset it 503.
+    rcpt = await resumed.command("RCPT", "TO:<postmaster>")
+    if 200 <= rcpt.code < 300:
+        await resumed.command("RSET")
+    await _quit(resumed)
+    evidence = [*mail.raw, *reply, *rcpt.raw]
+    if rcpt.code == 503:
+        return _passed("after STARTTLS and EHLO, RCPT was refused for want of MAIL: the "
+                       "transaction started in plaintext was forgotten", evidence, "reset")
+    if 200 <= rcpt.code < 300:
+        return _failed("the MAIL FROM given before STARTTLS survived the TLS handshake (and "
+                       "the new EHLO): RCPT was accepted inside TLS", evidence, "kept")
+    return _inconclusive(f"RCPT after STARTTLS got {rcpt.code} instead of 503 (bad sequence) "
+                         "or 250", evidence)
+
+
+# --- capabilities before and after TLS (RFC 3207 §4.2, RFC 2595 §3.1/§4) ------------------------
+
+
+def _login_offers(protocol: Protocol, caps: Sequence[str]) -> list[str]:
+    kw = _keywords(caps)
+    if protocol is Protocol.SMTP:
+        return [f"AUTH {' '.join(kw['AUTH'])}"] if "AUTH" in kw else []
+    if protocol is Protocol.IMAP:
+        offers = sorted(k for k in kw if k.startswith("AUTH="))
+        return ([] if "LOGINDISABLED" in kw else ["LOGIN"]) + offers
+    offers = ["USER"] if "USER" in kw else []
+    return offers + ([f"SASL {' '.join(kw['SASL'])}"] if "SASL" in kw else [])
+
+
+async def _capability_change(sess: _Session, rec: Recorder) -> _Outcome:
+    if rec.capabilities_before is None or rec.capabilities_after is None:
+        return _untestable("the capabilities were not read both before and after TLS")
+    protocol = sess.endpoint.service.protocol
+    before = {c.upper() for c in rec.capabilities_before}
+    after = {c.upper() for c in rec.capabilities_after}
+    evidence = [f"before TLS: {' '.join(sorted(before))}",
+                f"after TLS: {' '.join(sorted(after))}"]
+    if after - before:
+        evidence.append(f"only after TLS: {' '.join(sorted(after - before))}")
+    if before - after:
+        evidence.append(f"only before TLS: {' '.join(sorted(before - after))}")
+    login_before = _login_offers(protocol, rec.capabilities_before)
+    login_after = _login_offers(protocol, rec.capabilities_after)
+    if login_before:
+        return _failed(f"login is offered before TLS ({', '.join(login_before)})", evidence,
+                       "login_before_tls")
+    if login_after:
+        return _passed(f"login is offered only after TLS ({', '.join(login_after)}), as it "
+                       "should be", evidence, "login_after_tls_only")
+    return _passed("no login is offered before TLS (nor after it)", evidence, "no_login")
+
+
+# --- open relay (opt-in: --relay-test; RFC 5321 §3.6, RFC 2505 §2) ------------------------------
+
+
+def _address_literal(address: str) -> str:
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
+
+
+def _relay_attempts(endpoint: Endpoint) -> list[tuple[str, str, str]]:
+    """(reverse path, forward path, what it tries); every recipient ends in .invalid."""
+    target = f"{RELAY_LOCAL_PART}@{RELAY_DOMAIN}"
+    literal = _address_literal(endpoint.address)
+    attempts = [
+        (PROBE_SENDER, target, "outside sender to outside recipient"),
+        ("", target, "null sender to outside recipient"),
+    ]
+    if sni_for(endpoint.host):  # a name, not an address: a sender "from" the server's domain
+        attempts.append((f"mailtls-probe@{endpoint.host.rstrip('.')}", target,
+                         "sender in the server's own domain"))
+    attempts += [
+        (PROBE_SENDER, f"{RELAY_LOCAL_PART}%{RELAY_DOMAIN}@{literal}", "percent hack"),
+        (PROBE_SENDER, f"@{literal}:{target}", "source route"),
+        (PROBE_SENDER, f'"{target}"', "quoted address as local part"),
+        (PROBE_SENDER, f"{RELAY_DOMAIN}!{RELAY_LOCAL_PART}@{literal}", "bang path"),
+    ]
+    return attempts
+
+
+async def _open_relay(sess: _Session, rec: Recorder) -> _Outcome:
+    stream, adapter, caps = await sess.open()
+    assert isinstance(adapter, SMTPAdapter)
+    if caps is None:
+        return _inconclusive("EHLO was refused")
+    over = "plaintext"
+    if rec.starttls_offered and rec.tls is not None and adapter.offers_starttls(caps):
+        resumed = await _starttls(sess, stream, adapter)
+        assert isinstance(resumed, SMTPAdapter)
+        adapter, over = resumed, "TLS"
+    sess.note(f"relay attempts over {over}; DATA is never sent")
+    accepted: list[str] = []
+    refused: list[str] = []
+    temporary: list[str] = []
+    mail_refused: list[str] = []
+    for sender, recipient, what in _relay_attempts(sess.endpoint):
+        mail = await adapter.command("MAIL", f"FROM:<{sender}>")
+        if 200 <= mail.code < 300:
+            rcpt = await adapter.command("RCPT", f"TO:<{recipient}>")
+            line = f"{what}: RCPT TO:<{recipient}>: {rcpt.raw[-1]}"
+            if 200 <= rcpt.code < 300:
+                accepted.append(line)
+            elif 400 <= rcpt.code < 500:
+                temporary.append(line)
+            else:
+                refused.append(line)
+        else:
+            line = f"{what}: MAIL FROM:<{sender}>: {mail.raw[-1]}"
+            (temporary if 400 <= mail.code < 500 else mail_refused).append(line)
+        await adapter.command("RSET")
+    await _quit(adapter)
+    tried = len(accepted) + len(refused) + len(temporary) + len(mail_refused)
+    if accepted:
+        return _failed(f"{len(accepted)} of {tried} attempt(s) got a recipient in the reserved "
+                       f"domain {RELAY_DOMAIN} accepted, without authentication",
+                       accepted + refused, "relayed")
+    if refused:
+        return _passed(f"every recipient outside the server's domains was refused ({tried} "
+                       f"attempt(s) over {over})", refused + mail_refused + temporary, "refused")
+    if mail_refused and not temporary:
+        return _passed("the server refuses to start a mail transaction for this client at "
+                       "all, so it relays nothing for it", mail_refused, "mail_refused")
+    return _inconclusive("only temporary errors (greylisting?): relaying could not be tested",
+                         temporary + mail_refused, "temporary")
+
+
+# --- running them ------------------------------------------------------------------------------
+
+
+def plan(endpoint: Endpoint, options: ProbeOptions) -> list[tuple[str, Body]]:
+    """The probes that apply to ``endpoint``, in the order they run."""
+    if endpoint.service.tls_mode is not TLSMode.STARTTLS:
+        return []
+    probes: list[tuple[str, Body]] = [("command_injection", _command_injection)]
+    mx = endpoint.service.name == "smtp"
+    if endpoint.service.protocol is Protocol.SMTP:
+        probes.append(("starttls_not_required", _starttls_not_required) if mx
+                      else ("starttls_enforced", _starttls_enforced))
+        probes += [("plaintext_auth", _plaintext_auth), ("state_reset", _state_reset)]
+    else:
+        probes += [("plaintext_login", _plaintext_login), ("plaintext_auth", _plaintext_auth)]
+    probes.append(("capability_change", _capability_change))
+    if mx and options.relay_test:
+        probes.append(("open_relay", _open_relay))
+    return probes
+
+
+async def _run(name: str, body: Body, endpoint: Endpoint, options: ProbeOptions,
+               recorder: Recorder) -> None:
+    sess = _Session(endpoint, options)
+    outcome: _Outcome | None = None
+    try:
+        outcome = await body(sess, recorder)
+    except _Stop as stop:
+        outcome = stop.outcome
+    except (MailTLSError, AssertionError) as exc:
+        # AssertionError: an adapter met an answer of the wrong kind (the server's doing)
+        outcome = _inconclusive(f"the probe did not finish: {exc or type(exc).__name__}")
+    finally:
+        if outcome is None:  # cancelled: the scan deadline
+            outcome = _inconclusive("the scan deadline passed before this probe finished")
+        probe = SecurityProbe(
+            name=name,
+            verdict=outcome.verdict,
+            reason=outcome.reason,
+            evidence=tuple(outcome.evidence)[:MAX_EVIDENCE],
+            transcript=tuple(sess.notes.transcript),
+            connections=sess.notes.connections,
+            detail=outcome.detail,
+        )
+        recorder.security.append(probe)
+        recorder.connections += probe.connections
+        recorder.note(Direction.NOTE,
+                      f"security probe {name}: {probe.verdict.value} ({probe.reason})")
+        await sess.close()
+
+
+async def probe_security(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder) -> None:
+    """Run the STARTTLS security probes of ``endpoint`` into ``recorder.security``."""
+    if recorder.state is not PortState.OPEN or not recorder.greeting_ok:
+        return
+    if recorder.tls_on_starttls_port or recorder.preauth:
+        return  # no plaintext dialogue to probe (PREAUTH is reported as it is)
+    for name, body in plan(endpoint, options):
+        await _run(name, body, endpoint, options, recorder)
