@@ -155,9 +155,9 @@ async def _dialogue(
 
     try:
         recorder.greeting, recorder.greeting_ok = await adapter.greeting()
-    except ReadTimeout:
-        if implicit:
-            raise
+    except ReadTimeout as timeout:
+        if implicit or adapter.conv.dialogue.pending():
+            raise  # it spoke, too slowly: no TLS listener waits for our ClientHello
         # A STARTTLS port that says nothing may be waiting for a ClientHello (implicit TLS on
         # the wrong port): try a handshake on the same connection before calling it silent.
         recorder.note(
@@ -168,9 +168,7 @@ async def _dialogue(
         except TLSHandshakeError as exc:
             recorder.note(Direction.NOTE, str(exc))
             recorder.tls = None
-            raise ReadTimeout(
-                f"no greeting within {options.timeouts.read:g} s (the server never spoke)"
-            ) from None
+            raise ReadTimeout(f"{timeout} (the server never spoke)") from None
         recorder.tls_on_starttls_port = True
         return
     if isinstance(adapter, IMAPAdapter):

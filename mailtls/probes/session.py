@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import Generic, TypeVar
 
-from mailtls.errors import ProtocolError, SessionRejected
+from mailtls.errors import ProtocolError, ReadTimeout, SessionRejected
 from mailtls.model import (
     Direction,
     Endpoint,
@@ -133,8 +133,27 @@ class Conversation(Generic[D]):
         await self.stream.write(data)
 
     async def next_event(self, timeout: float | None = None) -> object:
+        """The next complete reply. ``timeout`` (default: the read timeout) bounds the whole
+        reply, not the gap between bytes: a server that drips its greeting one byte a second
+        is as unusable as a silent one."""
+        limit = self.stream.timeouts.read if timeout is None else timeout
+        deadline = time.monotonic() + limit
         while not self._events:
-            data = await self.stream.read(timeout)
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise ReadTimeout("")
+                data = await self.stream.read(remaining)
+            except ReadTimeout:
+                partial = self.dialogue.pending()
+                if not partial:
+                    raise ReadTimeout(f"no reply from the server within {limit:g} s") from None
+                self.recorder.note(Direction.SERVER, decode_line(partial[:200]) + " [incomplete]",
+                                   at=self._partial_since)
+                raise ReadTimeout(
+                    f"the reply did not complete within {limit:g} s "
+                    f"({len(partial)} byte(s) received)"
+                ) from None
             now = time.monotonic()
             # A reply's lines are stamped with the arrival of its first bytes, not of its end:
             # a "220-" sent at once and completed 6 s later (postscreen) must show as such.
