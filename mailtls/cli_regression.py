@@ -59,13 +59,9 @@ exit codes:
 
 
 def _max_hosts(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be 1..1000: {text}")
-    return value
+    from mailtls.cli import _count
+
+    return _count(text)
 
 
 def _add_targets(p: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mailtls.certs import days_left, describe, match_name
@@ -24,6 +24,7 @@ from mailtls.model import (
     Severity,
     TLSMode,
 )
+from mailtls.proto.capabilities import keywords as _keywords
 
 # OpenSSL verify codes that are about time, judged from the certificate's own dates instead.
 _TIME_CODES = {9, 10}
@@ -94,13 +95,6 @@ _where = where
 _label = port_label
 
 
-def _keywords(caps: Iterable[str] | None) -> dict[str, tuple[str, ...]]:
-    out: dict[str, tuple[str, ...]] = {}
-    for cap in caps or ():
-        words = cap.split()
-        if words:
-            out[words[0].upper()] = tuple(w.upper() for w in words[1:])
-    return out
 
 
 def _transcript_tail(obs: PortObservation, n: int = 4) -> list[str]:

@@ -29,7 +29,7 @@ from mailtls.errors import (
     TLSHandshakeError,
     Unreachable,
 )
-from mailtls.net.stream import Timeouts
+from mailtls.net.stream import Timeouts, verifying_context
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,8 @@ class HTTPSResponse:
 def https_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
     """A plain modern client context (TLS 1.2+), chain verification on or off; the name is
     checked by the caller."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx = verifying_context(verify=verify, ca_file=ca_file)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.check_hostname = False
-    if verify:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        try:
-            if ca_file:
-                ctx.load_verify_locations(cafile=ca_file)
-            else:
-                ctx.load_default_certs()
-        except (OSError, ssl.SSLError) as exc:
-            raise NetworkError(f"cannot load trust store {ca_file or 'system'}: {exc}") from None
-    else:
-        ctx.verify_mode = ssl.CERT_NONE
     return ctx
 
 

@@ -53,15 +53,9 @@ class Timeouts:
     handshake: float = 10.0
 
 
-@functools.lru_cache(maxsize=16)
-def client_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
-    """A client context that can *talk to* any server from TLS 1.0 up, so weak servers can be
-    observed and judged instead of just failing.
-
-    Verification is OpenSSL's chain check against the system store or ``ca_file``; the host name
-    is matched by ``mailtls.certs`` instead, so "untrusted" and "wrong name" are reported apart.
-    Contexts are cached (loading the system store costs ~20 ms) and never changed after this.
-    """
+def verifying_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
+    """A client context with the chain check on (system store or ``ca_file``) or off; the
+    host name is always matched by the caller."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     if verify:
@@ -75,6 +69,19 @@ def client_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContex
             raise NetworkError(f"cannot load trust store {ca_file or 'system'}: {exc}") from None
     else:
         ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+@functools.lru_cache(maxsize=16)
+def client_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
+    """A client context that can *talk to* any server from TLS 1.0 up, so weak servers can be
+    observed and judged instead of just failing.
+
+    Verification is OpenSSL's chain check against the system store or ``ca_file``; the host name
+    is matched by ``mailtls.certs`` instead, so "untrusted" and "wrong name" are reported apart.
+    Contexts are cached (loading the system store costs ~20 ms) and never changed after this.
+    """
+    ctx = verifying_context(verify=verify, ca_file=ca_file)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         ctx.minimum_version = ssl.TLSVersion.TLSv1

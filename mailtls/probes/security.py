@@ -68,6 +68,7 @@ from mailtls.probes.session import (
     Recorder,
     SMTPAdapter,
 )
+from mailtls.proto.capabilities import keywords as _keywords
 from mailtls.proto.imap import IMAPContinuation, IMAPTagged
 from mailtls.proto.lines import decode_line
 from mailtls.proto.pop3 import POP3Status
@@ -197,13 +198,6 @@ Body = Callable[[_Session, Recorder], Awaitable[_Outcome]]
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _keywords(caps: Sequence[str] | None) -> dict[str, tuple[str, ...]]:
-    out: dict[str, tuple[str, ...]] = {}
-    for cap in caps or ():
-        words = cap.split()
-        if words:
-            out[words[0].upper()] = tuple(w.upper() for w in words[1:])
-    return out
 
 
 def _has_words(text: str, words: Sequence[str]) -> bool:
