@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from netsim import syn_dropping_port
 
 from mailtls.cli import main
 from mailtls.testing import TestPKI, stop_all
@@ -87,28 +87,6 @@ def mailtls(capsys: pytest.CaptureFixture[str], pki: TestPKI) -> Callable[..., R
 
 @pytest.fixture
 def filtered_port() -> Iterator[int]:
-    """A loopback port whose SYNs are dropped: a listener with a full accept queue.
-
-    Linux drops a SYN when the accept queue is full (tcp_abort_on_overflow=0), so the connect
-    times out exactly as behind a dropping firewall; no mock involved.
-    """
-    listener = socket.socket()
-    filler = socket.socket()
-    try:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        port = listener.getsockname()[1]
-        filler.settimeout(1)
-        filler.connect(("127.0.0.1", port))
-        with socket.socket() as probe:
-            probe.settimeout(0.5)
-            try:
-                probe.connect(("127.0.0.1", port))
-            except TimeoutError:
-                pass
-            else:
-                pytest.skip("this kernel does not drop SYNs on a full accept queue")
+    """A loopback port that drops SYNs (see ``syn_dropping_port``)."""
+    with syn_dropping_port() as port:
         yield port
-    finally:
-        filler.close()
-        listener.close()

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import pytest
+from netsim import syn_dropping_port
 
 from mailtls.model import SERVICES, PortState
 from mailtls.net.stream import Timeouts
@@ -61,25 +62,14 @@ def test_port_25_timeout_while_other_ports_answer_is_diagnosed(pki: TestPKI) -> 
     """The ISP block of outbound 25, simulated honestly on a loopback address of its own: its
     port 25 drops SYNs (a full accept queue) while submission on the same address answers."""
     address = "127.0.0.25"
-    try:
-        listener = socket.socket()
-        listener.bind((address, 25))
-    except OSError as exc:
-        pytest.skip(f"cannot bind {address}:25 here: {exc}")
-    listener.listen(0)
-    filler = socket.create_connection((address, 25), timeout=1)
-    try:
-        with start_smtp(pki, host=address) as submission:
-            request = ScanRequest(hosts=("mail.example.test",), addresses=(address,),
-                                  plan=_plan(("smtp", 25), ("submission", submission.port)),
-                                  ca_file=pki.ca_file(), timeouts=Timeouts(1.5, 3, 3), deadline=10)
-            report = asyncio.run(scan(request))
-            alone = asyncio.run(scan(ScanRequest(
-                hosts=("mail.example.test",), addresses=(address,), plan=_plan(("smtp", 25)),
-                timeouts=Timeouts(1.5, 3, 3), deadline=10)))
-    finally:
-        filler.close()
-        listener.close()
+    with syn_dropping_port(address, 25), start_smtp(pki, host=address) as submission:
+        request = ScanRequest(hosts=("mail.example.test",), addresses=(address,),
+                              plan=_plan(("smtp", 25), ("submission", submission.port)),
+                              ca_file=pki.ca_file(), timeouts=Timeouts(1.5, 3, 3), deadline=10)
+        report = asyncio.run(scan(request))
+        alone = asyncio.run(scan(ScanRequest(
+            hosts=("mail.example.test",), addresses=(address,), plan=_plan(("smtp", 25)),
+            timeouts=Timeouts(1.5, 3, 3), deadline=10)))
     states = {o.endpoint.service.name: o.state for o in report.hosts[0].observations}
     assert states == {"smtp": PortState.FILTERED, "submission": PortState.OPEN}
     ids = [f.id for f in report.findings]

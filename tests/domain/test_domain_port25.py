@@ -6,13 +6,13 @@ masked dialogue and a port 25 unlike its siblings are signs of interception."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
 from domain_dns import FakeDNS, load_zone
 from domain_helpers import DomainRun
+from netsim import syn_dropping_port
 
 from mailtls.testing import RunningServer, TestPKI, start_raw, start_smtp
 
@@ -25,27 +25,8 @@ FAST = ("--connect-timeout", "1")
 @contextmanager
 def dropping_port25(address: str) -> Iterator[None]:
     """Port 25 of ``address`` drops SYNs (a listener with a full accept queue)."""
-    try:
-        listener = socket.socket()
-        listener.bind((address, 25))
-    except OSError as exc:
-        pytest.skip(f"cannot bind {address}:25 here: {exc}")
-    listener.listen(0)
-    filler = socket.create_connection((address, 25), timeout=1)
-    probe = socket.socket()
-    probe.settimeout(0.5)
-    try:
-        probe.connect((address, 25))
-        pytest.skip("this kernel does not drop SYNs on a full accept queue")
-    except TimeoutError:
-        pass
-    finally:
-        probe.close()
-    try:
+    with syn_dropping_port(address, 25):
         yield
-    finally:
-        filler.close()
-        listener.close()
 
 
 @pytest.fixture
