@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from mailtls.errors import ProtocolError
 from mailtls.model import CertificateInfo
@@ -116,6 +116,8 @@ def _parse(der: bytes) -> CertificateInfo:
         self_issued=self_issued,
         self_signed=self_issued and _verifies_itself(cert),
         is_ca=_is_ca(extensions),
+        must_staple=_must_staple(extensions),
+        ocsp_urls=_ocsp_urls(extensions),
     )
 
 
@@ -167,6 +169,30 @@ def _is_ca(extensions: x509.Extensions) -> bool:
         return extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         return False
+
+
+def _must_staple(extensions: x509.Extensions) -> bool:
+    """RFC 7633: a TLS Feature extension listing status_request (5), "OCSP must-staple"."""
+    try:
+        features = extensions.get_extension_for_class(x509.TLSFeature).value
+    except x509.ExtensionNotFound:
+        return False
+    return x509.TLSFeatureType.status_request in features
+
+
+def _ocsp_urls(extensions: x509.Extensions) -> tuple[str, ...]:
+    """The OCSP responders named in authorityInfoAccess (RFC 5280 §4.2.2.1)."""
+    try:
+        aia = extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return ()
+    urls = [
+        _one_line(str(d.access_location.value), limit=_MAX_MESSAGE)
+        for d in aia
+        if d.access_method == AuthorityInformationAccessOID.OCSP
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    ]
+    return tuple(urls[:_MAX_LISTED])
 
 
 def _public_key(cert: x509.Certificate) -> tuple[str, int]:

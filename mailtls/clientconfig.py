@@ -25,7 +25,8 @@ import plistlib
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
+from xml.parsers import expat
 
 from mailtls.errors import UsageError
 from mailtls.model import SERVICES, Protocol, ServerSetting, Service, SocketType
@@ -131,15 +132,53 @@ def _child(element: ET.Element, tag: str) -> str | None:
     return found.text.strip()
 
 
+class _Declaration(Exception):
+    """A DOCTYPE or ENTITY declaration: the parse is stopped there (nothing is expanded)."""
+
+
+def _forbid(*_args: object) -> NoReturn:
+    raise _Declaration
+
+
+def _xml_name(name: str) -> str:
+    """expat's ``uri}local`` as ElementTree spells it: ``{uri}local``."""
+    return "{" + name if "}" in name else name
+
+
+def parse_xml(data: bytes, source: str) -> ET.Element:
+    """The element tree of untrusted XML, defusedxml-style: at most ``MAX_CONFIG_BYTES``, no
+    DOCTYPE (so no entity declarations: no billion laughs, no external entities, whatever the
+    document's encoding), and every failure a ``ConfigError``."""
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source}: larger than {MAX_CONFIG_BYTES} bytes")
+    builder = ET.TreeBuilder()
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.buffer_text = True
+    parser.StartDoctypeDeclHandler = _forbid
+    parser.EntityDeclHandler = _forbid
+    parser.UnparsedEntityDeclHandler = _forbid
+    parser.ExternalEntityRefHandler = _forbid
+    parser.StartElementHandler = lambda tag, attrs: builder.start(
+        _xml_name(tag), {_xml_name(k): v for k, v in attrs.items()}
+    )
+    parser.EndElementHandler = lambda tag: builder.end(_xml_name(tag))
+    parser.CharacterDataHandler = builder.data
+    try:
+        parser.Parse(data, True)
+        return builder.close()
+    except _Declaration:
+        raise ConfigError(
+            f"{source}: a DOCTYPE or ENTITY declaration has no place in autoconfig"
+        ) from None
+    except (expat.ExpatError, LookupError, ValueError) as exc:
+        # LookupError/ValueError: an encoding declaration expat cannot use ("utf-7", "foo")
+        raise ConfigError(f"{source}: not well-formed XML: {exc}") from None
+
+
 def parse_autoconfig(
     data: bytes, address: str | None, *, source: str, method: str = "file"
 ) -> ParsedConfig:
-    if re.search(rb"<!(DOCTYPE|ENTITY)", data[:65536], re.IGNORECASE):
-        raise ConfigError(f"{source}: a DOCTYPE or ENTITY declaration has no place in autoconfig")
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise ConfigError(f"{source}: not well-formed XML: {exc}") from None
+    root = parse_xml(data, source)
     if root.tag != "clientConfig":
         raise ConfigError(f"{source}: the root element is <{root.tag}>, not <clientConfig>")
     providers = root.findall("emailProvider")
@@ -212,7 +251,9 @@ def _autoconfig_server(
 
 # --- Thunderbird prefs.js ------------------------------------------------------------------
 
-_PREF = re.compile(r'^\s*user_pref\(\s*"((?:[^"\\]|\\.)*)"\s*,\s*(.*?)\s*\)\s*;\s*$', re.MULTILINE)
+# The head of a ``user_pref("name", value);`` line; the value is the rest of the line up to its
+# closing ``);``, cut off with str methods (a regex for the whole line backtracks cubically).
+_PREF = re.compile(r'\s*user_pref\(\s*"((?:[^"\\\n]|\\.)*)"\s*,')
 _PREFS_SOCKET = {0: SocketType.PLAIN, 1: SocketType.TRY_STARTTLS, 2: SocketType.STARTTLS,
                  3: SocketType.SSL}
 # nsMsgAuthMethod
@@ -224,14 +265,23 @@ _AUTH_METHODS = {1: "none", 2: "password-cleartext (legacy)", 3: "password-clear
 def read_prefs(text: str) -> dict[str, object]:
     """``user_pref("name", value);`` lines -> {name: str | int | bool}."""
     prefs: dict[str, object] = {}
-    for match in _PREF.finditer(text):
+    for line in text.split("\n"):
+        match = _PREF.match(line)
+        if match is None:
+            continue
+        tail = line[match.end() :].rstrip()
+        if not tail.endswith(";") or not tail[:-1].rstrip().endswith(")"):
+            continue
         name = match.group(1)
-        raw = match.group(2)
+        raw = tail[:-1].rstrip()[:-1].strip()
         value: object
         if raw in ("true", "false"):
             value = raw == "true"
         elif re.fullmatch(r"-?\d+", raw):
-            value = int(raw)
+            try:
+                value = int(raw)
+            except ValueError:  # more digits than int() converts (4300)
+                continue
         elif raw.startswith('"') and raw.endswith('"'):
             try:
                 value = json.loads(raw)
@@ -305,11 +355,11 @@ def _prefs_server(
     socket_key: str, source: str,
 ) -> ServerSetting | str:
     raw_socket = prefs.get(p + socket_key, 0)
-    if not isinstance(raw_socket, int) or raw_socket not in _PREFS_SOCKET:
+    if type(raw_socket) is not int or raw_socket not in _PREFS_SOCKET:
         return f"{p + socket_key}={raw_socket!r}: unknown value, skipped"
     socket = _PREFS_SOCKET[raw_socket]
     port = prefs.get(p + "port", 0)
-    if not isinstance(port, int) or not 0 <= port <= 65535:
+    if type(port) is not int or not 0 <= port <= 65535:  # not bool: true is no port
         return f"{p}port={port!r}: not a port, skipped"
     if port == 0:  # Thunderbird: the protocol's default for the socket type
         port = DEFAULT_PORTS[(protocol, socket is SocketType.SSL)]
@@ -412,18 +462,31 @@ def _plist_bytes(data: bytes) -> tuple[bytes, bool]:
     raise ConfigError("no property list found in the profile (encrypted profiles are not read)")
 
 
+# What plistlib lets through on a malformed profile besides InvalidFileException: expat's
+# errors (XML), LookupError (an unknown encoding= in the XML declaration), ValueError (bad
+# <integer>, base64, UTF-16), AttributeError (a bad <date>), IndexError (a stray end tag),
+# RecursionError (binary objects nested deeper than the stack).
+_PLIST_ERRORS = (
+    plistlib.InvalidFileException, expat.ExpatError, LookupError, ValueError, AttributeError,
+    IndexError, RecursionError,
+)
+
+
 def parse_mobileconfig(data: bytes, address: str | None, *, source: str) -> ParsedConfig:
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source}: larger than {MAX_CONFIG_BYTES} bytes")
     plist, signed = _plist_bytes(data)
     try:
         profile = plistlib.loads(plist)
-    except (plistlib.InvalidFileException, ValueError, ET.ParseError) as exc:
+    except _PLIST_ERRORS as exc:
         raise ConfigError(f"{source}: not a readable property list: {exc}") from None
     if not isinstance(profile, dict):
         raise ConfigError(f"{source}: the property list is not a dictionary")
     payloads: list[dict[str, Any]] = []
     if profile.get("PayloadType") == "com.apple.mail.managed":
         payloads.append(profile)
-    for payload in profile.get("PayloadContent") or []:
+    content = profile.get("PayloadContent")
+    for payload in content if isinstance(content, list) else []:
         if isinstance(payload, dict) and payload.get("PayloadType") == "com.apple.mail.managed":
             payloads.append(payload)
     if not payloads:
@@ -477,7 +540,7 @@ def _apple_server(
         return f"{label}: no {side}MailServerHostName"
     use_ssl = payload.get(f"{side}MailServerUseSSL", False) is True
     port = payload.get(f"{side}MailServerPortNumber")
-    if port is not None and (not isinstance(port, int) or not 1 <= port <= 65535):
+    if port is not None and (type(port) is not int or not 1 <= port <= 65535):
         return f"{label}: {side}MailServerPortNumber {port!r} is not a port"
     ports: tuple[int, ...]
     if port is not None:

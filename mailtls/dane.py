@@ -148,7 +148,7 @@ def match_chain(records: Sequence[TLSA], chain: Sequence[bytes]) -> Match | None
     for record in records:
         if unusable_reason(record) is not None:
             continue
-        depths = [0] if record.usage == 3 else list(range(1, len(chain)))
+        depths = ([0] if chain else []) if record.usage == 3 else list(range(1, len(chain)))
         for depth in depths:
             data = association(chain[depth], record.selector, record.mtype)
             if data is None or data != record.data:

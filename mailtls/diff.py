@@ -83,10 +83,10 @@ def parse_report(text: str, source: str = "<report>") -> dict[str, Any]:
     docs: list[Any]
     try:
         docs = [json.loads(text)]
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         try:
             docs = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: [[[[...
             raise UsageError(f"{source}: neither JSON nor JSON Lines: {exc}") from None
     if not docs:
         raise UsageError(f"{source}: empty")
@@ -95,6 +95,8 @@ def parse_report(text: str, source: str = "<report>") -> dict[str, Any]:
             found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
             raise UsageError(f"{source}: not a mailtls report (schema {found!r}, "
                              f"expected {REPORT_SCHEMA!r}; write one with --format json)")
+        if not isinstance(doc.get("hosts", []), list):
+            raise UsageError(f"{source}: not a mailtls report (hosts is not a list)")
     merged: dict[str, Any] = dict(docs[0])
     if len(docs) > 1:
         merged["hosts"] = [h for d in docs for h in d.get("hosts", [])]

@@ -126,7 +126,8 @@ def load(path: str) -> Expectations:
         raise UsageError(f"--expect: no such file: {path}") from None
     except OSError as exc:
         raise UsageError(f"--expect: cannot read {path}: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: arrays or inline tables nested deeper than tomllib's recursion
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
     return parse(data, path)
 
@@ -229,7 +230,7 @@ def _host_spec(table: Mapping[str, Any], base: HostSpec, bad: Any, prefix: str) 
         changes["cert_min_days"] = value
     if "max_severity" in table:
         value = table["max_severity"]
-        if value not in _SEVERITIES:
+        if not isinstance(value, str) or value not in _SEVERITIES:
             raise bad(prefix + "max_severity", f"one of {', '.join(_SEVERITIES)}, not {value!r}")
         changes["max_severity"] = _SEVERITIES[value]
     return replace(base, **changes)

@@ -19,6 +19,7 @@ TLSRPT_PREFIX = "v=TLSRPTv1"
 MAX_AGE_LIMIT = 31557600  # one year (RFC 8461 §3.2)
 POLICY_SIZE_LIMIT = 64 * 1024  # what senders are advised to accept (RFC 8461 §3.3)
 MODES = ("enforce", "testing", "none")
+_MAX_LINE_PROBLEMS = 10  # malformed lines named one by one; the rest are counted
 
 _STS_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 _EXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
@@ -120,6 +121,11 @@ def parse_sts_policy(text: str) -> StsPolicy:
     notes: list[str] = []
     values: dict[str, str] = {}
     mx: list[str] = []
+    if len(text) > POLICY_SIZE_LIMIT:
+        problems.append(f"the policy is larger than {POLICY_SIZE_LIMIT // 1024} KiB, more than "
+                        "senders read (RFC 8461 §3.3)")
+        text = text[:POLICY_SIZE_LIMIT]
+    bad_lines = 0
     if "\r\n" not in text and "\n" in text:
         notes.append("lines end in LF, not CRLF (accepted by RFC 8461's grammar)")
     for number, raw in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
@@ -128,18 +134,22 @@ def parse_sts_policy(text: str) -> StsPolicy:
             continue
         key, sep, value = line.partition(":")
         if not sep or not _POLICY_KEY.fullmatch(key):
-            problems.append(f"line {number} is not 'key: value': {line[:80]!r}")
+            bad_lines += 1
+            if bad_lines <= _MAX_LINE_PROBLEMS:
+                problems.append(f"line {number} is not 'key: value': {line[:80]!r}")
             continue
         value = value.strip(" \t")
         if key == "mx":
             mx.append(value)
             continue
         if key in values:
-            notes.append(f"{key} appears more than once; the first ({values[key]!r}) counts")
+            notes.append(f"{key} appears more than once; the first ({values[key][:80]!r}) counts")
             continue
         values[key] = value
         if key not in ("version", "mode", "max_age"):
             notes.append(f"unknown field {key!r} (ignored)")
+    if bad_lines > _MAX_LINE_PROBLEMS:
+        problems.append(f"{bad_lines - _MAX_LINE_PROBLEMS} more lines are not 'key: value'")
     version = values.get("version")
     mode = values.get("mode")
     max_age_text = values.get("max_age")
@@ -194,7 +204,10 @@ class TlsRptRecord:
 
 
 def _uri_problem(uri: str) -> str | None:
-    parsed = urllib.parse.urlsplit(uri)
+    try:
+        parsed = urllib.parse.urlsplit(uri)
+    except ValueError:  # "https://[x": an unclosed IPv6 literal, or NFKC tricks in the host
+        return f"{uri!r} is not a valid URI"
     scheme = parsed.scheme.lower()
     if any(c in uri for c in " \t!;") and scheme != "https":
         return f"{uri!r} contains characters that must be percent-encoded"

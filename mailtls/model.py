@@ -121,6 +121,9 @@ class CertificateInfo:
     self_issued: bool  # subject == issuer
     self_signed: bool  # self-issued and its signature verifies with its own key
     is_ca: bool
+    # TLS Feature extension (RFC 7633) asking for status_request: "OCSP must-staple"
+    must_staple: bool = False
+    ocsp_urls: tuple[str, ...] = ()  # OCSP responders named in authorityInfoAccess
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,10 @@ class TLSScan:
     connections: int
     seconds: float
     errors: tuple[str, ...] = ()
+    # extra hellos after the enumeration (None: not tested, not applicable or no clear answer)
+    compression: bool | None = None  # chose DEFLATE when offered (CRIME)
+    fallback_scsv: bool | None = None  # refused a lower version carrying TLS_FALLBACK_SCSV
+    ocsp_stapling: bool | None = None  # stapled an OCSP response in a TLS <= 1.2 flight
 
 
 class ProbeVerdict(enum.StrEnum):

@@ -30,13 +30,20 @@ the one the server picks, drop it, repeat until the server refuses. Then offer t
 in two opposite orders to learn whether the server imposes its own order (and, if so, list them
 in the server's order). TLS 1.3 groups are found the same way through HelloRetryRequests (empty
 key_share), TLS <= 1.2 ECDHE curves through ServerKeyExchange.
+
+Then at most two more hellos (``extra_probes``): one at the highest TLS 1.0-1.2 version accepted,
+offering DEFLATE compression (CRIME, RFC 7457 §2.6) and status_request (OCSP stapling, RFC 6066
+§8), whose ServerHello and CertificateStatus tell both; and, when the server accepts SSLv3, TLS
+1.0 or 1.1 below its highest version, one at that lower version carrying TLS_FALLBACK_SCSV, which
+a server that implements RFC 7507 refuses with an inappropriate_fallback alert (or any refusal:
+it accepted that version and those suites without the SCSV).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -55,6 +62,7 @@ from mailtls.errors import (
     Unreachable,
 )
 from mailtls.tlshello import (
+    COMPRESSION_DEFLATE,
     DEFAULT_GROUPS,
     DEFAULT_TLS12_GROUPS,
     AlertResult,
@@ -75,6 +83,7 @@ __all__ = [
     "TLSEnumeration",
     "enumerate_tls",
     "exchange_from_callable",
+    "fallback_version",
 ]
 
 HelloExchange = Callable[[bytes], AsyncIterator[bytes]]
@@ -120,6 +129,13 @@ class TLSEnumeration:
     ``connections``: connections opened. ``errors``: what went wrong on the way.
     ``rate_limited``: connections the server turned away (:class:`RateLimited`), retried or not;
     ``backoff_seconds``: time spent waiting because of them.
+    ``compression``: the server chose DEFLATE when offered. ``ocsp_stapling``: it stapled an OCSP
+    response (CertificateStatus) to a TLS <= 1.2 flight that asked for one; ``ocsp_response``:
+    that response. ``fallback_scsv``: it refused a hello at :func:`fallback_version` carrying
+    TLS_FALLBACK_SCSV (an alert, normally inappropriate_fallback, or a hang-up; False: it
+    accepted the fallback). Each is None when it was not tested (no TLS 1.0-1.2; no version to
+    fall back to; the scan was stopped) or the answer was unclear.
+    ``notes``: one line per extra probe, what was offered and what came back.
     """
 
     versions: dict[Version, bool | None]
@@ -134,6 +150,11 @@ class TLSEnumeration:
     errors: tuple[str, ...]
     rate_limited: int = 0
     backoff_seconds: float = 0.0
+    compression: bool | None = None
+    ocsp_stapling: bool | None = None
+    ocsp_response: bytes | None = None
+    fallback_scsv: bool | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def accepted_versions(self) -> tuple[Version, ...]:
@@ -281,6 +302,8 @@ class _State:
         *,
         groups: Sequence[int] | None = None,
         key_shares: Sequence[int] = (),
+        compression_methods: Sequence[int] = (0,),
+        status_request: bool = False,
     ) -> bytes:
         if version == Version.TLS1_3 and groups is None:
             groups = tuple(dict.fromkeys((*key_shares, *DEFAULT_GROUPS)))
@@ -290,6 +313,8 @@ class _State:
             server_name=self.server_name,
             groups=groups,
             key_share_groups=key_shares,
+            compression_methods=compression_methods,
+            status_request=status_request,
         )
 
 
@@ -483,6 +508,88 @@ async def _scan_sslv2(st: _State, kinds: Sequence[int]) -> tuple[bool | None, tu
     return False, ()
 
 
+#: Versions a fallback to which is a downgrade worth guarding against. A fallback from TLS 1.3 to
+#: 1.2 needs no SCSV (the ServerHello.random sentinel, RFC 8446 §4.1.3, catches it), and with
+#: SSLv3, TLS 1.0 and 1.1 gone (RFC 8996) there is nothing left to fall back to.
+_FALLBACK_VERSIONS = (Version.SSL3, Version.TLS1_0, Version.TLS1_1)
+
+
+def fallback_version(accepted: Iterable[Version]) -> Version | None:
+    """The version of the TLS_FALLBACK_SCSV probe: the highest of SSLv3, TLS 1.0 and 1.1 that
+    the server accepts below its highest version; None when there is none (not applicable)."""
+    found = sorted({Version(v) for v in accepted if v != Version.SSL2})
+    below = [v for v in found[:-1] if v in _FALLBACK_VERSIONS]
+    return below[-1] if below else None
+
+
+def _said(res: _Outcome) -> str:
+    if isinstance(res, AlertResult):
+        return f"{res.name} alert"
+    if isinstance(res, ServerHelloResult):
+        known = res.version in {v.value for v in Version}
+        label = Version(res.version).label if known else f"0x{res.version:04X}"
+        return f"ServerHello {label} {res.cipher_name}"
+    return f"{res.kind}: {res.detail}"
+
+
+@dataclass
+class _Extras:
+    compression: bool | None = None
+    ocsp_stapling: bool | None = None
+    ocsp_response: bytes | None = None
+    fallback_scsv: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+async def _extra_probes(
+    st: _State, versions: dict[Version, bool | None], suites: dict[Version, tuple[int, ...]]
+) -> _Extras:
+    out = _Extras()
+    if st.stopped is not None:  # rate limited or out of time: the reason is on record
+        return out
+    legacy = [v for v in (Version.TLS1_2, Version.TLS1_1, Version.TLS1_0)
+              if versions.get(v) and suites.get(v)]
+    if legacy:
+        v = legacy[0]
+        hello = st.hello(v, suites[v], compression_methods=(COMPRESSION_DEFLATE, 0),
+                         status_request=True)
+        res = await st.probe(hello, want_flight=True)
+        offer = f"{v.label} hello offering DEFLATE compression and status_request"
+        if isinstance(res, ServerHelloResult) and res.version == v:
+            out.compression = res.compression != 0
+            method = {0: "null", COMPRESSION_DEFLATE: "DEFLATE"}.get(
+                res.compression, f"method {res.compression}")
+            if res.ocsp_response is not None:
+                out.ocsp_stapling, out.ocsp_response = True, res.ocsp_response
+                stapled = f"OCSP response stapled ({len(res.ocsp_response)} bytes)"
+            elif not res.status_request:
+                out.ocsp_stapling, stapled = False, "no status_request in the ServerHello"
+            elif res.complete:
+                out.ocsp_stapling = False
+                stapled = "status_request acknowledged, but no CertificateStatus followed"
+            else:
+                stapled = "status_request acknowledged, the flight was cut short"
+            out.notes.append(f"{offer}: compression {method}; {stapled}")
+        else:
+            out.notes.append(f"{offer}: {_said(res)} (compression and stapling unknown)")
+    fallback = fallback_version(v for v, ok in versions.items() if ok)
+    if fallback is not None and suites.get(fallback):
+        hello = st.hello(fallback, [*suites[fallback], ciphersuites.TLS_FALLBACK_SCSV])
+        res = await st.probe(hello, want_flight=False)
+        said = _said(res)
+        # The server accepted this very version and these suites a moment ago: a refusal now is
+        # the SCSV's doing. RFC 7507 asks for inappropriate_fallback; some servers (Dovecot)
+        # hang up without a word, which refuses the fallback just as well.
+        if isinstance(res, AlertResult):
+            out.fallback_scsv = True
+        elif isinstance(res, _Failure) and res.kind == "closed":
+            out.fallback_scsv, said = True, f"the server hung up ({res.detail})"
+        elif isinstance(res, ServerHelloResult) and res.version == fallback:
+            out.fallback_scsv = False
+        out.notes.append(f"{fallback.label} hello with TLS_FALLBACK_SCSV: {said}")
+    return out
+
+
 async def enumerate_tls(
     exchange: HelloExchange,
     *,
@@ -499,6 +606,7 @@ async def enumerate_tls(
     retries: int = 3,
     backoff: float = 1.0,
     pause: float = 0.0,
+    extra_probes: bool = True,
 ) -> TLSEnumeration:
     """Find every version, suite and group the server behind ``exchange`` accepts.
 
@@ -509,6 +617,7 @@ async def enumerate_tls(
     2 x ``backoff``, ... seconds; after a retry succeeded the pause grows so the rest of the scan
     stays below the server's limit. No connection is started after ``deadline``
     (``time.monotonic()``): what was found by then is returned, the rest is untested (None).
+    ``extra_probes``: the compression/stapling and fallback hellos (at most two connections).
     """
     if max_suites_per_hello < 1:
         raise ValueError("max_suites_per_hello must be positive")
@@ -564,6 +673,7 @@ async def enumerate_tls(
                 groups12 = await _ecdhe_groups(st, version, ecdhe, ecdhe_groups)
                 break
 
+    extras = await _extra_probes(st, result_versions, result_suites) if extra_probes else _Extras()
     return TLSEnumeration(
         versions=result_versions,
         suites=result_suites,
@@ -577,4 +687,9 @@ async def enumerate_tls(
         errors=tuple(st.errors),
         rate_limited=st.rate_limited,
         backoff_seconds=round(st.backoff_seconds, 3),
+        compression=extras.compression,
+        ocsp_stapling=extras.ocsp_stapling,
+        ocsp_response=extras.ocsp_response,
+        fallback_scsv=extras.fallback_scsv,
+        notes=tuple(extras.notes),
     )

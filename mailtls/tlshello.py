@@ -26,6 +26,7 @@ from mailtls.errors import ProtocolError
 
 __all__ = [
     "ALERT_NAMES",
+    "COMPRESSION_DEFLATE",
     "DEFAULT_GROUPS",
     "DEFAULT_SIGALGS",
     "DEFAULT_TLS12_GROUPS",
@@ -68,8 +69,13 @@ _VERSION_LABELS = {
 CT_CHANGE_CIPHER_SPEC, CT_ALERT, CT_HANDSHAKE, CT_APPLICATION_DATA = 20, 21, 22, 23
 HS_HELLO_REQUEST, HS_CLIENT_HELLO, HS_SERVER_HELLO = 0, 1, 2
 HS_CERTIFICATE, HS_SERVER_KEY_EXCHANGE, HS_SERVER_HELLO_DONE = 11, 12, 14
+HS_CERTIFICATE_STATUS = 22
+
+#: TLS compression method DEFLATE (RFC 3749); null is 0.
+COMPRESSION_DEFLATE = 1
 
 EXT_SERVER_NAME = 0x0000
+EXT_STATUS_REQUEST = 0x0005
 EXT_SUPPORTED_GROUPS = 0x000A
 EXT_EC_POINT_FORMATS = 0x000B
 EXT_SIGNATURE_ALGORITHMS = 0x000D
@@ -160,7 +166,9 @@ class ServerHelloResult:
     server's order. ``certificate_ders``: the Certificate message (TLS <= 1.2 and SSLv2 only).
     ``server_key_exchange_dh_bits`` / ``_curve``: the DHE prime size / ECDHE named curve from
     ServerKeyExchange. ``complete``: the flight was seen up to ServerHelloDone (TLS <= 1.2) - or
-    just the hello was asked for, or it is TLS 1.3 / HRR / SSLv2.
+    just the hello was asked for, or it is TLS 1.3 / HRR / SSLv2. ``compression``: the method the
+    ServerHello chose (0 = null). ``ocsp_response``: the OCSP response of a CertificateStatus
+    message (RFC 6066 §8, stapling; TLS <= 1.2), None when there was none.
     """
 
     version: int
@@ -178,10 +186,16 @@ class ServerHelloResult:
     legacy_version: int = 0
     random: bytes = b""
     complete: bool = True
+    ocsp_response: bytes | None = None
 
     @property
     def tls13(self) -> bool:
         return self.version == Version.TLS1_3 or 0x7F00 <= self.version <= 0x7FFF
+
+    @property
+    def status_request(self) -> bool:
+        """The ServerHello acknowledged status_request: a CertificateStatus should follow."""
+        return EXT_STATUS_REQUEST in self.extensions
 
     @property
     def cipher_name(self) -> str:
@@ -297,6 +311,7 @@ def client_hello(
     key_share_groups: Sequence[int] = (),
     signature_algorithms: Sequence[int] = DEFAULT_SIGALGS,
     compression_methods: Sequence[int] = (0,),
+    status_request: bool = False,
     random: bytes | None = None,
 ) -> bytes:
     """TLS record(s) carrying a ClientHello whose highest version is exactly ``version``.
@@ -309,6 +324,9 @@ def client_hello(
     :data:`DEFAULT_GROUPS`), signature_algorithms, psk_key_exchange_modes and key_share with real
     public keys for ``key_share_groups`` (empty = force a HelloRetryRequest naming the group the
     server wants).
+    ``compression_methods``: in preference order, null (0) must be among them (TLS 1.3 servers
+    refuse anything but null alone). ``status_request`` (TLS 1.0 and up): ask for OCSP stapling
+    (RFC 6066 §8: status_type ocsp, no responder ids, no request extensions).
     A hello of 256-511 bytes is padded (RFC 7685) to 512 to dodge the F5 hang.
     """
     version = Version(version)
@@ -327,6 +345,10 @@ def client_hello(
         raise ValueError("random must be 32 bytes")
     if not compression_methods or 0 not in compression_methods:
         raise ValueError("compression_methods must include null (0)")
+    if len(compression_methods) > 255 or not all(0 <= m <= 255 for m in compression_methods):
+        raise ValueError("compression methods are 8-bit values, at most 255 of them")
+    if status_request and version < Version.TLS1_0:
+        raise ValueError("status_request is an extension: TLS 1.0 and up")
 
     exts: list[bytes] = []
     if version >= Version.TLS1_0:
@@ -340,6 +362,8 @@ def client_hello(
         host = _sni_name(server_name)
         if host is not None:
             exts.append(_ext(EXT_SERVER_NAME, _v16(b"\x00" + _v16(host))))
+        if status_request:
+            exts.append(_ext(EXT_STATUS_REQUEST, b"\x01" + _v16(b"") + _v16(b"")))
         if groups:
             exts.append(_ext(EXT_SUPPORTED_GROUPS, _v16(_u16s(groups))))
         if version < Version.TLS1_3:
@@ -510,6 +534,18 @@ def _parse_certificates(msg: bytes) -> tuple[bytes, ...]:
     return tuple(certs)
 
 
+def _parse_certificate_status(msg: bytes) -> bytes | None:
+    """The OCSP response of a CertificateStatus message (RFC 6066 §8); None for another type."""
+    r = _Reader(msg, "CertificateStatus")
+    status_type = r.u8()
+    if status_type != 1:  # only ocsp(1) is defined for status_request
+        return None
+    response = r.take(r.u24())
+    if r.remaining:
+        raise ProtocolError("CertificateStatus length mismatch")
+    return response
+
+
 def _parse_server_key_exchange(msg: bytes, cipher: int) -> tuple[int | None, int | None]:
     """(DH prime bits, ECDHE named curve) from a ServerKeyExchange."""
     kx = ciphersuites.describe(cipher).kx
@@ -534,10 +570,11 @@ class HelloParser:
 
     Feed bytes with :meth:`receive_data` until it returns a result; :meth:`receive_eof` when the
     connection closed. With ``want_flight`` (default) a TLS <= 1.2 result is returned at
-    ServerHelloDone (so Certificate and ServerKeyExchange are included); TLS 1.3, a
-    HelloRetryRequest, an alert and SSLv2 return at once. Handshake messages may be split across
-    records and records across reads. At most ``max_bytes`` are looked at: past that a result
-    from what was seen is returned, or ProtocolError when there is no ServerHello yet.
+    ServerHelloDone (so Certificate, CertificateStatus and ServerKeyExchange are included);
+    TLS 1.3, a HelloRetryRequest, an alert and SSLv2 return at once. Handshake messages may be
+    split across records and records across reads. At most ``max_bytes`` are looked at: past
+    that a result from what was seen is returned, or ProtocolError when there is no ServerHello
+    yet.
     Warning-level alerts other than close_notify (e.g. unrecognized_name) are skipped.
     """
 
@@ -555,6 +592,7 @@ class HelloParser:
         self._certs: tuple[bytes, ...] = ()
         self._dh_bits: int | None = None
         self._curve: int | None = None
+        self._ocsp: bytes | None = None
         self._result: HelloResult | None = None
 
     @property
@@ -614,6 +652,7 @@ class HelloParser:
             legacy_version=h.legacy_version,
             random=h.random,
             complete=complete,
+            ocsp_response=self._ocsp,
         )
         self._buf.clear()
         self._hs.clear()
@@ -700,6 +739,8 @@ class HelloParser:
             raise ProtocolError("second ServerHello in one flight")
         if mtype == HS_CERTIFICATE:
             self._certs = _parse_certificates(msg)
+        elif mtype == HS_CERTIFICATE_STATUS:
+            self._ocsp = _parse_certificate_status(msg)
         elif mtype == HS_SERVER_KEY_EXCHANGE:
             self._dh_bits, self._curve = _parse_server_key_exchange(msg, self._hello.cipher)
         elif mtype == HS_SERVER_HELLO_DONE:

@@ -14,8 +14,9 @@ import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
+from der_builder import resign_sha1
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,6 +92,7 @@ def _make(
     sign_hash: hashes.HashAlgorithm | None = None,
     not_before: dt.datetime = NOT_BEFORE,
     not_after: dt.datetime = NOT_AFTER,
+    extensions: tuple[x509.ExtensionType, ...] = (),
 ) -> bytes:
     """A DER certificate; self-signed with ``key`` unless ``issuer``/``signer`` say otherwise."""
     import ipaddress
@@ -111,6 +113,8 @@ def _make(
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     if ca is not None:
         builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=None), True)
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
     signing_key = signer if signer is not None else key
     if sign_hash is None and not isinstance(
         signing_key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
@@ -120,32 +124,10 @@ def _make(
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def _tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        length = bytes([n])
-    else:
-        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        length = bytes([0x80 | len(raw)]) + raw
-    return bytes([tag]) + length + body
-
-
-_SHA256_RSA = bytes.fromhex("300d06092a864886f70d01010b0500")
-_SHA1_RSA = bytes.fromhex("300d06092a864886f70d0101050500")
-
-
 def _sha1_self_signed(key: rsa.RSAPrivateKey, dns: str) -> bytes:
-    """A correctly signed sha1WithRSAEncryption certificate.
-
-    cryptography's builder refuses SHA-1 signatures, so sign a SHA-256 certificate's TBS with
-    the algorithm identifier swapped and assemble the DER by hand.
-    """
+    """A correctly signed sha1WithRSAEncryption certificate (see ``resign_sha1``)."""
     der = _make(key, subject=_name(dns), dns=(dns,))
-    tbs = x509.load_der_x509_certificate(der).tbs_certificate_bytes
-    assert tbs.count(_SHA256_RSA) == 1
-    tbs = tbs.replace(_SHA256_RSA, _SHA1_RSA)
-    signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
-    return _tlv(0x30, tbs + _SHA1_RSA + _tlv(0x03, b"\x00" + signature))
+    return resign_sha1(x509.load_der_x509_certificate(der), key)
 
 
 def _pem_to_der(pem: bytes) -> bytes:
@@ -331,6 +313,28 @@ def test_self_issued_but_not_self_signed() -> None:
     der = _make(_key("p256"), signer=_key("p256-other"))
     info = certificate_info(der)
     assert info.self_issued and not info.self_signed
+
+
+def test_must_staple_and_ocsp_responders() -> None:
+    """RFC 7633 TLS Feature status_request is "must-staple"; OCSP URLs come from AIA."""
+    from cryptography.x509.oid import AuthorityInformationAccessOID as AIA
+
+    plain = certificate_info(_make(_key("p256")))
+    assert plain.must_staple is False and plain.ocsp_urls == ()
+    access = x509.AuthorityInformationAccess([
+        x509.AccessDescription(AIA.OCSP, x509.UniformResourceIdentifier("http://o1.example/")),
+        x509.AccessDescription(AIA.CA_ISSUERS, x509.UniformResourceIdentifier("http://ca/x.crt")),
+        x509.AccessDescription(AIA.OCSP, x509.UniformResourceIdentifier("http://o2.example/")),
+    ])
+    staple = x509.TLSFeature([x509.TLSFeatureType.status_request])
+    info = certificate_info(_make(_key("p256"), extensions=(staple, access)))
+    assert info.must_staple is True
+    assert info.ocsp_urls == ("http://o1.example/", "http://o2.example/")
+    # status_request_v2 alone is not the must-staple the check is about
+    v2 = x509.TLSFeature([x509.TLSFeatureType.status_request_v2])
+    assert certificate_info(_make(_key("p256"), extensions=(v2,))).must_staple is False
+    _, _, leaf_der, _ = _trustme()
+    assert certificate_info(leaf_der).must_staple is False
 
 
 def test_ip_sans_are_normalised() -> None:

@@ -242,6 +242,24 @@ TLS_CLIENT_ORDER = _rule(
     "RFC 9325 §4.2", "Enforce the server's order (e.g. Postfix tls_preempt_cipherlist = yes) or "
     "drop the weak suites.",
 )
+TLS_COMPRESSION = _rule(
+    "tls.compression", Severity.FAIL, "TLS-level compression accepted (CRIME)",
+    "RFC 9325 §3.3; RFC 7457 §2.6", "Disable TLS compression (OpenSSL 1.1.0 and later do by "
+    "default; e.g. Postfix tls_ssl_options = NO_COMPRESSION, Dovecot ssl_options = "
+    "no_compression).", "SHOULD NOT",
+)
+TLS_FALLBACK_SCSV_MISSING = _rule(
+    "tls.fallback_scsv.missing", Severity.WARN, "Version fallback not refused (TLS_FALLBACK_SCSV)",
+    "RFC 7507 §3; RFC 8996", "Disable SSLv3, TLS 1.0 and 1.1 (RFC 8996): with nothing below TLS "
+    "1.2 there is no fallback to guard. Else update the TLS library: every maintained one "
+    "refuses a fallback hello with inappropriate_fallback.",
+)
+TLS_OCSP_NOT_STAPLED = _rule(
+    "tls.ocsp.not_stapled", Severity.INFO, "No OCSP response stapled",
+    "RFC 6066 §8; Mozilla Server Side TLS", "Staple OCSP responses where the server software "
+    "can (e.g. Exim tls_ocsp_file); clients then need not ask the CA. Postfix and Dovecot "
+    "cannot staple, hence informational.",
+)
 PROFILE_VERSION = _rule(
     "tls.profile.version", Severity.FAIL, "Protocol version outside the chosen profile",
     "--profile", "Restrict the protocol versions to the profile's.",
@@ -275,6 +293,12 @@ CERT_CHAIN_ORDER = _rule(
     "the one that issued it (e.g. Postfix smtpd_tls_chain_files: key, leaf, intermediates in "
     "order); remove certificates that belong to no path. TLS 1.2 clients may reject a chain out "
     "of order.", "MUST",
+)
+CERT_MUST_STAPLE = _rule(
+    "cert.must_staple.not_stapled", Severity.FAIL, "Must-staple certificate without a staple",
+    "RFC 7633 §4.2.3", "The certificate demands a stapled OCSP response (TLS Feature "
+    "status_request): clients that honour it refuse the connection. Staple OCSP responses, or "
+    "reissue the certificate without must-staple (e.g. certbot without --must-staple).",
 )
 
 # --- certificate -----------------------------------------------------------------------------
@@ -826,6 +850,7 @@ _REACHABILITY_IDS = (
 _ENUMERATION_PREFIXES = (
     "tls.version.ssl_accepted", "tls.version.legacy_accepted", "tls.version.no_tls12",
     "tls.scan.", "tls.cipher", "tls.dh.", "tls.renegotiation.", "tls.profile.",
+    "tls.compression", "tls.fallback_scsv.", "tls.ocsp.", "cert.must_staple.",
 )
 _TLS_SESSION_PREFIXES = ("cert.", "tls.version.")
 # The STARTTLS security probes run with the enumeration (not with --quick; open relay only with

@@ -14,6 +14,9 @@ from mailtls.model import CertificateInfo, Finding, PortObservation, Severity
 
 _SSL = ("SSLv2", "SSLv3")
 _LEGACY_TLS = ("TLS 1.0", "TLS 1.1")
+_TLS_ORDER = ("SSLv3", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3")
+# A fallback to these is a downgrade worth guarding; TLS 1.3 -> 1.2 has its own sentinel.
+_FALLBACK = ("SSLv3", "TLS 1.0", "TLS 1.1")
 _WEAK_SIGNATURE = ("md5", "sha1", "md2")
 
 
@@ -120,9 +123,48 @@ def judge_tls_scan(obs: PortObservation, profile: Profile | None = None) -> list
         out.append(R.TLS_CLIENT_ORDER.finding(
             f"{label} lets the client choose the suite ({', '.join(client_order)}) while it "
             "accepts weak ones", evidence=[f"{v}: client order" for v in client_order], **at))
+    out.extend(_extra_probes(obs))
 
     if profile.name != "mail":
         out.extend(_profile_findings(obs, profile, accepted, by_version))
+    return out
+
+
+def _extra_probes(obs: PortObservation) -> list[Finding]:
+    """Compression, TLS_FALLBACK_SCSV and OCSP stapling (the hellos after the enumeration)."""
+    scan = obs.tls_scan
+    assert scan is not None
+    at = where(obs)
+    label = port_label(obs)
+    out: list[Finding] = []
+    tls = [v for v in _TLS_ORDER if scan.versions.get(v)]
+    legacy_hello = next((v for v in ("TLS 1.2", "TLS 1.1", "TLS 1.0") if v in tls), "TLS 1.2")
+    if scan.compression:
+        out.append(R.TLS_COMPRESSION.finding(
+            f"{label} compresses TLS records when the client offers DEFLATE",
+            evidence=[f"{legacy_hello} ClientHello offering DEFLATE and null: the ServerHello "
+                      "chose DEFLATE"], **at))
+    below = [v for v in tls[:-1] if v in _FALLBACK]
+    if scan.fallback_scsv is False and below:
+        out.append(R.TLS_FALLBACK_SCSV_MISSING.finding(
+            f"{label} accepts a fallback to {below[-1]} (it supports {tls[-1]}) although the "
+            "client signals TLS_FALLBACK_SCSV",
+            evidence=[f"{below[-1]} ClientHello with TLS_FALLBACK_SCSV: ServerHello, not an "
+                      "inappropriate_fallback alert", f"accepted: {', '.join(tls)}"], **at))
+    leaf = obs.tls.chain[0] if obs.tls is not None and obs.tls.chain else None
+    if scan.ocsp_stapling is False and leaf is not None:
+        asked = f"{legacy_hello} ClientHello with status_request: no CertificateStatus"
+        if leaf.must_staple:
+            # An MX is reached by senders that do not authenticate it by default (RFC 7672).
+            relaxed = Severity.WARN if obs.endpoint.service.name == "smtp" else None
+            out.append(R.CERT_MUST_STAPLE.finding(
+                f"{label}: the certificate demands OCSP stapling (must-staple), the server does "
+                "not staple", evidence=[asked, f"TLS Feature status_request in {leaf.subject}"],
+                severity=relaxed, **at))
+        elif leaf.ocsp_urls:  # without a responder there is nothing to staple
+            out.append(R.TLS_OCSP_NOT_STAPLED.finding(
+                f"{label} does not staple an OCSP response",
+                evidence=[asked, f"OCSP responder: {', '.join(leaf.ocsp_urls)}"], **at))
     return out
 
 

@@ -1,5 +1,6 @@
 """Enumerate the protocol versions and cipher suites a port accepts, over its own way of
-starting TLS (STARTTLS dialogue or implicit), with hand-built hellos (``mailtls.tlsenum``).
+starting TLS (STARTTLS dialogue or implicit), with hand-built hellos (``mailtls.tlsenum``); then
+whether it compresses, staples OCSP responses and honours TLS_FALLBACK_SCSV (up to two hellos).
 
 Politeness: the connections are made one after the other. A server that turns one away before
 TLS (SMTP 421, IMAP BYE, POP3 -ERR greeting, a reset during the STARTTLS dialogue, a refused
@@ -159,6 +160,9 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
         connections=result.connections,
         seconds=round(time.monotonic() - started, 3),
         errors=result.errors,
+        compression=result.compression,
+        fallback_scsv=result.fallback_scsv,
+        ocsp_stapling=result.ocsp_stapling,
     )
     if result.rate_limited:
         recorder.note(
@@ -166,6 +170,8 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
             f"rate limited: the server turned {result.rate_limited} connection(s) away; "
             f"backed off {result.backoff_seconds:g} s in all",
         )
+    for line in result.notes:
+        recorder.note(Direction.NOTE, line)
     accepted = [v.label for v in Version if result.versions.get(v)]
     recorder.note(
         Direction.NOTE,

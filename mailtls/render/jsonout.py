@@ -42,6 +42,8 @@ def _cert(c: CertificateInfo) -> dict[str, Any]:
         "self_issued": c.self_issued,
         "self_signed": c.self_signed,
         "is_ca": c.is_ca,
+        "must_staple": c.must_staple,
+        "ocsp_urls": list(c.ocsp_urls),
     }
 
 
@@ -74,6 +76,9 @@ def _tls_scan(t: TLSScan | None) -> dict[str, Any] | None:
         "ecdhe_groups": list(t.ecdhe_groups),
         "dh_bits": t.dh_bits,
         "secure_renegotiation": t.secure_renegotiation,
+        "compression": t.compression,
+        "fallback_scsv": t.fallback_scsv,
+        "ocsp_stapling": t.ocsp_stapling,
         "connections": t.connections,
         "seconds": t.seconds,
         "errors": list(t.errors),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,52 +24,6 @@ def assert_no_secret(*texts: str) -> None:
     for text in texts:
         for form in ALL_SECRET_FORMS:
             assert form not in text, "a password form appeared in the output"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def report(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.out)
-        return data
-
-    @property
-    def endpoints(self) -> list[dict[str, Any]]:
-        return [e for h in self.report["hosts"] for e in h["endpoints"]]
-
-    @property
-    def findings(self) -> list[dict[str, Any]]:
-        return [f for h in self.report["hosts"] for f in h["findings"]]
-
-    @property
-    def ids(self) -> set[str]:
-        return {f["id"] for f in self.findings}
-
-    def by_id(self, finding_id: str) -> list[dict[str, Any]]:
-        return [f for f in self.findings if f["id"] == finding_id]
-
-    @property
-    def client(self) -> dict[str, Any]:
-        data: dict[str, Any] = self.report["client"]
-        return data
-
-    @property
-    def client_ids(self) -> set[str]:
-        return {f["id"] for f in self.client["findings"]}
-
-    def client_finding(self, finding_id: str) -> dict[str, Any]:
-        found = [f for f in self.client["findings"] if f["id"] == finding_id]
-        assert found, f"{finding_id} not in {sorted(self.client_ids)}"
-        return found[0]
-
-    @property
-    def logins(self) -> dict[str, dict[str, Any]]:
-        """service name -> the endpoint's "login" object of the JSON report."""
-        return {e["service"]: e["login"] for e in self.endpoints if e.get("login") is not None}
 
 
 # --- discovery: a loopback web server for autoconfig and the DNS zone of the test domain ------

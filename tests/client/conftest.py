@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from client_helpers import ALL_SECRET_FORMS, CLIENT_NAMES, HOST, Run
+from cli_runner import Run, check_argv, run_cli
+from client_helpers import ALL_SECRET_FORMS, CLIENT_NAMES, HOST
 
-from mailtls.cli import main
 from mailtls.testing import PASSWORD, USERNAME, RunningServer, TestPKI, started_servers
 
 # The domain tests' in-process DNS server (loopback, refuses names outside its zones).
@@ -42,10 +42,7 @@ def client_cli(capsys: pytest.CaptureFixture[str], client_pki: TestPKI,
             argv += ["--format", "json"]
         if password is not None:
             monkeypatch.setenv("MAILTLS_PASSWORD", password)
-        capsys.readouterr()
-        code = main(argv)
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        return run_cli(capsys, argv)
 
     return run
 
@@ -78,22 +75,12 @@ def login_check(
     def run(*services: str, password: str | None = PASSWORD, user: str = USERNAME,
             extra: tuple[str, ...] = (), json_out: bool = True, trust: bool = True,
             host: str = HOST) -> Run:
-        argv = ["check", host, "--address", "127.0.0.1", "--quick", "--timeout", "30",
-                "--read-timeout", "3", "--handshake-timeout", "3", "--connect-timeout", "2",
-                "--user", user]
-        for s in services:
-            argv += ["--service", s]
-        if trust:
-            argv += ["--ca-file", pki.ca_file()]
-        if json_out:
-            argv += ["--format", "json"]
+        argv = [*check_argv(host, services, ca_file=pki.ca_file() if trust else None,
+                            json_out=json_out, quick=True, timeout="30"), "--user", user]
         if password is None:
             monkeypatch.delenv("MAILTLS_PASSWORD", raising=False)
         else:
             monkeypatch.setenv("MAILTLS_PASSWORD", password)
-        capsys.readouterr()
-        code = main([*argv, *extra])
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        return run_cli(capsys, [*argv, *extra])
 
     return run

@@ -3,16 +3,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import plistlib
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID
+from profile_signing import sign_profile
 
 from mailtls.clientconfig import ConfigError, parse_config, service_for
 from mailtls.model import Protocol, SocketType
@@ -99,19 +94,6 @@ def test_mobileconfig_sample_never_keeps_the_password() -> None:
     assert "hunter2" not in repr(parsed)
 
 
-def _signed(content: bytes) -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "profile signer")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1)
-            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    return (pkcs7.PKCS7SignatureBuilder().set_data(content)
-            .add_signer(cert, key, hashes.SHA256())
-            .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary]))
-
-
 @pytest.mark.parametrize("form", ["xml", "binary"])
 def test_signed_mobileconfig_is_read(form: str) -> None:
     profile = {
@@ -128,7 +110,7 @@ def test_signed_mobileconfig_is_read(form: str) -> None:
         }],
     }
     fmt = plistlib.FMT_XML if form == "xml" else plistlib.FMT_BINARY
-    data = _signed(plistlib.dumps(profile, fmt=fmt))
+    data = sign_profile(plistlib.dumps(profile, fmt=fmt))
     parsed = parse_config(data, "signed.mobileconfig")
     assert parsed.signed
     assert _table(parsed) == [("incoming", "pop3", "pop.example.net", 110, "plain"),

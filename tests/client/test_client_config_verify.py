@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from client_helpers import ADDRESS, DOMAIN, Run, assert_no_secret, autoconfig_xml
+from cli_runner import Run
+from client_helpers import ADDRESS, DOMAIN, assert_no_secret, autoconfig_xml
 
 from mailtls.testing import PASSWORD, TestPKI, start_imap, start_pop3, start_smtp
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from client_helpers import ADDRESS, DOMAIN, Run, WebServer, autoconfig_xml, start_web, zone
+from cli_runner import Run
+from client_helpers import ADDRESS, DOMAIN, WebServer, autoconfig_xml, start_web, zone
 from domain_dns import FakeDNS
 
 from mailtls.testing import TestPKI, start_imap, start_smtp

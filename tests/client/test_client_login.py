@@ -11,7 +11,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-from client_helpers import WRONG_PASSWORD, Run, assert_no_secret
+from cli_runner import Run
+from client_helpers import WRONG_PASSWORD, assert_no_secret
 
 from mailtls.cli import main
 from mailtls.credentials import INSECURE_FLAG, LoginCredentials, Secret

@@ -8,7 +8,8 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable
 
-from client_helpers import Run, assert_no_secret
+from cli_runner import Run
+from client_helpers import assert_no_secret
 
 from mailtls.credentials import b64, sasl_plain
 from mailtls.testing import PASSWORD, USERNAME, TestPKI, start_raw

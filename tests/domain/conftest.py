@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from cli_runner import run_cli
 from domain_dns import FakeDNS
 from domain_helpers import (
     MX1,
@@ -24,7 +25,6 @@ from domain_helpers import (
     start_policy_server,
 )
 
-from mailtls.cli import main
 from mailtls.testing import TestPKI, start_imap, start_smtp
 
 
@@ -83,9 +83,6 @@ def run(capsys: pytest.CaptureFixture[str], pki: TestPKI) -> Callable[..., Domai
             argv.append("--quick")
         if json_out:
             argv += ["--format", "json"]
-        capsys.readouterr()
-        code = main(argv)
-        captured = capsys.readouterr()
-        return DomainRun(code, captured.out, captured.err)
+        return run_cli(capsys, argv, DomainRun)
 
     return go

@@ -4,11 +4,11 @@ loopback HTTPS server for MTA-STS policies, and a reader for the JSON report."""
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from cli_runner import Run
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from domain_dns import load_zone
@@ -77,16 +77,8 @@ def start_policy_server(pki: TestPKI, host: str, kind: CertKind = "good") -> Pol
     return holder[0]
 
 
-@dataclass
-class DomainRun:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def report(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.out)
-        return data
+class DomainRun(Run):
+    """A run of ``mailtls domain`` (or ``check`` of domains): findings of the domains too."""
 
     @property
     def domain(self) -> dict[str, Any]:
@@ -99,17 +91,7 @@ class DomainRun:
         return [*(f for d in self.report.get("domains", []) for f in d["findings"]),
                 *(f for h in self.report["hosts"] for f in h["findings"])]
 
-    @property
-    def ids(self) -> set[str]:
-        return {f["id"] for f in self.findings}
-
-    def finding(self, finding_id: str) -> dict[str, Any]:
-        matches = [f for f in self.findings if f["id"] == finding_id]
-        assert matches, f"{finding_id} not in {sorted(self.ids)}"
-        return matches[0]
-
-    def all(self, finding_id: str) -> list[dict[str, Any]]:
-        return [f for f in self.findings if f["id"] == finding_id]
+    all = Run.by_id
 
     def host(self, name: str) -> dict[str, Any]:
         hosts = [h for h in self.report["hosts"] if h["name"] == name]

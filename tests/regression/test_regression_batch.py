@@ -20,6 +20,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from cli_runner import cli_output as run
 
 from mailtls.batch import read_targets
 from mailtls.cli import main
@@ -27,13 +28,6 @@ from mailtls.errors import UsageError
 from mailtls.testing import RunningServer, TestPKI, start_raw
 
 SCHEMA_PATH = Path(__file__).parents[2] / "mailtls/schema/report-1.json"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_targets_file_syntax() -> None:

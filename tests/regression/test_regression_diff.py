@@ -11,22 +11,15 @@ from typing import Any
 
 import jsonschema
 import pytest
+from cli_runner import cli_output as run
 from regression_helpers import HOST, golden, older_report, sample_report
 
-from mailtls.cli import main
 from mailtls.diff import diff_exit_code, diff_reports, render_diff_text
 from mailtls.render.jsonout import render_json, report_dict
 from mailtls.testing import TestPKI, start_imap, start_smtp
 
 BASE = ("check", HOST, "--address", "127.0.0.1", "--timeout", "20", "--read-timeout", "3",
         "--handshake-timeout", "3", "--format", "json")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def kinds(changes: Any) -> set[tuple[str, bool]]:

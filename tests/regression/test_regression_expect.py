@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runner import cli_output as run
 from regression_helpers import EXPECTATIONS, HOST, sample_report
 
-from mailtls.cli import main
 from mailtls.errors import UsageError
 from mailtls.expect import ScanSpec, evaluate, expectations_exit_code, init_toml, parse
 from mailtls.model import Outcome
@@ -20,13 +20,6 @@ from mailtls.testing import TestPKI, start_pop3, start_smtp
 
 BASE = ("--address", "127.0.0.1", "--timeout", "20", "--read-timeout", "3",
         "--handshake-timeout", "3", "--quick")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def write(tmp_path: Path, text: str, name: str = "mailtls.toml") -> str:

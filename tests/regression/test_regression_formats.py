@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 import xmlschema
+from cli_runner import cli_output
 from prometheus_client.parser import text_string_to_metric_families
 from regression_helpers import (
     HOST,
@@ -257,15 +258,6 @@ def test_prometheus_escapes_label_values() -> None:
 # --- end to end, against loopback servers ------------------------------------------------------
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    from mailtls.cli import main
-
-    capsys.readouterr()
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 BASE = ("check", HOST, "--address", "127.0.0.1", "--timeout", "20", "--quick")
 
 
@@ -284,7 +276,7 @@ def deployment(pki: TestPKI, servers: dict[str, int]) -> list[str]:
 
 
 def test_end_to_end_junit(deployment: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, *deployment, "--format", "junit")
+    code, out, _ = cli_output(capsys, *deployment, "--format", "junit")
     assert code == 2
     JUNIT_XSD.validate(out)
     root = ET.fromstring(out)
@@ -295,7 +287,7 @@ def test_end_to_end_junit(deployment: list[str], capsys: pytest.CaptureFixture[s
 
 
 def test_end_to_end_nagios(deployment: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, *deployment, "--format", "nagios")
+    code, out, _ = cli_output(capsys, *deployment, "--format", "nagios")
     state, _text, perf, lines = parse_nagios(out)
     assert (code, state) == (2, "CRITICAL")
     assert 4 < float(perf["cert_days"]["value"]) < 6
@@ -306,7 +298,7 @@ def test_end_to_end_nagios(deployment: list[str], capsys: pytest.CaptureFixture[
 
 def test_end_to_end_nagios_ok(pki: TestPKI, servers: dict[str, int],
                               capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, *BASE, "--ca-file", pki.ca_file(), "--format", "nagios",
+    code, out, _ = cli_output(capsys, *BASE, "--ca-file", pki.ca_file(), "--format", "nagios",
                            "--service", f"submission={servers['submission']}")
     state, text, perf, lines = parse_nagios(out)
     assert (code, state, lines) == (0, "OK", [])
@@ -314,14 +306,14 @@ def test_end_to_end_nagios_ok(pki: TestPKI, servers: dict[str, int],
 
 
 def test_end_to_end_nagios_usage_error_is_unknown(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _out, err = run_cli(capsys, "check", HOST, "--format", "nagios", "--service",
+    code, _out, err = cli_output(capsys, "check", HOST, "--format", "nagios", "--service",
                               "nonsense=1")
     assert code == 3 and "nonsense" in err
 
 
 def test_end_to_end_prometheus(deployment: list[str],
                                capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, *deployment, "--format", "prometheus")
+    code, out, _ = cli_output(capsys, *deployment, "--format", "prometheus")
     fam = metrics(out)
     assert fam["mailtls_exit_code"][0].value == code == 2
     expiry = [s.value for s in fam["mailtls_cert_expiry_seconds"]]
@@ -331,11 +323,11 @@ def test_end_to_end_prometheus(deployment: list[str],
 
 def test_end_to_end_json_and_jsonl(deployment: list[str],
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, *deployment, "--format", "jsonl")
+    code, out, _ = cli_output(capsys, *deployment, "--format", "jsonl")
     (line,) = out.splitlines()
     doc = json.loads(line)
     jsonschema.validate(doc, SCHEMA)
     assert code == doc["summary"]["exit_code"] == 2
-    code, out, _ = run_cli(capsys, *deployment, "--format", "json")
+    code, out, _ = cli_output(capsys, *deployment, "--format", "json")
     jsonschema.validate(json.loads(out), SCHEMA)
     assert "expectations" not in json.loads(out) and "baseline" not in json.loads(out)

@@ -32,7 +32,7 @@ async def _no_enumeration(*_args: Any, **_kwargs: Any) -> None:
 
 @dataclass
 class Secure:
-    run: Any  # tests/conftest.py Run
+    run: Any  # cli_runner.Run (tests/conftest.py mailtls)
 
     @property
     def code(self) -> int:

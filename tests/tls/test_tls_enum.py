@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import time
@@ -14,6 +15,7 @@ from tls_helpers import (
     configured_suites,
     import_tlslite,
     leaf_der,
+    read_client_hello,
     server_context,
     ssl_server,
     tcp_exchange,
@@ -21,7 +23,13 @@ from tls_helpers import (
 )
 
 from mailtls import ciphersuites as cs
-from mailtls.tlsenum import ALL_VERSIONS, TLSEnumeration, enumerate_tls, exchange_from_callable
+from mailtls.tlsenum import (
+    ALL_VERSIONS,
+    TLSEnumeration,
+    enumerate_tls,
+    exchange_from_callable,
+    fallback_version,
+)
 from mailtls.tlshello import Version
 
 T12_PREF = [0xC030, 0x009F, 0xC012, 0x0005, 0x0035, 0xC0AA, 0x0018, 0xFEFF]  # spread over chunks
@@ -126,6 +134,92 @@ async def test_unknown_suite_choice_is_reported() -> None:
     assert any("0xABCD" in e and "not offered" in e for e in result.errors)
 
 
+# --- the hellos after the enumeration: compression, stapling, TLS_FALLBACK_SCSV ---------------
+LEGACY = {0x0301: [0xC013, 0x002F], 0x0302: [0xC013, 0x002F], 0x0303: T12_PREF, 0x0304: T13_PREF}
+
+
+async def test_compression_stapling_and_an_ignored_fallback_scsv() -> None:
+    fake = FakeServer(LEGACY, compress=True, staple=b"OCSP-RESPONSE")
+    result = await fake_scan(fake, probe_groups=False)
+    assert result.compression is True
+    assert result.ocsp_stapling is True and result.ocsp_response == b"OCSP-RESPONSE"
+    assert result.fallback_scsv is False
+    assert result.connections == fake.connections
+    features, fallback = fake.hellos[-2:]
+    # one TLS 1.2 hello offering DEFLATE before null, and status_request, with the 1.2 suites
+    assert features["legacy_version"] == 0x0303 and features["compression"] == [1, 0]
+    assert features["extensions"][0x0005] == b"\x01\x00\x00\x00\x00"
+    assert features["suites"] == list(result.suites[Version.TLS1_2])
+    # then TLS 1.1 (the highest legacy version below 1.3) with the SCSV after its suites
+    assert fallback["legacy_version"] == 0x0302 and fallback["suites"][-1] == 0x5600
+    assert fallback["suites"][:-1] == list(result.suites[Version.TLS1_1])
+    assert all(h["compression"] == [0] and 0x0005 not in h["extensions"]
+               for h in fake.hellos[:-2])  # the enumeration itself offers neither
+    assert any("OCSP response stapled (13 bytes)" in n for n in result.notes)
+    assert any(n.startswith("TLS 1.1 hello with TLS_FALLBACK_SCSV: ServerHello TLS 1.1")
+               for n in result.notes)
+
+
+async def test_refused_fallback_and_no_compression_or_staple() -> None:
+    result = await fake_scan(FakeServer(LEGACY, fallback_scsv=True), probe_groups=False)
+    assert result.fallback_scsv is True
+    assert result.compression is False and result.ocsp_stapling is False
+    assert result.ocsp_response is None
+    assert any("inappropriate_fallback alert" in n for n in result.notes)
+
+    class HangsUp(FakeServer):  # Dovecot: no alert, the connection just closes
+        async def answer(self, hello: bytes) -> bytes | None:
+            scsv = not hello[0] & 0x80 and 0x5600 in read_client_hello(hello)["suites"]
+            data = await super().answer(hello)
+            return b"" if scsv else data
+
+    result = await fake_scan(HangsUp(LEGACY), probe_groups=False)
+    assert result.fallback_scsv is True
+    assert any(n.endswith("TLS_FALLBACK_SCSV: the server hung up (no answer)")
+               for n in result.notes)
+
+    class Silent(FakeServer):  # no answer within the timeout: unknown, not refused
+        async def answer(self, hello: bytes) -> bytes | None:
+            if not hello[0] & 0x80 and 0x5600 in read_client_hello(hello)["suites"]:
+                await asyncio.sleep(1)
+            return await super().answer(hello)
+
+    result = await fake_scan(Silent(LEGACY), probe_groups=False, timeout=0.2)
+    assert result.fallback_scsv is None
+
+
+async def test_no_fallback_hello_when_nothing_below_tls12() -> None:
+    """TLS 1.2 + 1.3 only: a fallback to 1.2 is caught by the TLS 1.3 downgrade sentinel, so no
+    SCSV hello is sent (RFC 8996 made TLS_FALLBACK_SCSV moot there)."""
+    fake = FakeServer({0x0303: T12_PREF, 0x0304: T13_PREF})
+    result = await fake_scan(fake, probe_groups=False)
+    assert result.fallback_scsv is None
+    assert not any(0x5600 in h["suites"] for h in fake.hellos)
+    assert fake.hellos[-1]["compression"] == [1, 0]  # only the features hello came after
+    plain = FakeServer({0x0303: T12_PREF, 0x0304: T13_PREF})
+    without = await fake_scan(plain, probe_groups=False, extra_probes=False)
+    assert without.connections == result.connections - 1
+    assert (without.compression, without.ocsp_stapling, without.notes) == (None, None, ())
+
+
+async def test_tls13_only_server_gets_no_extra_hello() -> None:
+    fake = FakeServer({0x0304: T13_PREF})
+    result = await fake_scan(fake, probe_groups=False)
+    assert (result.compression, result.ocsp_stapling, result.fallback_scsv) == (None, None, None)
+    assert result.notes == ()
+
+
+def test_fallback_version() -> None:
+    V = Version
+    assert fallback_version([V.TLS1_2, V.TLS1_3]) is None
+    assert fallback_version([V.TLS1_3]) is None
+    assert fallback_version([V.TLS1_0]) is None
+    assert fallback_version([V.TLS1_0, V.TLS1_1, V.TLS1_2, V.TLS1_3]) == V.TLS1_1
+    assert fallback_version([V.TLS1_0, V.TLS1_2]) == V.TLS1_0
+    assert fallback_version([V.TLS1_0, V.TLS1_1]) == V.TLS1_0
+    assert fallback_version([V.SSL2, V.SSL3, V.TLS1_0]) == V.SSL3
+
+
 def test_bad_arguments() -> None:
     import asyncio
 
@@ -186,6 +280,18 @@ async def test_modern_rsa_server() -> None:
     assert result.certificate_ders[0] == leaf_der("rsa")
     assert result.secure_renegotiation is True
     assert result.errors == ()
+    # OpenSSL 3 never compresses; Python's ssl cannot staple; TLS 1.2 + 1.3: no fallback hello
+    assert (result.compression, result.ocsp_stapling, result.fallback_scsv) == (False, False, None)
+
+
+async def test_openssl_refuses_a_fallback_from_tls13() -> None:
+    ctx = server_context("rsa", minimum=ssl.TLSVersion.TLSv1, ciphers="DEFAULT:@SECLEVEL=0")
+    result = await scan(ssl_server(ctx), probe_groups=False)
+    assert result.accepted_versions == (Version.TLS1_0, Version.TLS1_1, Version.TLS1_2,
+                                        Version.TLS1_3)
+    assert result.fallback_scsv is True
+    assert any(n.startswith("TLS 1.1 hello with TLS_FALLBACK_SCSV: inappropriate_fallback")
+               for n in result.notes)
 
 
 async def test_client_preference_and_small_chunks() -> None:
@@ -232,6 +338,7 @@ async def test_legacy_server_tls10_tls11_seclevel0() -> None:
     assert "no encryption (NULL cipher)" in reasons
     assert "anonymous key exchange (no server authentication)" in reasons
     assert result.errors == ()
+    assert result.fallback_scsv is True  # TLS 1.0 + SCSV below its TLS 1.1
 
 
 async def test_tlslite_sslv3_rc4_3des() -> None:
@@ -256,6 +363,9 @@ async def test_tlslite_sslv3_rc4_3des() -> None:
     assert {0x0005, 0x000A} <= expected[(3, 0)]  # RC4-SHA, DES-CBC3-SHA: beyond local OpenSSL
     assert result.certificate_ders[0] == leaf_der("rsa")
     assert result.dh_bits is not None and result.dh_bits >= 1024
+    # tlslite-ng honours TLS_FALLBACK_SCSV: an SSLv3 hello carrying it is refused
+    assert result.fallback_scsv is True
+    assert result.compression is False and result.ocsp_stapling is False
 
 
 async def test_garbage_server() -> None:

@@ -435,3 +435,64 @@ def test_result_is_sticky() -> None:
     assert first is not None
     assert parser.receive_data(b"garbage") is first
     assert parser.receive_eof() is first and parser.result is first
+
+
+# --- compression, status_request and CertificateStatus ----------------------------------------
+def test_compression_and_status_request_in_the_hello() -> None:
+    hello = client_hello(
+        Version.TLS1_2, [0xC02F], server_name=SERVER_NAME, compression_methods=(1, 0),
+        status_request=True,
+    )
+    ch = read_client_hello(hello)
+    assert ch["compression"] == [1, 0]
+    # RFC 6066 §8: status_type ocsp(1), empty responder_id_list, empty request_extensions
+    assert ch["extensions"][0x0005] == b"\x01\x00\x00\x00\x00"
+    assert 0x0005 not in read_client_hello(
+        client_hello(Version.TLS1_2, [0xC02F], server_name=SERVER_NAME)
+    )["extensions"]
+    # tlslite-ng reads the same
+    import_tlslite()
+    from tlslite.messages import ClientHello
+    from tlslite.utils.codec import Parser
+
+    parsed = ClientHello(ssl2=False).parse(Parser(bytearray(hello[6:])))
+    assert parsed.compression_methods == [1, 0]
+    assert parsed.getExtension(0x0005) is not None
+    with pytest.raises(ValueError):  # no extensions in SSLv3
+        client_hello(Version.SSL3, [0x0005], server_name=None, status_request=True)
+    with pytest.raises(ValueError):
+        client_hello(Version.TLS1_2, [0x0005], server_name=None, compression_methods=(1,))
+    with pytest.raises(ValueError):
+        client_hello(Version.TLS1_2, [0x0005], server_name=None, compression_methods=(0, 256))
+
+
+def _stapled_flight(response: bytes, *, compression: int = 0) -> bytes:
+    return record(22, (
+        handshake(2, server_hello_body(
+            extensions=[ext(0xFF01, b"\x00"), ext(0x0005, b"")], compression=compression))
+        + handshake(11, certificate_body([b"\x30\x03der"]))
+        + handshake(22, b"\x01" + len(response).to_bytes(3, "big") + response)
+        + handshake(14, b"")
+    ))
+
+
+def test_certificate_status_is_read_from_the_flight() -> None:
+    response = b"\x30\x82" + bytes(range(256)) * 2
+    flight = _stapled_flight(response, compression=1)
+    for chunks in splits(flight):
+        result = parse_chunks(chunks)
+        assert isinstance(result, ServerHelloResult)
+        assert result.ocsp_response == response and result.status_request
+        assert result.compression == 1 and result.complete
+        assert result.certificate_ders == (b"\x30\x03der",)
+    plain = parse_all(record(22, handshake(2, server_hello_body()) + handshake(14, b"")))
+    assert isinstance(plain, ServerHelloResult)
+    assert plain.ocsp_response is None and not plain.status_request and plain.compression == 0
+    # a status type other than ocsp(1) is no OCSP response; a bad length is malformed
+    other = record(22, handshake(2, server_hello_body()) + handshake(22, b"\x02\x00\x00\x01x")
+                   + handshake(14, b""))
+    result = parse_all(other)
+    assert isinstance(result, ServerHelloResult) and result.ocsp_response is None
+    with pytest.raises(ProtocolError):
+        parse_all(record(22, handshake(2, server_hello_body())
+                         + handshake(22, b"\x01\x00\x00\x05abc") + handshake(14, b"")))

@@ -12,13 +12,14 @@ import socket
 import ssl
 import struct
 import tempfile
-import threading
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import trustme
+from threaded_server import ThreadedServer
+from threaded_server import tlslite_api as import_tlslite
 
 from mailtls.errors import ConnectRefused, ReadTimeout
 from mailtls.tlsenum import HelloExchange
@@ -96,60 +97,11 @@ def configured_suites(ctx: ssl.SSLContext, *, tls13: bool = False) -> set[int]:
 
 
 # --- servers ----------------------------------------------------------------------------------
-class ThreadedServer:
-    """A blocking accept loop on 127.0.0.1 in a daemon thread; one connection at a time.
-
-    ``handler(sock)`` does the server side (e.g. a TLS handshake that fails once the client
-    hangs up); every exception it raises is swallowed.
-    """
-
-    def __init__(self, handler: Callable[[socket.socket], None]) -> None:
-        self._handler = handler
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((HOST, 0))
-        self._sock.listen(32)
-        self._sock.settimeout(0.1)
-        self.port: int = self._sock.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            with conn:
-                conn.settimeout(5)
-                with contextlib.suppress(Exception):
-                    self._handler(conn)
-
-    def __enter__(self) -> ThreadedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._sock.close()
-
-
 def ssl_server(ctx: ssl.SSLContext) -> ThreadedServer:
     def handle(conn: socket.socket) -> None:
         ctx.wrap_socket(conn, server_side=True).close()
 
     return ThreadedServer(handle)
-
-
-def import_tlslite() -> Any:
-    """tlslite-ng's api module (its import warns about asyncore), or skip the test."""
-    import pytest
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return pytest.importorskip("tlslite.api")
 
 
 def tlslite_server(
@@ -263,9 +215,10 @@ def server_hello_body(
     random: bytes = b"\x11" * 32,
     session_id: bytes = b"\x22" * 32,
     extensions: Sequence[bytes] | None = (),
+    compression: int = 0,
 ) -> bytes:
     body = struct.pack("!H", version) + random + bytes([len(session_id)]) + session_id
-    body += struct.pack("!HB", cipher, 0)
+    body += struct.pack("!HB", cipher, compression)
     if extensions is not None:
         exts = b"".join(extensions)
         body += struct.pack("!H", len(exts)) + exts
@@ -432,7 +385,10 @@ class FakeServer:
     ``suites``: {version: suites in the server's preference order}. ``server_order``: pick by the
     server's preference (else the client's). ``groups13``: TLS 1.3 groups in preference order.
     ``curves``: ECDHE curves. ``max_suites``: hang up on hellos offering more suites (a quirk of
-    some servers). ``sslv2``: cipher kinds for SSLv2, if any.
+    some servers). ``sslv2``: cipher kinds for SSLv2, if any. ``compress``: choose DEFLATE when
+    offered. ``staple``: an OCSP response to staple when status_request is asked for.
+    ``fallback_scsv``: refuse a hello below the highest version carrying TLS_FALLBACK_SCSV.
+    ``hellos``: every ClientHello received (parsed by :func:`read_client_hello`).
     """
 
     def __init__(
@@ -446,6 +402,9 @@ class FakeServer:
         max_suites: int | None = None,
         sslv2: Sequence[int] = (),
         unreachable: bool = False,
+        compress: bool = False,
+        staple: bytes | None = None,
+        fallback_scsv: bool = False,
     ) -> None:
         self.suites = {v: list(s) for v, s in suites.items()}
         self.server_order = server_order
@@ -455,6 +414,10 @@ class FakeServer:
         self.max_suites = max_suites
         self.sslv2 = list(sslv2)
         self.unreachable = unreachable
+        self.compress = compress
+        self.staple = staple
+        self.fallback_scsv = fallback_scsv
+        self.hellos: list[dict[str, Any]] = []
         self.connections = 0
         self.largest_offer = 0
 
@@ -474,6 +437,7 @@ class FakeServer:
             kinds = [k for k in self.sslv2 if k in offered]
             return sslv2_server_hello(kinds) if kinds else b""
         ch = read_client_hello(hello)
+        self.hellos.append(ch)
         offered, exts = ch["suites"], ch["extensions"]
         self.largest_offer = max(self.largest_offer, len(offered))
         if self.max_suites is not None and len(offered) > self.max_suites:
@@ -485,6 +449,8 @@ class FakeServer:
         if not versions:
             return self.alert(70)
         version = versions[0]
+        if self.fallback_scsv and 0x5600 in offered and version < max(self.suites):
+            return self.alert(86)  # inappropriate_fallback
         mine = self.suites[version]
         order = mine if self.server_order else offered
         common = [s for s in order if s in offered and s in mine]
@@ -514,10 +480,14 @@ class FakeServer:
                     extensions=[sv, ext(0x0033, struct.pack("!H", group))],
                 )
             return record(22, handshake(2, body)) + record(23, b"encrypted")
-        flight = handshake(
-            2, server_hello_body(version=version, cipher=cipher, extensions=[ext(0xFF01, b"\x00")])
-        )
+        staple = self.staple if 0x0005 in exts else None
+        hello_exts = [ext(0xFF01, b"\x00")] + ([ext(0x0005, b"")] if staple is not None else [])
+        compression = 1 if self.compress and 1 in ch["compression"] else 0
+        flight = handshake(2, server_hello_body(
+            version=version, cipher=cipher, extensions=hello_exts, compression=compression))
         flight += handshake(11, certificate_body([b"\x30\x03der"]))
+        if staple is not None:
+            flight += handshake(22, b"\x01" + len(staple).to_bytes(3, "big") + staple)
         kx = ciphersuites.describe(cipher).kx
         if kx == "ECDHE":
             client_groups = u16_list(exts.get(0x000A, b"\x00\x00")[2:])

@@ -1,7 +1,9 @@
 """Loopback servers for the deep-TLS tests: a small PKI of our own (SHA-1, RSA-1024, chains in
-any order), OpenSSL servers with any SSLContext over STARTTLS or implicit TLS, a server that
-answers EXPORT/DES hellos itself (no TLS library serves those any more), tlslite-ng servers for
-SSLv3/RC4/3DES, and a rate-limiting server. Everything binds 127.0.0.1 only.
+any order, an OCSP responder URL, must-staple, an OCSP response), OpenSSL servers with any
+SSLContext over STARTTLS or implicit TLS, a server that answers EXPORT/DES hellos itself (no TLS
+library serves those any more; it can also compress and staple), tlslite-ng servers for
+SSLv3/RC4/3DES, ``openssl s_server`` (which staples, what Python's ssl cannot), and a
+rate-limiting server. Everything binds 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -12,21 +14,26 @@ import datetime as dt
 import functools
 import ipaddress
 import os
+import shutil
 import socket
 import ssl
 import struct
+import subprocess
 import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dh, padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import dh, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from der_builder import resign_sha1
+from threaded_server import ThreadedServer, tlslite_api
 
 from mailtls.testing import RunningServer, start_raw, upgrade_to_tls
 from mailtls.testing import hostile as H
@@ -55,30 +62,11 @@ _FFDHE2048 = int(
 )
 
 # --- a PKI of our own -------------------------------------------------------------------------
-_SHA256_RSA = bytes.fromhex("300d06092a864886f70d01010b0500")
-_SHA1_RSA = bytes.fromhex("300d06092a864886f70d0101050500")
 Chain = Literal[
     "good", "sha1_leaf", "sha1_intermediate", "rsa1024", "root_sent", "out_of_order",
-    "missing_intermediate",
+    "missing_intermediate", "ocsp", "must_staple",
 ]
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes([tag, n]) + body
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(raw)]) + raw + body
-
-
-def _resign_sha1(cert: x509.Certificate, issuer_key: rsa.RSAPrivateKey) -> x509.Certificate:
-    """The same certificate, signed with sha1WithRSAEncryption (cryptography refuses to)."""
-    tbs = cert.tbs_certificate_bytes
-    assert tbs.count(_SHA256_RSA) == 1
-    tbs = tbs.replace(_SHA256_RSA, _SHA1_RSA)
-    signature = issuer_key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
-    der = _tlv(0x30, tbs + _SHA1_RSA + _tlv(0x03, b"\0" + signature))
-    return x509.load_der_x509_certificate(der)
+OCSP_URL = "http://ocsp.example.test/"
 
 
 def _cert(
@@ -89,6 +77,7 @@ def _cert(
     *,
     ca: bool,
     sha1: bool = False,
+    extensions: Sequence[x509.ExtensionType] = (),
 ) -> x509.Certificate:
     now = dt.datetime.now(dt.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
@@ -113,16 +102,20 @@ def _cert(
             ),
             critical=False,
         )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
     cert = builder.sign(issuer_key, hashes.SHA256())
-    return _resign_sha1(cert, issuer_key) if sha1 else cert
+    return x509.load_der_x509_certificate(resign_sha1(cert, issuer_key)) if sha1 else cert
 
 
 @dataclass(frozen=True)
 class MiniPKI:
-    """root -> intermediate -> leaves; ``ca_file`` trusts the root only."""
+    """root -> intermediate -> leaves; ``ca_file`` trusts the root only. ``ocsp_responses``: a
+    "good" OCSP response (DER, signed by the intermediate) for the leaf of a chain kind."""
 
     ca_file: str
     chains: dict[str, tuple[bytes, bytes]]  # chain kind -> (chain PEM as sent, key PEM)
+    ocsp_responses: dict[str, bytes] = field(default_factory=dict)
 
     def chain_pem(self, kind: Chain) -> bytes:
         return self.chains[kind][0]
@@ -155,6 +148,11 @@ def mini_pki() -> MiniPKI:
     leaf = _cert(NAME, leaf_key, inter, inter_key, ca=False)
     leaf_sha1 = _cert(NAME, leaf_key, inter, inter_key, ca=False, sha1=True)
     leaf_1024 = _cert(NAME, weak_key, inter, inter_key, ca=False)
+    aia = x509.AuthorityInformationAccess([x509.AccessDescription(
+        AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(OCSP_URL))])
+    leaf_ocsp = _cert(NAME, leaf_key, inter, inter_key, ca=False, extensions=[aia])
+    leaf_must_staple = _cert(NAME, leaf_key, inter, inter_key, ca=False, extensions=[
+        aia, x509.TLSFeature([x509.TLSFeatureType.status_request])])
     good = _key_pem(leaf_key)
     chains = {
         "good": (_pem(leaf, inter), good),
@@ -164,12 +162,35 @@ def mini_pki() -> MiniPKI:
         "root_sent": (_pem(leaf, inter, root), good),
         "out_of_order": (_pem(leaf, root, inter), good),
         "missing_intermediate": (_pem(leaf), good),
+        "ocsp": (_pem(leaf_ocsp, inter), good),
+        "must_staple": (_pem(leaf_must_staple, inter), good),
+    }
+    responses = {
+        "ocsp": _ocsp_response(leaf_ocsp, inter, inter_key),
+        "must_staple": _ocsp_response(leaf_must_staple, inter, inter_key),
     }
     tmp = tempfile.mkdtemp(prefix="mailtls-tlsscan-pki-")
     ca_file = os.path.join(tmp, "root.pem")
     with open(ca_file, "wb") as f:
         f.write(_pem(root))
-    return MiniPKI(ca_file=ca_file, chains=chains)
+    return MiniPKI(ca_file=ca_file, chains=chains, ocsp_responses=responses)
+
+
+def _ocsp_response(
+    leaf: x509.Certificate, issuer: x509.Certificate, issuer_key: rsa.RSAPrivateKey
+) -> bytes:
+    now = dt.datetime.now(dt.UTC)
+    response = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=leaf, issuer=issuer, algorithm=hashes.SHA1(),
+            cert_status=ocsp.OCSPCertStatus.GOOD, this_update=now - dt.timedelta(hours=1),
+            next_update=now + dt.timedelta(days=7), revocation_time=None, revocation_reason=None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, issuer)
+        .sign(issuer_key, hashes.SHA256())
+    )
+    return response.public_bytes(serialization.Encoding.DER)
 
 
 def _dh_file(prime: int) -> str:
@@ -249,6 +270,28 @@ class Concurrency:
             self.now -= 1
 
 
+async def mail_session(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, protocol: Protocol, *,
+    implicit: bool, start_tls: Callable[[], Awaitable[bool]],
+) -> None:
+    """The mail dialogue of these servers (``hostile.script``): greeting, commands, STARTTLS,
+    the commands again inside TLS; with ``implicit`` TLS first. ``start_tls()`` does the
+    handshake; False ends the connection."""
+    if implicit:
+        if not await start_tls():
+            return
+        await H.send(writer, H.greeting(protocol, starttls=False))
+        await H.script(reader, writer, protocol, tls=True)
+        return
+    await H.send(writer, H.greeting(protocol))
+    go_ahead = await H.script(reader, writer, protocol)
+    if go_ahead is None:
+        return
+    await H.send(writer, go_ahead)
+    if await start_tls():
+        await H.script(reader, writer, protocol, tls=True)
+
+
 def openssl_server(
     ctx: ssl.SSLContext,
     protocol: Protocol = "smtp",
@@ -259,18 +302,11 @@ def openssl_server(
     """A minimal mail server (``hostile.script``) that starts TLS with ``ctx``."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if implicit:
+        async def start_tls() -> bool:
             await upgrade_to_tls(reader, writer, ctx)
-            await H.send(writer, H.greeting(protocol, starttls=False))
-            await H.script(reader, writer, protocol, tls=True)
-            return
-        await H.send(writer, H.greeting(protocol))
-        go_ahead = await H.script(reader, writer, protocol)
-        if go_ahead is None:
-            return
-        await H.send(writer, go_ahead)
-        await upgrade_to_tls(reader, writer, ctx)
-        await H.script(reader, writer, protocol, tls=True)
+            return True
+
+        await mail_session(reader, writer, protocol, implicit=implicit, start_tls=start_tls)
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if concurrency is None:
@@ -283,8 +319,16 @@ def openssl_server(
 
 
 # --- a server that also "accepts" suites no library serves -----------------------------------
-def _client_hello_facts(data: bytes) -> tuple[int, list[int], set[int]]:
-    """(legacy_version, offered suites, extension types) of a ClientHello record."""
+@dataclass(frozen=True)
+class _Hello:
+    legacy: int
+    suites: list[int]
+    compression: list[int]
+    extensions: set[int]
+
+
+def _client_hello_facts(data: bytes) -> _Hello:
+    """Version, offered suites, compression methods and extension types of a ClientHello."""
     body = data[5 + 4 :]
     legacy = int.from_bytes(body[:2], "big")
     p = 2 + 32
@@ -292,6 +336,7 @@ def _client_hello_facts(data: bytes) -> tuple[int, list[int], set[int]]:
     n = int.from_bytes(body[p : p + 2], "big")
     suites = [int.from_bytes(body[p + 2 + i : p + 4 + i], "big") for i in range(0, n, 2)]
     p += 2 + n
+    compression = list(body[p + 1 : p + 1 + body[p]])
     p += 1 + body[p]
     exts: set[int] = set()
     if p + 2 <= len(body):
@@ -300,11 +345,14 @@ def _client_hello_facts(data: bytes) -> tuple[int, list[int], set[int]]:
         while p + 4 <= end:
             exts.add(int.from_bytes(body[p : p + 2], "big"))
             p += 4 + int.from_bytes(body[p + 2 : p + 4], "big")
-    return legacy, suites, exts
+    return _Hello(legacy, suites, compression, exts)
 
 
-def _flight(version: int, cipher: int, leaf_der: bytes, *, reneg: bool) -> bytes:
-    """ServerHello (with renegotiation_info if ``reneg``), Certificate, ServerHelloDone."""
+def _flight(
+    version: int, cipher: int, leaf_der: bytes, *, reneg: bool, compression: int = 0
+) -> bytes:
+    """ServerHello (with renegotiation_info if ``reneg``, ``compression``), Certificate,
+    ServerHelloDone."""
 
     def hs(mtype: int, body: bytes) -> bytes:
         return bytes([mtype]) + len(body).to_bytes(3, "big") + body
@@ -312,7 +360,7 @@ def _flight(version: int, cipher: int, leaf_der: bytes, *, reneg: bool) -> bytes
     exts = struct.pack("!HH", 0xFF01, 1) + b"\0" if reneg else b""
     hello = (
         struct.pack("!H", version) + os.urandom(32) + b"\x20" + os.urandom(32)
-        + struct.pack("!HB", cipher, 0) + struct.pack("!H", len(exts)) + exts
+        + struct.pack("!HB", cipher, compression) + struct.pack("!H", len(exts)) + exts
     )
     entry = len(leaf_der).to_bytes(3, "big") + leaf_der
     certs = len(entry).to_bytes(3, "big") + entry
@@ -328,6 +376,7 @@ def extra_suites_server(
     implicit: bool = False,
     legacy_only_extra: bool = False,
     secure_renegotiation: bool = True,
+    compress: bool = False,
 ) -> RunningServer:
     """Like :func:`openssl_server`, but a TLS 1.0-1.2 hello offering one of ``extra`` (in that
     preference) gets a ServerHello choosing it, from the server itself: the enumeration never
@@ -335,7 +384,9 @@ def extra_suites_server(
 
     ``legacy_only_extra``: every other TLS <= 1.2 hello (without supported_versions) gets a
     handshake_failure alert, so below TLS 1.3 only ``extra`` is "accepted" (the basic probe
-    still gets OpenSSL's TLS 1.3). ``secure_renegotiation=False``: no renegotiation_info."""
+    still gets OpenSSL's TLS 1.3). ``secure_renegotiation=False``: no renegotiation_info.
+    ``compress``: choose DEFLATE when the hello offers it. The scripted answers ignore
+    TLS_FALLBACK_SCSV (every TLS library here honours it)."""
     leaf_der = x509.load_pem_x509_certificate(mini_pki().chain_pem("good")).public_bytes(
         serialization.Encoding.DER
     )
@@ -346,11 +397,15 @@ def extra_suites_server(
             return False
         data += await reader.readexactly(int.from_bytes(data[3:5], "big"))
         if data[5] == 1:
-            legacy, offered, exts = _client_hello_facts(data)
-            pick = next((s for s in extra if s in offered), None)
-            legacy_hello = 0x002B not in exts
+            facts = _client_hello_facts(data)
+            legacy = facts.legacy
+            pick = next((s for s in extra if s in facts.suites), None)
+            legacy_hello = 0x002B not in facts.extensions
             if pick is not None and 0x0301 <= legacy <= 0x0303 and legacy_hello:
-                writer.write(_flight(legacy, pick, leaf_der, reneg=secure_renegotiation))
+                writer.write(_flight(
+                    legacy, pick, leaf_der, reneg=secure_renegotiation,
+                    compression=1 if compress and 1 in facts.compression else 0,
+                ))
                 await writer.drain()
                 await reader.read(65536)  # until the client hangs up
                 return False
@@ -364,21 +419,109 @@ def extra_suites_server(
         return True
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if implicit:
-            if not await hello_or_tls(reader, writer):
-                return
-            await H.send(writer, H.greeting(protocol, starttls=False))
-            await H.script(reader, writer, protocol, tls=True)
-            return
-        await H.send(writer, H.greeting(protocol))
-        go_ahead = await H.script(reader, writer, protocol)
-        if go_ahead is None:
-            return
-        await H.send(writer, go_ahead)
-        if await hello_or_tls(reader, writer):
-            await H.script(reader, writer, protocol, tls=True)
+        await mail_session(reader, writer, protocol, implicit=implicit,
+                           start_tls=lambda: hello_or_tls(reader, writer))
 
     return start_raw(handler, name="extra-suites-" + _name(protocol, implicit))
+
+
+# --- openssl s_server: a real OpenSSL server that staples ---------------------------------------
+class SServer:
+    """``openssl s_server`` on 127.0.0.1 as an implicit-TLS SMTP server (submissions), presenting
+    ``chain`` of :func:`mini_pki`; with ``staple`` it staples the chain's OCSP response
+    (``-status_file``), which Python's ssl module cannot do.
+
+    s_server prints what the client sends and sends what it reads from its stdin: a thread reads
+    its output and answers. After a completed handshake ("CIPHER is ...") it writes the greeting;
+    each line the client sends then gets an SMTP reply (EHLO/HELO 250, QUIT 221, NOOP/RSET 250,
+    anything else 502). The enumeration's hellos never complete a handshake: no greeting."""
+
+    def __init__(self, chain: Chain, *, staple: bool) -> None:
+        import pytest
+
+        exe = shutil.which("openssl")
+        if exe is None:
+            pytest.skip("the openssl command is not installed")
+        pki = mini_pki()
+        self._tmp = tempfile.TemporaryDirectory(prefix="mailtls-s_server-")
+        certs = x509.load_pem_x509_certificates(pki.chain_pem(chain))
+        files = {
+            "leaf.pem": _pem(certs[0]),
+            "chain.pem": _pem(*certs[1:]),
+            "key.pem": pki.key_pem(chain),
+            "ocsp.der": pki.ocsp_responses.get(chain, b""),
+        }
+        for name, data in files.items():
+            with open(os.path.join(self._tmp.name, name), "wb") as f:
+                f.write(data)
+        with socket.socket() as probe:  # a free port (s_server cannot report the one it got)
+            probe.bind((HOST, 0))
+            self.port: int = probe.getsockname()[1]
+        path = functools.partial(os.path.join, self._tmp.name)
+        self._argv = [
+            exe, "s_server", "-accept", f"{HOST}:{self.port}", "-cert", path("leaf.pem"),
+            "-cert_chain", path("chain.pem"), "-key", path("key.pem"),
+        ]
+        if staple:
+            self._argv += ["-status_file", path("ocsp.der")]
+        self._ready = threading.Event()
+        self.handshakes = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _pump(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None and proc.stdin is not None
+        in_session = False
+        for raw in iter(proc.stdout.readline, b""):
+            line = raw.rstrip(b"\r\n")
+            reply = b""
+            if line == b"ACCEPT":
+                self._ready.set()
+            elif line.startswith(b"CIPHER is "):
+                in_session = True
+                self.handshakes += 1
+                reply = f"220 {NAME} ESMTP openssl s_server\r\n".encode()
+            elif line in (b"ERROR", b"CONNECTION CLOSED", b"shutting down SSL", b"DONE"):
+                in_session = False
+            elif in_session and not line.startswith(b"Secure Renegotiation"):
+                verb = line.split(b" ", 1)[0].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    reply = f"250-{NAME}\r\n250 AUTH PLAIN\r\n".encode()
+                elif verb == b"QUIT":
+                    reply = b"221 2.0.0 Bye\r\n"
+                elif verb in (b"NOOP", b"RSET"):
+                    reply = b"250 2.0.0 OK\r\n"
+                else:
+                    reply = b"502 5.5.2 Command not recognized\r\n"
+            if reply:
+                with contextlib.suppress(OSError, ValueError):  # ValueError: closed at exit
+                    proc.stdin.write(reply)
+                    proc.stdin.flush()
+
+    def __enter__(self) -> SServer:
+        self._proc = subprocess.Popen(
+            self._argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, bufsize=0,
+        )
+        threading.Thread(target=self._pump, args=(self._proc,), daemon=True,
+                         name="s_server-pump").start()
+        if not self._ready.wait(10):
+            self.__exit__()
+            raise RuntimeError(f"openssl s_server did not start: {' '.join(self._argv)}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+            for pipe in (self._proc.stdin, self._proc.stdout):
+                if pipe is not None:
+                    pipe.close()
+            self._proc = None
+        self._tmp.cleanup()
 
 
 # --- rate limiting -----------------------------------------------------------------------------
@@ -409,26 +552,17 @@ def rate_limited_server(
             await H.send(writer, _REFUSAL[protocol])
             return
         accepted.append(now)
-        await H.send(writer, H.greeting(protocol))
-        go_ahead = await H.script(reader, writer, protocol)
-        if go_ahead is None:
-            return
-        await H.send(writer, go_ahead)
-        await upgrade_to_tls(reader, writer, ctx)
-        await H.script(reader, writer, protocol, tls=True)
+
+        async def start_tls() -> bool:
+            await upgrade_to_tls(reader, writer, ctx)
+            return True
+
+        await mail_session(reader, writer, protocol, implicit=False, start_tls=start_tls)
 
     return start_raw(handler, name=f"rate-limited-{protocol}"), accepted, refused
 
 
 # --- tlslite-ng: SSLv3, RC4, 3DES --------------------------------------------------------------
-def tlslite_api() -> Any:
-    import pytest
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return pytest.importorskip("tlslite.api")
-
-
 class TLSLiteServer:
     """A tlslite-ng mail server (RSA key exchange only: fast in pure Python), one thread per
     connection, STARTTLS (SMTP) or implicit TLS."""
@@ -454,68 +588,53 @@ class TLSLiteServer:
         self._settings = settings
         self._api = api
         self.implicit = implicit
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((HOST, 0))
-        self._sock.listen(64)
-        self._sock.settimeout(0.1)
-        self.port: int = self._sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="tlslite-accept")
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        self._server = ThreadedServer(self._serve, concurrent=True, backlog=64,
+                                      name="tlslite-accept")
+        self.port: int = self._server.port
 
     def _serve(self, conn: socket.socket) -> None:
-        with contextlib.suppress(Exception), conn:
-            conn.settimeout(5)
-            if not self.implicit:
-                io = _LineIO(conn.recv, conn.sendall)
-                io.send(f"220 {NAME} ESMTP tlslite test server")
-                while True:
-                    line = io.line()
-                    if line is None:
-                        return
-                    verb = line.split(" ", 1)[0].upper()
-                    if verb == "EHLO":
-                        io.send(f"250-{NAME}", "250 STARTTLS")
-                    elif verb == "STARTTLS":
-                        io.send("220 2.0.0 Ready to start TLS")
-                        break
-                    elif verb == "QUIT":
-                        io.send("221 2.0.0 Bye")
-                        return
-                    else:
-                        io.send("502 5.5.2 Command not recognized")
-            tls = self._api.TLSConnection(conn)
-            tls.handshakeServer(
-                certChain=self._chain, privateKey=self._key, settings=self._settings
-            )
-            io = _LineIO(tls.recv, tls.sendall)
-            if self.implicit:
-                io.send(f"220 {NAME} ESMTP tlslite test server")
-            while (line := io.line()) is not None:
+        """One connection (ThreadedServer closes it and swallows its errors)."""
+        if not self.implicit:
+            io = _LineIO(conn.recv, conn.sendall)
+            io.send(f"220 {NAME} ESMTP tlslite test server")
+            while True:
+                line = io.line()
+                if line is None:
+                    return
                 verb = line.split(" ", 1)[0].upper()
                 if verb == "EHLO":
-                    io.send(f"250-{NAME}", "250 AUTH PLAIN")
+                    io.send(f"250-{NAME}", "250 STARTTLS")
+                elif verb == "STARTTLS":
+                    io.send("220 2.0.0 Ready to start TLS")
+                    break
                 elif verb == "QUIT":
                     io.send("221 2.0.0 Bye")
                     return
                 else:
                     io.send("502 5.5.2 Command not recognized")
+        tls = self._api.TLSConnection(conn)
+        tls.handshakeServer(
+            certChain=self._chain, privateKey=self._key, settings=self._settings
+        )
+        io = _LineIO(tls.recv, tls.sendall)
+        if self.implicit:
+            io.send(f"220 {NAME} ESMTP tlslite test server")
+        while (line := io.line()) is not None:
+            verb = line.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                io.send(f"250-{NAME}", "250 AUTH PLAIN")
+            elif verb == "QUIT":
+                io.send("221 2.0.0 Bye")
+                return
+            else:
+                io.send("502 5.5.2 Command not recognized")
 
     def __enter__(self) -> TLSLiteServer:
-        self._thread.start()
+        self._server.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._sock.close()
+        self._server.__exit__(*exc)
 
 
 class _LineIO:
