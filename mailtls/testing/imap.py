@@ -23,10 +23,9 @@ from .servers import (
     LineSession,
     LineTooLong,
     RunningServer,
-    StreamListener,
     check_credentials,
     decode_sasl_plain,
-    launch,
+    start_line_server,
 )
 
 __all__ = ["start_imap"]
@@ -204,24 +203,4 @@ class _IMAPSession(LineSession):
 
 def start_imap(pki: TestPKI, **options: Unpack[IMAPKwargs]) -> RunningServer:
     """Start an IMAP test server; see :class:`~mailtls.testing.servers.IMAPOptions`."""
-    opts = IMAPOptions(**options)
-    tls_ctx = opts.tls_context(pki)
-    running = RunningServer(
-        host=opts.host,
-        port=opts.port,
-        name=opts.name or ("imaps" if opts.implicit_tls else "imap"),
-        protocol="imap",
-        implicit_tls=opts.implicit_tls,
-    )
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = _IMAPSession(reader, writer, options=opts, running=running, tls_ctx=tls_ctx)
-        await session.run()
-
-    listener = StreamListener(
-        handler,
-        implicit_ctx=tls_ctx if opts.implicit_tls else None,
-        handshake_timeout=opts.handshake_timeout,
-        label=running.name,
-    )
-    return launch(listener, running)
+    return start_line_server(pki, IMAPOptions(**options), _IMAPSession, "imap")

@@ -20,10 +20,9 @@ from .servers import (
     POP3Kwargs,
     POP3Options,
     RunningServer,
-    StreamListener,
     check_credentials,
     decode_sasl_plain,
-    launch,
+    start_line_server,
 )
 
 __all__ = ["start_pop3"]
@@ -179,24 +178,4 @@ class _POP3Session(LineSession):
 
 def start_pop3(pki: TestPKI, **options: Unpack[POP3Kwargs]) -> RunningServer:
     """Start a POP3 test server; see :class:`~mailtls.testing.servers.POP3Options`."""
-    opts = POP3Options(**options)
-    tls_ctx = opts.tls_context(pki)
-    running = RunningServer(
-        host=opts.host,
-        port=opts.port,
-        name=opts.name or ("pop3s" if opts.implicit_tls else "pop3"),
-        protocol="pop3",
-        implicit_tls=opts.implicit_tls,
-    )
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = _POP3Session(reader, writer, options=opts, running=running, tls_ctx=tls_ctx)
-        await session.run()
-
-    listener = StreamListener(
-        handler,
-        implicit_ctx=tls_ctx if opts.implicit_tls else None,
-        handshake_timeout=opts.handshake_timeout,
-        label=running.name,
-    )
-    return launch(listener, running)
+    return start_line_server(pki, POP3Options(**options), _POP3Session, "pop3")

@@ -491,6 +491,35 @@ async def upgrade_to_tls(
     return plain
 
 
+def start_line_server(
+    pki: TestPKI,
+    opts: ServerOptions,
+    session_type: type[LineSession],
+    protocol: Literal["imap", "pop3"],
+) -> RunningServer:
+    """Start an IMAP or POP3 server whose connections ``session_type`` handles."""
+    tls_ctx = opts.tls_context(pki)
+    running = RunningServer(
+        host=opts.host,
+        port=opts.port,
+        name=opts.name or (f"{protocol}s" if opts.implicit_tls else protocol),
+        protocol=protocol,
+        implicit_tls=opts.implicit_tls,
+    )
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = session_type(reader, writer, options=opts, running=running, tls_ctx=tls_ctx)
+        await session.run()
+
+    listener = StreamListener(
+        handler,
+        implicit_ctx=tls_ctx if opts.implicit_tls else None,
+        handshake_timeout=opts.handshake_timeout,
+        label=running.name,
+    )
+    return launch(listener, running)
+
+
 class LineSession:
     """Base of the IMAP and POP3 connection handlers: CRLF lines and the STARTTLS switch."""
 
@@ -509,6 +538,10 @@ class LineSession:
         self.running = running
         self.tls_ctx = tls_ctx
         self.tls = options.implicit_tls  # implicit TLS is done before the handler runs
+
+    async def run(self) -> None:
+        """The whole dialogue of one connection (the protocol's subclass)."""
+        raise NotImplementedError
 
     async def send(self, *lines: str) -> None:
         self.writer.write("".join(line + "\r\n" for line in lines).encode("utf-8"))
