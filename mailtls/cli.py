@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
@@ -18,6 +19,7 @@ from mailtls.errors import MailTLSError, UsageError
 from mailtls.exitcodes import UNKNOWN, FailOn, exit_code
 from mailtls.model import SERVICES, Report
 from mailtls.net.stream import Timeouts
+from mailtls.runclock import command_started
 
 if TYPE_CHECKING:
     from mailtls.credentials import LoginCredentials
@@ -390,6 +392,7 @@ def _check(args: argparse.Namespace) -> int:
         addresses=addresses,
         timeouts=_timeouts(args),
         deadline=args.timeout if args.timeout is not None else (600.0 if args.slow else 60.0),
+        started=command_started(args.entered),  # --timeout is the command's, start-up included
         max_connections=args.max_connections,
         slow=args.slow,
         ca_file=args.ca_file,
@@ -417,8 +420,10 @@ def _rules() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    entered = time.monotonic()
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.entered = entered  # where --timeout counts from (mailtls.runclock.command_started)
     try:
         if args.command in ("check", "domain", "init"):
             return _check(args)

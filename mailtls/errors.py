@@ -28,6 +28,11 @@ class ReplyTooLong(ProtocolError):
     """A multi-line reply exceeded the dialogue's line-count or byte limit (an endless reply)."""
 
 
+class ReceiveLimitExceeded(ReplyTooLong):
+    """One connection received more bytes or lines than its receive budget allows
+    (``mailtls.net.budget``): an endless stream, whatever the dialogue made of it."""
+
+
 class SessionRejected(ProtocolError):
     """The server ended or refused the session mid-dialogue (SMTP 421, IMAP BYE, ...):
     usually rate limiting, not a protocol violation; reported as could-not-test."""

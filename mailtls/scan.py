@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import ipaddress
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,12 @@ from mailtls.net.stream import Timeouts, resolve
 from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
 from mailtls.probes.session import Recorder
+
+# The probes end this long before the deadline: judging, rendering and exiting need a moment,
+# and a probe cut off by cancellation instead of its own budget loses what it was doing.
+REPORT_MARGIN_SECONDS = 0.3
+# How long cancelled probes get to close their connections once the deadline has passed.
+CANCEL_GRACE_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,8 @@ class ScanRequest:
     addresses: tuple[str, ...] = ()  # connect here instead of resolving (names stay for TLS)
     timeouts: Timeouts = field(default_factory=Timeouts)
     deadline: float = 60.0
+    # time.monotonic() the deadline counts from (the CLI: the process start); None: scan()'s start
+    started: float | None = None
     max_connections: int = 5  # at once per address: be polite, avoid tripping rate limits
     # --slow: one connection at a time per address, and pauses between the deep probes' ones
     slow: bool = False
@@ -158,16 +167,17 @@ async def scan(
     """Scan ``request``. ``address_limits``: per-address semaphores shared with other scans
     running at the same time (``mailtls.batch``), so --max-connections holds across hosts."""
     started_at = request.clock()
-    started = time.monotonic()
+    started = time.monotonic() if request.started is None else request.started
     deadline = started + request.deadline
+    probes_end = deadline - min(REPORT_MARGIN_SECONDS, request.deadline / 10)
     per_address = 1 if request.slow else request.max_connections
     options = ProbeOptions(
-        timeouts=request.timeouts,
+        timeouts=dataclasses.replace(request.timeouts, deadline=probes_end),
         ca_file=request.ca_file,
         quick=request.quick,
         relay_test=request.relay_test,
         slow=request.slow,
-        deadline=deadline,
+        deadline=probes_end,
         login=request.login,
     )
 
@@ -186,32 +196,38 @@ async def scan(
     recorders: dict[int, list[Recorder]] = {i: [] for i in range(len(targets))}
     tasks: list[asyncio.Task[None]] = []
     limits: dict[str, asyncio.Semaphore] = {} if address_limits is None else address_limits
+    turns: dict[str, Turns] = {}
     for index, target in enumerate(targets):
         for address in target.addresses:
             limit = limits.setdefault(address, asyncio.Semaphore(per_address))
+            turn = turns.setdefault(address, Turns(per_address, probes_end))
             for planned in target.plan:
                 endpoint = Endpoint(
                     target.host, address, planned.port, planned.service, planned.requested
                 )
                 recorder = Recorder(endpoint)
                 recorders[index].append(recorder)
-                tasks.append(asyncio.create_task(_limited(limit, endpoint, options, recorder)))
+                turn.enqueue()
+                tasks.append(asyncio.create_task(
+                    _limited(limit, turn, endpoint, options, recorder)))
     controls = await _control_recorders(request, dns)
     quick = dataclasses.replace(options, quick=True, login=None)  # controls: never log in
     for recorder in controls:
-        limit = limits.setdefault(
-            recorder.endpoint.address, asyncio.Semaphore(per_address)
-        )
+        address = recorder.endpoint.address
+        limit = limits.setdefault(address, asyncio.Semaphore(per_address))
+        turn = turns.setdefault(address, Turns(per_address, probes_end))
         recorders.setdefault(-1, []).append(recorder)
-        tasks.append(asyncio.create_task(_limited(limit, recorder.endpoint, quick, recorder)))
+        turn.enqueue()
+        tasks.append(asyncio.create_task(
+            _limited(limit, turn, recorder.endpoint, quick, recorder)))
 
     if tasks:
-        remaining = max(0.0, deadline - time.monotonic())
+        remaining = max(0.0, probes_end - time.monotonic())
         _done, pending = await asyncio.wait(tasks, timeout=remaining)
         for task in pending:
             task.cancel()
         if pending:
-            await asyncio.wait(pending, timeout=2.0)
+            await asyncio.wait(pending, timeout=CANCEL_GRACE_SECONDS)
         for task, recorder in zip(tasks, _flatten(recorders), strict=True):
             if task in pending:
                 recorder.fail(
@@ -354,21 +370,72 @@ def _login_options(request: ScanRequest) -> dict[str, object]:
     }
 
 
+class Turns:
+    """The basic probes of one address that have not started yet, and when the probes must end:
+    each basic probe gets an equal share of the time left, so every port gets its turn.
+
+    The probe that starts now shares the time left with the ``n`` probes still waiting: the
+    free slots take some at once, the rest need ``ceil(rest / limit)`` more waves after this
+    one; its connections (connect, every read, the handshakes) get its wave's share as their
+    deadline through ``Timeouts.deadline``. A probe that finishes early leaves its unused time
+    to the next ones.
+    """
+
+    def __init__(self, limit: int, end: float) -> None:
+        self.limit = max(1, limit)
+        self.end = end
+        self.waiting = 0
+        self.running = 0
+
+    def enqueue(self) -> None:
+        """One more basic probe planned (called when its task is created, before any starts)."""
+        self.waiting += 1
+
+    def start(self, now: float) -> float:
+        """A basic probe starts: the deadline of its turn (monotonic)."""
+        self.waiting -= 1
+        self.running += 1
+        free = max(0, self.limit - self.running)
+        waves = 1 + math.ceil(max(0, self.waiting - free) / self.limit)
+        return now + max(0.0, self.end - now) / waves
+
+    def finish(self) -> None:
+        """A basic probe is done (its slot is free for the next one)."""
+        self.running -= 1
+
+
 async def _limited(
-    limit: asyncio.Semaphore, endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
+    limit: asyncio.Semaphore, turns: Turns, endpoint: Endpoint, options: ProbeOptions,
+    recorder: Recorder,
 ) -> None:
-    """All probes of one endpoint, one connection at a time, under the per-address limit."""
-    async with limit:
-        recorder.started = time.monotonic()  # waiting for the limit is not the port's time
-        try:
-            await _all_probes(endpoint, options, recorder)
-        finally:
-            recorder.finished = time.monotonic()
+    """All probes of one endpoint, one connection at a time, under the per-address limit.
+
+    First the basic probe, in its share of the time (``Turns``); then, queued again behind the
+    basic probes of the other ports, the deep probes and the login test with what is left. So
+    a slow port delays no other port's basic probe past its turn."""
+    try:
+        async with limit:
+            now = time.monotonic()
+            recorder.started = now  # waiting for the limit is not the port's time
+            turn = turns.start(now)
+            basic = dataclasses.replace(
+                options, timeouts=dataclasses.replace(options.timeouts, deadline=turn))
+            try:
+                await probe_port(endpoint, basic, recorder)
+            finally:
+                turns.finish()
+        deep = not options.quick and recorder.state is PortState.OPEN
+        if deep or options.login is not None:
+            async with limit:
+                await _later_probes(endpoint, options, recorder, deep=deep)
+    finally:
+        recorder.finished = time.monotonic()
 
 
-async def _all_probes(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder) -> None:
-    await probe_port(endpoint, options, recorder)
-    if not options.quick and recorder.state is PortState.OPEN:
+async def _later_probes(
+    endpoint: Endpoint, options: ProbeOptions, recorder: Recorder, *, deep: bool
+) -> None:
+    if deep:
         await deep_probes(endpoint, options, recorder)
     if options.login is not None:
         from mailtls.probes.login import login_probe

@@ -30,6 +30,7 @@ from mailtls.errors import (
     TLSHandshakeError,
     Unreachable,
 )
+from mailtls.net.budget import ReceiveBudget
 
 READ_CHUNK = 16384
 
@@ -46,11 +47,18 @@ _UNREACHABLE_ERRNOS = {
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Per-step limits in seconds (httpx's Timeout, with the names of our steps)."""
+    """Per-step limits in seconds (httpx's Timeouts, with the names of our steps), and the point
+    in time (``time.monotonic()``) by which a connection must be done with everything.
+
+    ``deadline`` is the caller's turn (``mailtls.scan`` gives each port's basic probe a share of
+    the scan's time, and the deep probes the rest): every connection opened with these timeouts
+    gets a ``ReceiveBudget`` with this deadline, so no step of it can outlast the turn.
+    """
 
     connect: float = 5.0
     read: float = 10.0
     handshake: float = 10.0
+    deadline: float | None = None
 
 
 def verifying_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
@@ -141,6 +149,10 @@ def _settle(
 def _map_connect_error(exc: OSError, where: str) -> NetworkError:
     if isinstance(exc, ConnectionRefusedError):
         return ConnectRefused(f"{where}: connection refused")
+    if isinstance(exc, ConnectionResetError) or exc.errno == errno.ECONNRESET:
+        # The handshake completed (something listens) and the reset came before we looked.
+        return ConnectionClosed(f"{where}: the server reset the connection as soon as it "
+                                "accepted it")
     if isinstance(exc, TimeoutError):
         return ConnectTimeout(f"{where}: no answer to connect (filtered?)")
     if exc.errno in _UNREACHABLE_ERRNOS:
@@ -168,40 +180,60 @@ def _map_tls_error(exc: BaseException) -> TLSHandshakeError:
 
 
 class Stream:
-    """A connected TCP stream that can be upgraded to TLS in place."""
+    """A connected TCP stream that can be upgraded to TLS in place.
+
+    Every read is charged to the stream's ``ReceiveBudget`` (bytes and lines, plaintext and TLS
+    application data alike) and every wait is cut to its deadline: the one place where the
+    bounds of a conversation are enforced, whichever probe reads.
+    """
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeouts: Timeouts
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        timeouts: Timeouts,
+        budget: ReceiveBudget | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._timeouts = timeouts
+        self.budget = budget if budget is not None else ReceiveBudget(deadline=timeouts.deadline)
         self._closed = False
 
     @property
     def timeouts(self) -> Timeouts:
         return self._timeouts
 
+    def time_left(self) -> float | None:
+        """Seconds left before the budget's deadline (None: no deadline)."""
+        return self.budget.remaining()
+
     async def read(self, timeout: float | None = None) -> bytes:
-        """Whatever the peer sent next (at most one chunk). ReadTimeout / ConnectionClosed."""
-        limit = self._timeouts.read if timeout is None else timeout
+        """Whatever the peer sent next (at most one chunk). ReadTimeout / ConnectionClosed /
+        ReceiveLimitExceeded (the budget's bytes or lines are used up)."""
+        limit, cut = self.budget.clamp(self._timeouts.read if timeout is None else timeout)
         try:
+            if limit <= 0:
+                raise TimeoutError
             async with asyncio.timeout(limit):
                 data = await self._reader.read(READ_CHUNK)
         except TimeoutError:
-            raise ReadTimeout(f"no data from the server within {limit:g} s") from None
+            raise ReadTimeout(f"no data from the server within {limit:g} s"
+                              + (_TURN_OVER if cut else "")) from None
         except ssl.SSLError as exc:
             raise ConnectionClosed(f"TLS error while reading: {exc.reason or exc}") from None
         except OSError as exc:
             raise ConnectionClosed(f"connection lost: {exc.strerror or exc}") from None
         if not data:
             raise ConnectionClosed("the server closed the connection")
+        self.budget.charge(data)
         return data
 
     async def write(self, data: bytes) -> None:
+        limit, _cut = self.budget.clamp(self._timeouts.read)
         try:
             self._writer.write(data)
-            async with asyncio.timeout(self._timeouts.read):
+            async with asyncio.timeout(limit):
                 await self._writer.drain()
         except TimeoutError:
             raise ReadTimeout("the server does not accept our data (send buffer full)") from None
@@ -222,8 +254,11 @@ class Stream:
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str | None) -> float:
         """Upgrade in place; returns the handshake time in seconds."""
         started = time.monotonic()
+        limit, cut = self.budget.clamp(self._timeouts.handshake)
         try:
-            async with asyncio.timeout(self._timeouts.handshake):
+            if limit <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(limit):
                 await self._writer.start_tls(
                     context,
                     server_hostname=server_hostname,
@@ -231,7 +266,7 @@ class Stream:
                 )
         except TimeoutError:
             raise HandshakeTimeout(
-                f"TLS handshake did not finish within {self._timeouts.handshake:g} s"
+                f"TLS handshake did not finish within {limit:g} s" + (_TURN_OVER if cut else "")
             ) from None
         except (OSError, ssl.SSLError, EOFError, asyncio.IncompleteReadError) as exc:
             raise _map_tls_error(exc) from None
@@ -274,22 +309,43 @@ class Stream:
         if self._closed:
             return
         self._closed = True
+        # A peer that resets or skips close_notify can make wait_closed raise or hang; past the
+        # deadline there is no time to wait for it at all.
+        wait, _cut = self.budget.clamp(1.0)
+        if wait <= 0.05:
+            with contextlib.suppress(Exception):
+                self._writer.transport.abort()
+            return
         with contextlib.suppress(Exception):
             self._writer.close()
-        # A peer that resets or skips close_notify can make wait_closed raise or hang.
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(1.0):
+            async with asyncio.timeout(wait):
                 await self._writer.wait_closed()
+        if not self._writer.transport.is_closing():  # pragma: no cover - belt and braces
+            self._writer.transport.abort()
 
 
-async def open_stream(address: str, port: int, timeouts: Timeouts) -> Stream:
-    """TCP connect to an IP address; TLS, if any, is started by the caller with ``start_tls``."""
+_TURN_OVER = " (the time this probe had left before the scan deadline)"
+
+
+async def open_stream(
+    address: str, port: int, timeouts: Timeouts, budget: ReceiveBudget | None = None
+) -> Stream:
+    """TCP connect to an IP address; TLS, if any, is started by the caller with ``start_tls``.
+
+    The stream gets ``budget``, or a fresh default one with ``timeouts.deadline``."""
     where = f"{address} port {port}"
+    budget = budget if budget is not None else ReceiveBudget(deadline=timeouts.deadline)
+    limit, cut = budget.clamp(timeouts.connect)
     try:
-        async with asyncio.timeout(timeouts.connect):
-            reader, writer = await asyncio.open_connection(address, port, limit=1 << 20)
+        if limit <= 0:
+            raise TimeoutError
+        async with asyncio.timeout(limit):
+            # The StreamReader's own buffer stays small: we read in chunks as data comes.
+            reader, writer = await asyncio.open_connection(address, port, limit=1 << 16)
     except TimeoutError:
-        raise ConnectTimeout(f"{where}: no answer within {timeouts.connect:g} s") from None
+        raise ConnectTimeout(f"{where}: no answer within {limit:g} s"
+                             + (_TURN_OVER if cut else "")) from None
     except OSError as exc:
         raise _map_connect_error(exc, where) from None
-    return Stream(reader, writer, timeouts)
+    return Stream(reader, writer, timeouts, budget)

@@ -1,0 +1,74 @@
+"""The receive budget of a connection (mailtls.net.budget) enforced by ``Stream.read`` against
+real loopback servers: bytes, lines and the deadline, whatever the caller's own loop does."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from mailtls.errors import ConnectTimeout, ReadTimeout, ReceiveLimitExceeded
+from mailtls.net.budget import ReceiveBudget
+from mailtls.net.stream import Timeouts, open_stream
+from mailtls.testing import start_raw
+
+
+async def _endless_lines(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while not writer.is_closing():
+        writer.write(b"* OK x\r\n" * 100)
+        await writer.drain()
+        await asyncio.sleep(0.001)
+
+
+async def _drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while not writer.is_closing():
+        writer.write(b"x")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+
+
+async def _read_all(port: int, budget: ReceiveBudget, timeouts: Timeouts) -> int:
+    """A careless reader: reads until something stops it."""
+    stream = await open_stream("127.0.0.1", port, timeouts, budget)
+    try:
+        while True:
+            await stream.read()
+    finally:
+        await stream.close()
+
+
+def test_lines_are_counted_and_capped() -> None:
+    with start_raw(_endless_lines) as server:
+        budget = ReceiveBudget(max_lines=2000)
+        with pytest.raises(ReceiveLimitExceeded, match="more than 2000 lines"):
+            asyncio.run(_read_all(server.port, budget, Timeouts(read=5)))
+    assert 2000 < budget.lines < 2000 + 16384 // 8 + 1  # stopped within one chunk
+
+
+def test_bytes_are_capped() -> None:
+    with start_raw(_endless_lines) as server:
+        budget = ReceiveBudget(max_bytes=100_000, max_lines=10**9)
+        with pytest.raises(ReceiveLimitExceeded, match="more than 100000 bytes"):
+            asyncio.run(_read_all(server.port, budget, Timeouts(read=5)))
+
+
+def test_the_deadline_cuts_a_drip_that_every_read_timeout_would_allow() -> None:
+    """A byte every 50 ms never trips a 5 s read timeout; the connection's deadline ends it."""
+    with start_raw(_drip) as server:
+        started = time.monotonic()
+        budget = ReceiveBudget(deadline=started + 0.6)
+        with pytest.raises(ReadTimeout, match="scan deadline"):
+            asyncio.run(_read_all(server.port, budget, Timeouts(read=5)))
+        assert time.monotonic() - started < 1.0
+
+
+def test_timeouts_deadline_reaches_every_stream_and_the_connect() -> None:
+    """``Timeouts.deadline`` is the default budget's deadline: no caller has to pass it."""
+
+    async def go(port: int) -> None:
+        past = Timeouts(connect=5, deadline=time.monotonic() - 1)
+        await open_stream("127.0.0.1", port, past)
+
+    with start_raw(_drip) as server, pytest.raises(ConnectTimeout, match="scan deadline"):
+        asyncio.run(go(server.port))
