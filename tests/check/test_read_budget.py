@@ -10,8 +10,9 @@ import pytest
 
 from mailtls.errors import ConnectTimeout, ReadTimeout, ReceiveLimitExceeded
 from mailtls.net.budget import ReceiveBudget
+from mailtls.net.https import https_context, https_get
 from mailtls.net.stream import Timeouts, open_stream
-from mailtls.testing import start_raw
+from mailtls.testing import TestPKI, start_raw
 
 
 async def _endless_lines(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -72,3 +73,24 @@ def test_timeouts_deadline_reaches_every_stream_and_the_connect() -> None:
 
     with start_raw(_drip) as server, pytest.raises(ConnectTimeout, match="scan deadline"):
         asyncio.run(go(server.port))
+
+
+def test_an_https_body_dripped_under_the_read_timeout_ends_in_time(pki: TestPKI) -> None:
+    """MTA-STS and autoconfig fetches: a byte every 50 ms passes httpx's per-read timeout for
+    ever; the whole exchange is bounded by connect + handshake + read."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 60000\r\n"
+                     b"\r\n")
+        await _drip(reader, writer)
+
+    timeouts = Timeouts(connect=0.3, handshake=0.3, read=0.4)
+    with start_raw(handler, ssl_context=pki.server_context("good")) as server:
+        started = time.monotonic()
+        with pytest.raises(ReadTimeout, match="no complete response"):
+            asyncio.run(https_get(
+                "mta-sts.example.test", "/.well-known/mta-sts.txt", address="127.0.0.1",
+                port=server.port, context=https_context(verify=False), timeouts=timeouts,
+                max_bytes=65536))
+        assert time.monotonic() - started < 1.0 + 0.5
