@@ -64,6 +64,11 @@ class Unreachable(NetworkError):
     """ICMP unreachable / no route / local permission error."""
 
 
+class DeadlinePassed(NetworkError):
+    """The connection's deadline (its turn of the scan deadline) passed before the step could
+    finish: nothing is known about the server from it."""
+
+
 class ReadTimeout(NetworkError):
     """The peer did not send what we waited for within the read timeout."""
 

@@ -30,9 +30,11 @@ from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
 from mailtls.probes.session import Recorder
 
-# The probes end this long before the deadline: judging, rendering and exiting need a moment,
-# and a probe cut off by cancellation instead of its own budget loses what it was doing.
-REPORT_MARGIN_SECONDS = 0.3
+# The probes end this share of the deadline before it (at least MIN, at most MAX seconds):
+# cancelling what is left, judging, rendering and exiting need a moment, more on a busy machine.
+REPORT_MARGIN_SHARE = 0.1
+REPORT_MARGIN_MIN_SECONDS = 0.3
+REPORT_MARGIN_MAX_SECONDS = 1.0
 # How long cancelled probes get to close their connections once the deadline has passed.
 CANCEL_GRACE_SECONDS = 0.2
 
@@ -169,7 +171,9 @@ async def scan(
     started_at = request.clock()
     started = time.monotonic() if request.started is None else request.started
     deadline = started + request.deadline
-    probes_end = deadline - min(REPORT_MARGIN_SECONDS, request.deadline / 10)
+    margin = min(REPORT_MARGIN_MAX_SECONDS,
+                 max(REPORT_MARGIN_MIN_SECONDS, request.deadline * REPORT_MARGIN_SHARE))
+    probes_end = deadline - min(margin, request.deadline / 2)
     per_address = 1 if request.slow else request.max_connections
     options = ProbeOptions(
         timeouts=dataclasses.replace(request.timeouts, deadline=probes_end),

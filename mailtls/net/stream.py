@@ -23,6 +23,7 @@ from mailtls.errors import (
     ConnectionClosed,
     ConnectRefused,
     ConnectTimeout,
+    DeadlinePassed,
     HandshakeTimeout,
     NameNotResolved,
     NetworkError,
@@ -344,8 +345,9 @@ async def open_stream(
             # The StreamReader's own buffer stays small: we read in chunks as data comes.
             reader, writer = await asyncio.open_connection(address, port, limit=1 << 16)
     except TimeoutError:
-        raise ConnectTimeout(f"{where}: no answer within {limit:g} s"
-                             + (_TURN_OVER if cut else "")) from None
+        if cut:  # the turn ended, not the connect timeout: this says nothing about the port
+            raise DeadlinePassed(f"{where}: no time left to connect{_TURN_OVER}") from None
+        raise ConnectTimeout(f"{where}: no answer within {limit:g} s") from None
     except OSError as exc:
         raise _map_connect_error(exc, where) from None
     return Stream(reader, writer, timeouts, budget)

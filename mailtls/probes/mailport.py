@@ -14,6 +14,7 @@ from mailtls.errors import (
     ConnectionClosed,
     ConnectRefused,
     ConnectTimeout,
+    DeadlinePassed,
     HandshakeTimeout,
     MailTLSError,
     NetworkError,
@@ -255,6 +256,9 @@ async def _attempt(
     except ConnectRefused as exc:
         recorder.state = PortState.REFUSED
         recorder.fail("refused", str(exc))
+        return
+    except DeadlinePassed as exc:  # its turn was over before the connection was made
+        recorder.fail("deadline", str(exc))
         return
     except ConnectTimeout as exc:
         recorder.state = PortState.FILTERED

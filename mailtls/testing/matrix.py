@@ -72,13 +72,21 @@ def expected_findings(case: Case) -> set[str]:
     return {"session.protocol_error"}
 
 
-# Runs mailtls's CLI in the child and reports the child's own peak RSS on the last stderr line.
-_WRAPPER = (
-    "import resource, sys; from mailtls.cli import main; code = main(sys.argv[1:]); "
-    "sys.stdout.flush(); "
-    "print(f'maxrss={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr); "
-    "raise SystemExit(code)"
-)
+# Runs mailtls's CLI in the child and reports, on the last stderr line, the child's own peak RSS
+# (VmHWM: ru_maxrss would count the parent's memory shared before exec) and when main() returned
+# (seconds since the process started: the rest of the wall time is exit and scheduling).
+_WRAPPER = """
+import sys, time
+from mailtls.cli import main
+from mailtls.runclock import process_started
+code = main(sys.argv[1:])
+returned = time.monotonic() - process_started()
+sys.stdout.flush()
+with open("/proc/self/status") as status:
+    kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(f"measured={kb} {returned:.3f}", file=sys.stderr)
+raise SystemExit(code)
+"""
 
 
 @dataclass
@@ -88,6 +96,7 @@ class Outcome:
     peak_rss_mb: float
     stdout: str
     stderr: str
+    main_seconds: float = 0.0  # from the child's start to main()'s return
 
     @property
     def report(self) -> dict[str, Any]:
@@ -104,13 +113,13 @@ class Outcome:
 
 def check_argv(
     ca_file: str, services: Sequence[tuple[str, int]], *, deadline: float, quick: bool,
-    read_timeout: float = 1.0, user: str | None = None,
+    read_timeout: float = 2.0, user: str | None = None,
 ) -> list[str]:
     """``mailtls check`` of loopback ports with short timeouts, JSON out; ``user``: the login
     test too (its replies are a phase of the matrix)."""
     argv = ["check", "mail.example.test", "--address", "127.0.0.1", "--ca-file", ca_file,
             "--timeout", f"{deadline:g}", "--read-timeout", f"{read_timeout:g}",
-            "--handshake-timeout", f"{read_timeout:g}", "--connect-timeout", "1",
+            "--handshake-timeout", f"{read_timeout:g}", "--connect-timeout", "2",
             "--max-connections", "10", "--format", "json"]
     for service, port in services:
         argv += ["--service", f"{service}={port}"]
@@ -132,8 +141,9 @@ def run_measured(
                           text=True, timeout=limit, check=False, env=env)
     seconds = time.monotonic() - started
     lines = proc.stderr.rstrip().splitlines()
-    rss_kb = 0
-    if lines and lines[-1].startswith("maxrss="):
-        rss_kb = int(lines.pop().removeprefix("maxrss="))
+    rss_kb, returned = 0, 0.0
+    if lines and lines[-1].startswith("measured="):
+        kb, returned_text = lines.pop().removeprefix("measured=").split()
+        rss_kb, returned = int(kb), float(returned_text)
     return Outcome(proc.returncode, round(seconds, 3), round(rss_kb / 1024, 1), proc.stdout,
-                   "\n".join(lines))
+                   "\n".join(lines), returned)

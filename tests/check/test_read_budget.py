@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mailtls.errors import ConnectTimeout, ReadTimeout, ReceiveLimitExceeded
+from mailtls.errors import DeadlinePassed, ReadTimeout, ReceiveLimitExceeded
 from mailtls.net.budget import ReceiveBudget
 from mailtls.net.https import https_context, https_get
 from mailtls.net.stream import Timeouts, open_stream
@@ -71,7 +71,7 @@ def test_timeouts_deadline_reaches_every_stream_and_the_connect() -> None:
         past = Timeouts(connect=5, deadline=time.monotonic() - 1)
         await open_stream("127.0.0.1", port, past)
 
-    with start_raw(_drip) as server, pytest.raises(ConnectTimeout, match="scan deadline"):
+    with start_raw(_drip) as server, pytest.raises(DeadlinePassed, match="scan deadline"):
         asyncio.run(go(server.port))
 
 
