@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from mailtls.cli import main
+from mailtls.cli.app import main
 from mailtls.testing import TestPKI, hostile, start_imap, start_pop3, start_smtp
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/report-1.json").read_text())

@@ -16,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from mailtls.model import SERVICES, Report
-from mailtls.scan import PlannedService, ScanRequest, scan
+from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, start_imap, start_pop3, start_smtp
 from mailtls.testing.servers import RunningServer
 
