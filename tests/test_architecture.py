@@ -75,6 +75,8 @@ KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset({
     # jsonout renders the client and domain sections; they import its helpers back
     frozenset({"mailtls.render.clientjson", "mailtls.render.domainjson",
                "mailtls.render.jsonout"}),
+    # terminal renders the domain section; domainterm imports its findings renderer back
+    frozenset({"mailtls.render.domainterm", "mailtls.render.terminal"}),
 })
 
 
