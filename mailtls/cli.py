@@ -318,7 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_command(sub, output=_add_output_options, login=_add_login_options,
                        exit_codes_help=EXIT_CODES_HELP)
 
-    sub.add_parser("rules", help="list every finding id with its severity and reference")
+    rules = sub.add_parser(
+        "rules",
+        help="list every finding id with its severity, reference and fix, and the grading rule",
+        description="Without ID: every finding id, one line each, then how verdicts and grades "
+        "are derived from the findings. With ID (or a prefix such as cert.): each rule "
+        "explained with its fix.",
+    )
+    rules.add_argument("ids", nargs="*", metavar="ID", help="a finding id, or a prefix (cert.)")
+    rules.add_argument("--format", choices=("text", "json"), default="text",
+                       help="text (default) or json (schema mailtls-rules/1)")
     return parser
 
 
@@ -422,11 +431,14 @@ def _demo(args: argparse.Namespace) -> int:
     return code
 
 
-def _rules() -> int:
-    from mailtls.checks.rules import RULES
+def _rules(args: argparse.Namespace) -> int:
+    from mailtls.render.rules import render_rules_json, render_rules_text, select_rules
 
-    for rule in RULES.values():
-        print(f"{rule.id:38} {rule.severity.label:8} {rule.reference}")
+    chosen = select_rules(args.ids)
+    if args.format == "json":
+        sys.stdout.write(render_rules_json(chosen))
+    else:
+        sys.stdout.write(render_rules_text(chosen, explain=bool(args.ids)))
     return 0
 
 
@@ -447,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_client_command(args, _emit)
         if args.command == "rules":
-            return _rules()
+            return _rules(args)
         parser.print_help()
         return UNKNOWN
     except UsageError as exc:

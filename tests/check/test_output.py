@@ -39,7 +39,8 @@ def test_terminal_report_has_table_findings_and_evidence(pki: TestPKI, mailtls: 
     with start_pop3(pki, starttls=False) as pop3:
         run = mailtls(f"pop3={pop3.port}", json_out=False)
     assert run.code == 2
-    assert "endpoint" in run.out and "pop3" in run.out
+    assert "port" in run.out and "pop3" in run.out and "verdict" in run.out
+    assert "mail.example.test: FAIL (grade F)" in run.out
     assert "pop3.starttls.not_offered" in run.out
     assert "+OK" in run.out  # the server's own words
     assert "\x1b[" not in run.out  # not a terminal: no colour
