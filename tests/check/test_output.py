@@ -115,7 +115,7 @@ def test_demo_runs_end_to_end_on_a_fresh_process() -> None:
             "cert.expiring_soon"} <= ids
     # the flawed host fails by design: the demo itself worked
     assert result.returncode == 0, result.stderr
-    assert report["exit_code"] == 0
+    assert report["summary"]["exit_code"] == 0
 
 
 def test_demo_exit_code_says_whether_the_demo_worked() -> None:
