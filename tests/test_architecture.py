@@ -36,9 +36,10 @@ NETWORK_EXCEPTIONS: Mapping[str, frozenset[str]] = {
 }
 
 # The layers (first name below mailtls) and the mailtls layers each may import.
-FOUNDATION = frozenset({"errors", "model"})
+FOUNDATION = frozenset({"errors", "errortext", "model"})
 MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "errors": frozenset(),
+    "errortext": frozenset(),
     "model": frozenset({"errors"}),
     "proto": FOUNDATION,
     "tls": FOUNDATION,
@@ -59,7 +60,8 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "__main__": frozenset({"cli"}),
 }
 # Layers with no I/O at all: bytes, objects and `now` in, objects out.
-PURE = frozenset({"errors", "model", "proto", "pki", "formats", "checks", "render", "regression"})
+PURE = frozenset({"errors", "errortext", "model", "proto", "pki", "formats", "checks", "render",
+                  "regression"})
 # tls/ is pure except enumeration.py, which paces its injected exchanges with asyncio.sleep
 PURE_MODULES_OUTSIDE_PURE_LAYERS = frozenset({
     "mailtls.tls", "mailtls.tls.hello", "mailtls.tls.suites", "mailtls.tls.versions",
