@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mailtls.credentials import PASSWORD_ENV
+from mailtls.model.credentials import PASSWORD_ENV
 
 from .hostile import BEHAVIOURS, IMPLICIT_PHASES, PHASES, Behaviour, MailProtocol, Phase
 
@@ -78,7 +78,7 @@ def expected_findings(case: Case) -> set[str]:
 _WRAPPER = """
 import sys, time
 from mailtls.cli import main
-from mailtls.runclock import process_started
+from mailtls.cli.runclock import process_started
 code = main(sys.argv[1:])
 returned = time.monotonic() - process_started()
 sys.stdout.flush()

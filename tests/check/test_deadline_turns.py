@@ -9,7 +9,7 @@ import contextlib
 
 import pytest
 
-from mailtls.scan import Turns
+from mailtls.scan.host import Turns
 from mailtls.testing import TestPKI, hostile
 from mailtls.testing.matrix import run_measured
 
