@@ -125,7 +125,8 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         type=_positive,
         default=None,
         metavar="S",
-        help="overall deadline of the scan in seconds (default 60; 600 with --slow)",
+        help="overall deadline in seconds, start-up included (default 60; 600 with --slow); "
+        "every port's basic probe gets a share of it before the deeper probes run",
     )
     p.add_argument(
         "--connect-timeout",

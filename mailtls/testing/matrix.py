@@ -2,8 +2,8 @@
 plaintext (STARTTLS) and implicit-TLS ports, each checked by a real ``mailtls check`` in a child
 process whose wall time and peak RSS are measured.
 
-Used by tests/check/test_hostile_matrix.py (one child per protocol and behaviour, every phase
-as its own port) and benchmarks/hostile_matrix.py (one child per case).
+Used by tests/check/test_hostile_matrix.py (a few children per protocol, every case on its own
+port) and benchmarks/hostile_matrix.py (one child per case).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,14 +114,14 @@ class Outcome:
 
 def check_argv(
     ca_file: str, services: Sequence[tuple[str, int]], *, deadline: float, quick: bool,
-    read_timeout: float = 2.0, user: str | None = None,
+    read_timeout: float = 2.0, user: str | None = None, max_connections: int = 10,
 ) -> list[str]:
     """``mailtls check`` of loopback ports with short timeouts, JSON out; ``user``: the login
     test too (its replies are a phase of the matrix)."""
     argv = ["check", "mail.example.test", "--address", "127.0.0.1", "--ca-file", ca_file,
             "--timeout", f"{deadline:g}", "--read-timeout", f"{read_timeout:g}",
             "--handshake-timeout", f"{read_timeout:g}", "--connect-timeout", "2",
-            "--max-connections", "10", "--format", "json"]
+            "--max-connections", str(max_connections), "--format", "json"]
     for service, port in services:
         argv += ["--service", f"{service}={port}"]
     if user is not None:
@@ -136,14 +137,20 @@ def run_measured(
     env = dict(os.environ)
     if password is not None:
         env[PASSWORD_ENV] = password
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", _WRAPPER, *argv], capture_output=True,
-                          text=True, timeout=limit, check=False, env=env)
-    seconds = time.monotonic() - started
-    lines = proc.stderr.rstrip().splitlines()
+    # Files, not pipes: a parent slow to drain a pipe (a busy test process) would hold the
+    # child's exit back and be measured as the child's time.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-c", _WRAPPER, *argv], stdout=out, stderr=err,
+                              text=True, timeout=limit, check=False, env=env)
+        seconds = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    lines = stderr.rstrip().splitlines()
     rss_kb, returned = 0, 0.0
     if lines and lines[-1].startswith("measured="):
         kb, returned_text = lines.pop().removeprefix("measured=").split()
         rss_kb, returned = int(kb), float(returned_text)
-    return Outcome(proc.returncode, round(seconds, 3), round(rss_kb / 1024, 1), proc.stdout,
+    return Outcome(proc.returncode, round(seconds, 3), round(rss_kb / 1024, 1), stdout,
                    "\n".join(lines), returned)
