@@ -30,7 +30,7 @@ class ReplyTooLong(ProtocolError):
 
 class ReceiveLimitExceeded(ReplyTooLong):
     """One connection received more bytes or lines than its receive budget allows
-    (``mailtls.net.budget``): an endless stream, whatever the dialogue made of it."""
+    (``mailtls.net.receive``): an endless stream, whatever the dialogue made of it."""
 
 
 class SessionRejected(ProtocolError):

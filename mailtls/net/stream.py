@@ -31,7 +31,7 @@ from mailtls.errors import (
     TLSHandshakeError,
     Unreachable,
 )
-from mailtls.net.budget import ReceiveBudget
+from mailtls.net.receive import ReceiveBudget
 
 READ_CHUNK = 16384
 

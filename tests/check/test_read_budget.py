@@ -1,4 +1,4 @@
-"""The receive budget of a connection (mailtls.net.budget) enforced by ``Stream.read`` against
+"""The receive budget of a connection (mailtls.net.receive) enforced by ``Stream.read`` against
 real loopback servers: bytes, lines and the deadline, whatever the caller's own loop does."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import time
 import pytest
 
 from mailtls.errors import DeadlinePassed, ReadTimeout, ReceiveLimitExceeded
-from mailtls.net.budget import ReceiveBudget
+from mailtls.net.receive import ReceiveBudget
 from mailtls.net.https import https_context, https_get
 from mailtls.net.stream import Timeouts, open_stream
 from mailtls.testing import TestPKI, start_raw
