@@ -69,11 +69,20 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-color", action="store_true", help="no colour (also: NO_COLOR=1)")
     p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress line on standard error (there is none when it is not a terminal)",
+    )
+    p.add_argument(
         "--fail-on",
         choices=[f.value for f in FailOn],
         default=FailOn.WARN.value,
         help="lowest severity that makes the exit code non-zero (default: warn)",
     )
+    from mailtls.cli_output import add_output_file_options
+
+    add_output_file_options(p)
 
 
 def _add_scan_options(p: argparse.ArgumentParser) -> None:
@@ -310,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_command(sub, output=_add_output_options, login=_add_login_options,
                        exit_codes_help=EXIT_CODES_HELP)
 
+    from mailtls.cli_output import add_show_command
+
+    add_show_command(sub, output=_add_output_options)
+
     rules = sub.add_parser(
         "rules",
         help="list every finding id with its severity, reference and fix, and the grading rule",
@@ -351,20 +364,9 @@ def _login(args: argparse.Namespace) -> LoginCredentials | None:
 
 
 def _emit(report: Report, args: argparse.Namespace) -> int:
-    from mailtls.render.jsonout import render_json
-    from mailtls.render.terminal import make_console, render_terminal
+    from mailtls.cli_regression import emit
 
-    code = exit_code(report, FailOn(args.fail_on))
-    if args.format not in ("text", "json"):
-        from mailtls.cli_regression import emit
-
-        return emit(report, code, args)
-    if args.format == "json":
-        sys.stdout.write(render_json(report, code) + "\n")
-    else:
-        console = make_console(color=False if args.no_color else None)
-        render_terminal(report, console, verbose=args.verbose, exit_code=code)
-    return code
+    return emit(report, exit_code(report, FailOn(args.fail_on)), args)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -432,6 +434,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from mailtls.cli_output import prepare_outputs
+
+        prepare_outputs(args)
+        if args.command == "show":
+            from mailtls.cli_output import run_show
+
+            return run_show(args)
         if args.command in ("check", "domain", "init"):
             return _check(args)
         if args.command == "diff":

@@ -34,11 +34,11 @@ __all__ = [
     "run_diff",
 ]
 
-FORMATS = ("text", "json", "jsonl", "junit", "nagios", "prometheus")
+FORMATS = ("text", "json", "jsonl", "junit", "nagios", "prometheus", "html", "csv")
 FORMATS_HELP = ("text (default) for people; json for programs (schema mailtls/1); jsonl: one "
                 "JSON report per host, written as each finishes; junit for CI; nagios: plugin "
                 "status line and perfdata; prometheus: text exposition for node_exporter's "
-                "textfile collector")
+                "textfile collector; html: one self-contained page; csv: one row per finding")
 
 REGRESSION_EXIT_HELP = """\
 with --expect FILE the file decides: 0 every expectation met, 2 one is broken, 3 one could not
@@ -243,32 +243,28 @@ def split_by_host(report: Report) -> list[Report]:
 
 def emit(report: Report, code: int, args: argparse.Namespace, *,
          interrupted: bool = False) -> int:
-    """Render ``report`` in ``args.format`` on stdout; the exit code (Nagios: 3 if interrupted)."""
+    """Write every ``--output FORMAT=FILE``, then ``report`` in ``args.format`` on stdout (or to
+    ``-o FILE``); the exit code (Nagios: 3 if interrupted)."""
+    from mailtls.cli_output import write_outputs
+    from mailtls.render.formats import render, write_output
+
     fmt = args.format
-    if fmt == "nagios":
-        from mailtls.render.nagios import render_nagios
+    if fmt == "nagios" and interrupted:
+        code = UNKNOWN
+    write_outputs(report, code, args, interrupted=interrupted)
+    target = getattr(args, "output_file", None)
+    if fmt == "jsonl":
+        from mailtls.render.jsonout import report_dict
 
-        if interrupted:
-            code = UNKNOWN
-        sys.stdout.write(render_nagios(report, code, interrupted=interrupted))
-    elif fmt == "junit":
-        from mailtls.render.junit import render_junit
-
-        sys.stdout.write(render_junit(report, code, fail_on=_fail_on(args)))
-    elif fmt == "prometheus":
-        from mailtls.render.prometheus import render_prometheus
-
-        sys.stdout.write(render_prometheus(report, code))
-    elif fmt in ("json", "jsonl"):
-        from mailtls.render.jsonout import render_json, report_dict
-
-        if fmt == "json":
-            sys.stdout.write(render_json(report, code) + "\n")
-        else:
-            for one in split_by_host(report):
-                one_code = exit_code(one, _fail_on(args)) if len(report.hosts) > 1 else code
-                sys.stdout.write(json.dumps(report_dict(one, one_code), ensure_ascii=False)
-                                 + "\n")
+        text = "".join(
+            json.dumps(report_dict(one, exit_code(one, _fail_on(args)) if len(report.hosts) > 1
+                                   else code), ensure_ascii=False) + "\n"
+            for one in split_by_host(report))
+        write_output(target or "-", text)
+    elif fmt != "text" or target:
+        write_output(target or "-", render(report, code, fmt, fail_on=_fail_on(args),
+                                           verbose=getattr(args, "verbose", False),
+                                           interrupted=interrupted))
     else:
         from mailtls.render.terminal import make_console, render_terminal
 
@@ -297,7 +293,9 @@ def run_check(request: Any, args: argparse.Namespace, prepared: Prepared) -> int
     return _run_batch(request, args, prepared, fail_on)
 
 
-def _progress_wanted() -> bool:
+def _progress_wanted(args: argparse.Namespace | None = None) -> bool:
+    if args is not None and getattr(args, "quiet", False):
+        return False
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
@@ -308,15 +306,18 @@ def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
 
     jsonl = args.format == "jsonl"
     codes: list[int] = []
+    # JSON Lines stream host by host: to -o FILE when given, else to standard output
+    target = getattr(args, "output_file", None)
+    sink = open(target, "w", encoding="utf-8") if jsonl and target else sys.stdout  # noqa: SIM115
 
     with progress(len(request.hosts) + len(getattr(request, "domains", ())),
-                  enabled=_progress_wanted()) as advance:
+                  enabled=_progress_wanted(args)) as advance:
 
         def on_host(host_report: Report) -> None:
             if jsonl:
                 one, code = finish(host_report, prepared, fail_on, restrict_baseline=True)
-                sys.stdout.write(json.dumps(report_dict(one, code), ensure_ascii=False) + "\n")
-                sys.stdout.flush()
+                sink.write(json.dumps(report_dict(one, code), ensure_ascii=False) + "\n")
+                sink.flush()
                 codes.append(code)
             advance(host_report)
 
@@ -342,10 +343,20 @@ def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
                 if installed:
                     loop.remove_signal_handler(signal.SIGINT)
 
-        result = asyncio.run(main())
+        try:
+            result = asyncio.run(main())
+        finally:
+            if sink is not sys.stdout:
+                sink.close()
 
     if jsonl:
         code = worst_code(*codes) if codes else UNKNOWN
+        if getattr(args, "outputs", ()):
+            from mailtls.cli_output import write_outputs
+
+            whole, _ = finish(result.report, prepared, fail_on,
+                              restrict_baseline=result.interrupted)
+            write_outputs(whole, code, args, interrupted=result.interrupted)
     else:
         report, code = finish(result.report, prepared, fail_on,
                               restrict_baseline=result.interrupted)
