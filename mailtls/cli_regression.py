@@ -288,7 +288,11 @@ def run_check(request: Any, args: argparse.Namespace, prepared: Prepared) -> int
         return _write_init(report, args)
     fail_on = _fail_on(args)
     if not _batch_mode(args):
-        report, code = finish(asyncio.run(scan(request)), prepared, fail_on)
+        from mailtls.render.progress import probe_progress
+
+        with probe_progress(_progress_wanted(args), ", ".join(args.hosts)) as on_probe:
+            scanned = asyncio.run(scan(request, on_probe=on_probe))
+        report, code = finish(scanned, prepared, fail_on)
         return emit(report, code, args)
     return _run_batch(request, args, prepared, fail_on)
 
