@@ -32,6 +32,14 @@ exit codes:
 """
 
 
+DEMO_EXIT_CODES_HELP = """\
+exit codes:
+  0  the demo worked: the good deployment has no finding, the flawed one fails as designed
+     (`mailtls check` of the flawed host alone would exit 2; --fail-on does not apply here)
+  3  the demo did not come out as designed, could not run, or was interrupted
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(UNKNOWN, f"{self.prog}: error: {message}\n")
@@ -309,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start built-in loopback mail servers and check them (no network needed)",
         description="Starts two sets of loopback servers — one well configured, one with typical "
         "flaws — on 127.0.0.1 and checks them, so you can see a full report anywhere.",
-        epilog=EXIT_CODES_HELP,
+        epilog=DEMO_EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_output_options(demo)
@@ -363,10 +371,12 @@ def _login(args: argparse.Namespace) -> LoginCredentials | None:
     return LoginCredentials(user, Secret(password), allow_unverified=args.insecure_login)
 
 
-def _emit(report: Report, args: argparse.Namespace) -> int:
+def _emit(report: Report, args: argparse.Namespace, code: int | None = None) -> int:
     from mailtls.cli_regression import emit
 
-    return emit(report, exit_code(report, FailOn(args.fail_on)), args)
+    if code is None:
+        code = exit_code(report, FailOn(args.fail_on))
+    return emit(report, code, args)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -414,9 +424,14 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from mailtls.demo import run_demo
+    from mailtls.demo import demo_exit_code, demo_outcome, run_demo
 
-    return _emit(run_demo(), args)
+    report = run_demo()
+    code = demo_exit_code(report)  # 0: the demo worked (the flawed host fails by design)
+    _emit(report, args, code)
+    if args.format == "text" and not getattr(args, "output_file", None):
+        print(demo_outcome(code))
+    return code
 
 
 def _rules(args: argparse.Namespace) -> int:

@@ -113,7 +113,29 @@ def test_demo_runs_end_to_end_on_a_fresh_process() -> None:
             "tls.version.legacy_accepted", "tls.cipher.broken", "cert.name_mismatch",
             "smtp.auth.plaintext_offered", "imap.auth.plaintext_offered",
             "cert.expiring_soon"} <= ids
-    assert result.returncode == 2
+    # the flawed host fails by design: the demo itself worked
+    assert result.returncode == 0, result.stderr
+    assert report["summary"]["exit_code"] == 0
+
+
+def test_demo_exit_code_says_whether_the_demo_worked() -> None:
+    """0 only for the designed outcome: good host clean, flawed host failing."""
+    import datetime as dt
+
+    from mailtls.demo import FLAWED, GOOD, demo_exit_code
+    from mailtls.model import Finding, HostReport, Report, Severity
+
+    def host(name: str, *severities: Severity) -> HostReport:
+        findings = tuple(Finding("x.y", s, "s", None, None, (), "RFC 1", "r") for s in severities)
+        return HostReport(name, ("127.0.0.1",), None, (), findings)
+
+    def report(*hosts: HostReport) -> Report:
+        return Report(dt.datetime.now(dt.UTC), 1.0, hosts)
+
+    assert demo_exit_code(report(host(GOOD), host(FLAWED, Severity.FAIL, Severity.WARN))) == 0
+    assert demo_exit_code(report(host(GOOD, Severity.WARN), host(FLAWED, Severity.FAIL))) == 3
+    assert demo_exit_code(report(host(GOOD), host(FLAWED, Severity.WARN))) == 3
+    assert demo_exit_code(report(host(GOOD))) == 3
 
 
 def test_help_documents_exit_codes() -> None:
