@@ -20,7 +20,6 @@ import html
 from collections.abc import Iterable
 
 from mailtls import __version__
-from mailtls.certs import days_left, match_name
 from mailtls.model import (
     CertificateInfo,
     DomainReport,
@@ -33,6 +32,7 @@ from mailtls.model import (
     TLSMode,
     TranscriptLine,
 )
+from mailtls.pki.x509 import days_left, match_name
 from mailtls.render.checks import FAILED, PASSED, clean, endpoint_checks
 from mailtls.render.summary import (
     GRADE_RULE,

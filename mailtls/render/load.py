@@ -63,7 +63,7 @@ Doc = dict[str, Any]
 
 def load_saved_report(path: str) -> tuple[Report, int]:
     """A report file (JSON, or JSON Lines whose hosts are merged) and its saved exit code."""
-    from mailtls.diff import load_report
+    from mailtls.regression.diff import load_report
 
     return report_from_dict(load_report(path), source=path)
 

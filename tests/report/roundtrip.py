@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mailtls.cli.output import FORMATS, render
 from mailtls.model import Report
-from mailtls.render.formats import FORMATS, render
 from mailtls.render.jsonout import report_dict
 from mailtls.render.load import report_from_dict
 

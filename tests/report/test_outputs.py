@@ -17,9 +17,9 @@ from regression_helpers import full_report, sample_report
 from roundtrip import assert_round_trip
 
 from mailtls.cli import main
+from mailtls.cli.output import FORMATS, render
 from mailtls.model import Report
 from mailtls.render.csv import COLUMNS, render_csv
-from mailtls.render.formats import FORMATS, render
 from mailtls.render.html import render_html
 
 

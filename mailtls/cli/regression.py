@@ -1,9 +1,10 @@
 """The command-line side of regression testing: ``check --expect/--baseline/--targets``,
 ``--format junit|nagios|prometheus|jsonl``, ``mailtls init`` and ``mailtls diff``.
 
-Kept apart from ``cli.py`` (argparse and the scan request); like it, no logic of its own:
-expectations are judged in ``mailtls.expect``, baselines in ``mailtls.diff``, many hosts run in
-``mailtls.batch``, formats are rendered in ``mailtls.render``.
+Kept apart from ``cli/app.py`` (argparse and the scan request); like it, no logic of its own:
+expectations are judged in ``mailtls.regression.expect``, baselines in
+``mailtls.regression.diff``, many hosts run in ``mailtls.scan.batch``, formats are rendered in
+``mailtls.render``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+# the formats and the writing of a report live in cli/output.py; re-exported for callers
+from mailtls.cli.output import FORMATS, emit, split_by_host
 from mailtls.errors import UsageError
-from mailtls.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
 from mailtls.model import Report
+from mailtls.model.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
 
 __all__ = [
     "FORMATS",
@@ -32,13 +35,9 @@ __all__ = [
     "prepare_check",
     "run_check",
     "run_diff",
+    "split_by_host",
 ]
 
-FORMATS = ("text", "json", "jsonl", "junit", "nagios", "prometheus", "html", "csv")
-FORMATS_HELP = ("text (default) for people; json for programs (schema mailtls/1); jsonl: one "
-                "JSON report per host, written as each finishes; junit for CI; nagios: plugin "
-                "status line and perfdata; prometheus: text exposition for node_exporter's "
-                "textfile collector; html: one self-contained page; csv: one row per finding")
 
 REGRESSION_EXIT_HELP = """\
 with --expect FILE the file decides: 0 every expectation met, 2 one is broken, 3 one could not
@@ -59,7 +58,7 @@ exit codes:
 
 
 def _max_hosts(text: str) -> int:
-    from mailtls.cli import _count
+    from mailtls.cli.app import _count
 
     return _count(text)
 
@@ -141,7 +140,7 @@ def add_subcommands(
 
 @dataclass
 class Prepared:
-    expectations: Any = None  # mailtls.expect.Expectations
+    expectations: Any = None  # mailtls.regression.expect.Expectations
     baseline: dict[str, Any] | None = None
     baseline_source: str | None = None
 
@@ -150,7 +149,7 @@ def prepare_check(args: argparse.Namespace) -> Prepared:
     """Fill the hosts from --targets (and the --expect file's [scan] table when the command line
     names none); read --expect and --baseline before any scanning, so a bad file is a usage
     error at once."""
-    from mailtls.batch import load_targets
+    from mailtls.scan.batch import load_targets
 
     prepared = Prepared()
     hosts = list(getattr(args, "hosts", []) or [])
@@ -159,7 +158,7 @@ def prepare_check(args: argparse.Namespace) -> Prepared:
         hosts += load_targets(targets)
     expect_path = getattr(args, "expect", None)
     if expect_path:
-        from mailtls.expect import load
+        from mailtls.regression.expect import load
 
         prepared.expectations = exp = load(expect_path)
         scan = exp.scan
@@ -174,7 +173,7 @@ def prepare_check(args: argparse.Namespace) -> Prepared:
             args.ca_file = os.path.join(base, os.path.expanduser(scan.ca_file))
     baseline = getattr(args, "baseline", None)
     if baseline:
-        from mailtls.diff import load_report
+        from mailtls.regression.diff import load_report
 
         prepared.baseline = load_report(baseline)
         prepared.baseline_source = baseline
@@ -204,14 +203,14 @@ def finish(report: Report, prepared: Prepared, fail_on: FailOn, *,
     options = dict(report.options)
     codes: list[int] = []
     if prepared.expectations is not None:
-        from mailtls.expect import evaluate, expectations_exit_code
+        from mailtls.regression.expect import evaluate, expectations_exit_code
 
         results = evaluate(prepared.expectations, report)
         options["expect"] = prepared.expectations.source
         report = dataclasses.replace(report, expectations=results)
         codes.append(OK if fail_on is FailOn.NEVER else expectations_exit_code(results))
     if prepared.baseline is not None:
-        from mailtls.diff import baseline_exit_code, diff_reports
+        from mailtls.regression.diff import baseline_exit_code, diff_reports
         from mailtls.render.jsonout import report_dict
 
         old = prepared.baseline
@@ -227,60 +226,13 @@ def finish(report: Report, prepared: Prepared, fail_on: FailOn, *,
     return dataclasses.replace(report, options=options), code
 
 
-def split_by_host(report: Report) -> list[Report]:
-    """One report per host (and per mail domain), for JSON Lines."""
-    if len(report.hosts) + len(report.domains) <= 1:
-        return [report]
-    parts = [dataclasses.replace(
-        report, hosts=(h,), domains=(), port25_controls=(),
-        expectations=tuple(e for e in report.expectations if e.host == h.name),
-        changes=None if report.changes is None else tuple(
-            c for c in report.changes if c.host == h.name)) for h in report.hosts]
-    parts += [dataclasses.replace(report, hosts=(), domains=(d,), port25_controls=(),
-                                  expectations=(), changes=None) for d in report.domains]
-    return parts
-
-
-def emit(report: Report, code: int, args: argparse.Namespace, *,
-         interrupted: bool = False) -> int:
-    """Write every ``--output FORMAT=FILE``, then ``report`` in ``args.format`` on stdout (or to
-    ``-o FILE``); the exit code (Nagios: 3 if interrupted)."""
-    from mailtls.cli_output import write_outputs
-    from mailtls.render.formats import render, write_output
-
-    fmt = args.format
-    if fmt == "nagios" and interrupted:
-        code = UNKNOWN
-    write_outputs(report, code, args, interrupted=interrupted)
-    target = getattr(args, "output_file", None)
-    if fmt == "jsonl":
-        from mailtls.render.jsonout import report_dict
-
-        text = "".join(
-            json.dumps(report_dict(one, exit_code(one, _fail_on(args)) if len(report.hosts) > 1
-                                   else code), ensure_ascii=False) + "\n"
-            for one in split_by_host(report))
-        write_output(target or "-", text)
-    elif fmt != "text" or target:
-        write_output(target or "-", render(report, code, fmt, fail_on=_fail_on(args),
-                                           verbose=getattr(args, "verbose", False),
-                                           interrupted=interrupted))
-    else:
-        from mailtls.render.terminal import make_console, render_terminal
-
-        console = make_console(color=False if getattr(args, "no_color", False) else None)
-        render_terminal(report, console, verbose=getattr(args, "verbose", False), exit_code=code)
-    sys.stdout.flush()
-    return code
-
-
 def run_check(request: Any, args: argparse.Namespace, prepared: Prepared) -> int:
     """``check`` and ``init`` once the scan request is built."""
-    from mailtls.scan import scan
+    from mailtls.scan.host import scan
 
     if args.command == "init":
         if getattr(args, "targets", None):
-            from mailtls.batch import scan_batch
+            from mailtls.scan.batch import scan_batch
 
             report = asyncio.run(scan_batch(request)).report
         else:
@@ -305,8 +257,8 @@ def _progress_wanted(args: argparse.Namespace | None = None) -> bool:
 
 def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
                fail_on: FailOn) -> int:
-    from mailtls.batch import DEFAULT_MAX_HOSTS, progress, scan_batch
     from mailtls.render.jsonout import report_dict
+    from mailtls.scan.batch import DEFAULT_MAX_HOSTS, progress, scan_batch
 
     jsonl = args.format == "jsonl"
     codes: list[int] = []
@@ -356,7 +308,7 @@ def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
     if jsonl:
         code = worst_code(*codes) if codes else UNKNOWN
         if getattr(args, "outputs", ()):
-            from mailtls.cli_output import write_outputs
+            from mailtls.cli.output import write_outputs
 
             whole, _ = finish(result.report, prepared, fail_on,
                               restrict_baseline=result.interrupted)
@@ -381,7 +333,7 @@ def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
 
 
 def _write_init(report: Report, args: argparse.Namespace) -> int:
-    from mailtls.expect import ScanSpec, init_toml
+    from mailtls.regression.expect import ScanSpec, init_toml
 
     spec = ScanSpec(
         hosts=tuple(h.name for h in report.hosts),
@@ -402,7 +354,7 @@ def _write_init(report: Report, args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from mailtls.diff import (
+    from mailtls.regression.diff import (
         diff_dict,
         diff_exit_code,
         diff_reports,
