@@ -9,6 +9,7 @@ import ipaddress
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mailtls.checks.judge import Judgement, judge_host
 from mailtls.credentials import LoginCredentials
@@ -23,11 +24,13 @@ from mailtls.model import (
     Report,
     Service,
 )
-from mailtls.net.dns import Resolver, parse_resolver
 from mailtls.net.stream import Timeouts, resolve
 from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
 from mailtls.probes.session import Recorder
+
+if TYPE_CHECKING:  # dnspython costs ~0.1 s to import: only domain mode and --resolver need it
+    from mailtls.net.dns import Resolver
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,8 @@ def _dns_resolver(request: ScanRequest) -> Resolver | None:
     """The resolver of this scan: only when DNS beyond getaddrinfo is needed."""
     if not (request.resolver or request.domains or request.detect_domains):
         return None
+    from mailtls.net.dns import Resolver, parse_resolver
+
     server = parse_resolver(request.resolver) if request.resolver else None
     try:
         return Resolver(server, timeout=request.dns_timeout)
