@@ -75,6 +75,10 @@ def judge_port(
 ) -> list[Finding]:
     if obs.state is not PortState.OPEN:
         return _reachability(obs, siblings, judgement.port25_controls)
+    if obs.endpoint.service.protocol not in (Protocol.SMTP, Protocol.IMAP, Protocol.POP3):
+        from mailtls.checks.ports import judge_other_port  # LDAP, FTP, NNTP, HTTP
+
+        return judge_other_port(obs, judgement)
     out: list[Finding] = []
     out.extend(_session(obs))
     out.extend(_starttls(obs))
