@@ -1,7 +1,7 @@
 """Judge the other secure ports of a mail host (LDAP, FTP, NNTP, HTTP). Pure.
 
-The session, TLS, enumeration and certificate checks are the mail ports' own (``judge.py``,
-``tlsparams.py``); what differs is how TLS starts and the protocol's own defects:
+The session, TLS, enumeration and certificate checks are the mail ports' own (``judge.py``
+runs them, ``tlsparams.py``); what differs is how TLS starts and the protocol's own defects:
 
 =================  ================================================================
 port               findings of its own
@@ -24,16 +24,7 @@ import re
 
 from mailtls.checks import rules as R
 from mailtls.checks.common import port_label, where
-from mailtls.checks.judge import (
-    Judgement,
-    _certificate,
-    _session,
-    _tls,
-    _transcript_tail,
-)
-from mailtls.checks.profiles import PROFILES
 from mailtls.checks.security import _unanswered
-from mailtls.checks.tlsparams import judge_certificate_crypto, judge_tls_scan
 from mailtls.model import Finding, PortObservation, ProbeVerdict, Protocol, Severity, TLSMode
 
 # RFC 6797 §11.2 leaves the value to the operator; 180 days is the floor the common guides
@@ -44,15 +35,11 @@ _DIRECTIVE = re.compile(
 )
 
 
-def judge_other_port(obs: PortObservation, judgement: Judgement) -> list[Finding]:
-    """The findings of one open LDAP/FTP/NNTP/HTTP port."""
+def judge_other_port(obs: PortObservation) -> list[Finding]:
+    """The findings of one open LDAP/FTP/NNTP/HTTP port that are its own (``judge.judge_port``
+    adds the session, TLS, enumeration and certificate ones)."""
     out: list[Finding] = []
-    out.extend(_first_answer(obs))
     out.extend(_upgrade(obs))
-    out.extend(_tls(obs))
-    out.extend(judge_tls_scan(obs, PROFILES[judgement.profile]))
-    out.extend(_certificate(obs, judgement))
-    out.extend(judge_certificate_crypto(obs))
     out.extend(_login_offered(obs))
     out.extend(_probes(obs))
     if obs.endpoint.service.protocol is Protocol.HTTP:
@@ -60,9 +47,13 @@ def judge_other_port(obs: PortObservation, judgement: Judgement) -> list[Finding
     return out
 
 
-def _first_answer(obs: PortObservation) -> list[Finding]:
-    """The session checks; where the client speaks first (LDAP, HTTP) a server that stays
-    silent did not withhold a greeting, it left the first request unanswered."""
+def _transcript_tail(obs: PortObservation, n: int = 4) -> list[str]:
+    return [f"{t.direction.value}: {t.text}" for t in obs.transcript[-n:]]
+
+
+def silent_first_request(obs: PortObservation) -> list[Finding]:
+    """Where the client speaks first (LDAP, HTTP) a server that stays silent did not withhold
+    a greeting, it left the first request unanswered (instead of ``session.no_greeting``)."""
     if obs.error_kind == "greeting_timeout" and obs.endpoint.service.protocol in (
         Protocol.LDAP, Protocol.HTTP
     ):
@@ -71,7 +62,7 @@ def _first_answer(obs: PortObservation) -> list[Finding]:
         return [R.SESSION_BROKEN.finding(
             f"{port_label(obs)} accepted the connection but did not answer {first}: "
             f"{obs.error}", evidence=_transcript_tail(obs), **where(obs))]
-    return _session(obs)
+    return []
 
 
 def _word(obs: PortObservation) -> str:

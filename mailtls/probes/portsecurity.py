@@ -26,7 +26,7 @@ import contextlib
 import re
 
 from mailtls.errors import MailTLSError, TLSHandshakeError
-from mailtls.model import Direction, Endpoint, Protocol
+from mailtls.model import Direction, Endpoint, PortState, Protocol
 from mailtls.net.stream import Stream
 from mailtls.probes.mailport import ProbeOptions, adapter_for
 from mailtls.probes.portadapters import FTPAdapter, LDAPAdapter, NNTPAdapter, PortAdapter
@@ -37,6 +37,7 @@ from mailtls.probes.security import (
     _listen,
     _Outcome,
     _passed,
+    _run,
     _Session,
     _starttls_usable,
     _Stop,
@@ -262,6 +263,19 @@ async def _data_protection(sess: _Session, rec: Recorder) -> _Outcome:
         return _untestable("the server takes PROT only after login", evidence, "after_login")
     return _failed(f"PROT P under TLS was answered {prot.code}: data connections (listings, "
                    "files) would cross the network in plaintext", evidence, "refused")
+
+
+async def probe_port_security(
+    endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
+) -> None:
+    """Run the probes of ``plan`` into ``recorder.security`` (as ``security.probe_security``
+    does for the mail ports, with its runner)."""
+    if recorder.state is not PortState.OPEN or not recorder.greeting_ok:
+        return
+    if recorder.tls_on_starttls_port:
+        return
+    for name, body in plan(endpoint, options):
+        await _run(name, body, endpoint, options, recorder)
 
 
 def plan(endpoint: Endpoint, options: ProbeOptions) -> list[tuple[str, Body]]:

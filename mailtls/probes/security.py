@@ -926,9 +926,7 @@ async def _open_relay(sess: _Session, rec: Recorder) -> _Outcome:
 def plan(endpoint: Endpoint, options: ProbeOptions) -> list[tuple[str, Body]]:
     """The probes that apply to ``endpoint``, in the order they run."""
     if endpoint.service.protocol not in (Protocol.SMTP, Protocol.IMAP, Protocol.POP3):
-        from mailtls.probes.portsecurity import plan as other_ports_plan  # LDAP, FTP, NNTP
-
-        return other_ports_plan(endpoint, options)
+        return []  # LDAP, FTP, NNTP: probes/portsecurity.py
     if endpoint.service.tls_mode is not TLSMode.STARTTLS:
         return []
     probes: list[tuple[str, Body]] = [("command_injection", _command_injection)]

@@ -22,7 +22,7 @@ from mailtls.model import (
     SecurityProbe,
     Severity,
 )
-from mailtls.scan import parse_plan
+from mailtls.scan.host import parse_plan
 
 NOW = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
 

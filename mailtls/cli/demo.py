@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from mailtls.exitcodes import OK, UNKNOWN
 from mailtls.model import SERVICES, Report, Severity
-from mailtls.scan import PlannedService, ScanRequest, scan
+from mailtls.model.exitcodes import OK, UNKNOWN
+from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, start_imap, start_pop3, start_smtp
 from mailtls.testing.servers import RunningServer
 
