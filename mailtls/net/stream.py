@@ -31,6 +31,7 @@ from mailtls.errors import (
     TLSHandshakeError,
     Unreachable,
 )
+from mailtls.net.budget import AddressBudget, take_slot
 from mailtls.net.receive import ReceiveBudget
 
 READ_CHUNK = 16384
@@ -194,12 +195,14 @@ class Stream:
         writer: asyncio.StreamWriter,
         timeouts: Timeouts,
         budget: ReceiveBudget | None = None,
+        slot: AddressBudget | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._timeouts = timeouts
         self.budget = budget if budget is not None else ReceiveBudget(deadline=timeouts.deadline)
         self._closed = False
+        self._slot = slot  # the connection budget's slot, given back on close
 
     @property
     def timeouts(self) -> Timeouts:
@@ -310,20 +313,25 @@ class Stream:
         if self._closed:
             return
         self._closed = True
-        # A peer that resets or skips close_notify can make wait_closed raise or hang; past the
-        # deadline there is no time to wait for it at all.
-        wait, _cut = self.budget.clamp(1.0)
-        if wait <= 0.05:
+        try:
+            # A peer that resets or skips close_notify can make wait_closed raise or hang; past
+            # the deadline there is no time to wait for it at all.
+            wait, _cut = self.budget.clamp(1.0)
+            if wait <= 0.05:
+                with contextlib.suppress(Exception):
+                    self._writer.transport.abort()
+                return
             with contextlib.suppress(Exception):
+                self._writer.close()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(wait):
+                    await self._writer.wait_closed()
+            if not self._writer.transport.is_closing():  # pragma: no cover - belt and braces
                 self._writer.transport.abort()
-            return
-        with contextlib.suppress(Exception):
-            self._writer.close()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(wait):
-                await self._writer.wait_closed()
-        if not self._writer.transport.is_closing():  # pragma: no cover - belt and braces
-            self._writer.transport.abort()
+        finally:  # the slot is free once the connection is gone (also when cancelled)
+            if self._slot is not None:
+                self._slot.release()
+                self._slot = None
 
 
 _TURN_OVER = " (the time this probe had left before the scan deadline)"
@@ -334,9 +342,20 @@ async def open_stream(
 ) -> Stream:
     """TCP connect to an IP address; TLS, if any, is started by the caller with ``start_tls``.
 
-    The stream gets ``budget``, or a fresh default one with ``timeouts.deadline``."""
+    The stream gets ``budget``, or a fresh default one with ``timeouts.deadline``. Under a
+    connection budget (``mailtls.net.budget``) this first waits for a slot for ``address``
+    (no longer than the deadline); the connect timeout starts once the slot is there, and
+    ``Stream.close`` gives the slot back."""
     where = f"{address} port {port}"
     budget = budget if budget is not None else ReceiveBudget(deadline=timeouts.deadline)
+    left = budget.remaining()
+    try:
+        if left is not None and left <= 0:
+            raise TimeoutError
+        async with asyncio.timeout(left):
+            slot = await take_slot(address)
+    except TimeoutError:
+        raise DeadlinePassed(f"{where}: no connection slot free in time{_TURN_OVER}") from None
     limit, cut = budget.clamp(timeouts.connect)
     try:
         if limit <= 0:
@@ -345,9 +364,17 @@ async def open_stream(
             # The StreamReader's own buffer stays small: we read in chunks as data comes.
             reader, writer = await asyncio.open_connection(address, port, limit=1 << 16)
     except TimeoutError:
+        if slot is not None:
+            slot.release()
         if cut:  # the turn ended, not the connect timeout: this says nothing about the port
             raise DeadlinePassed(f"{where}: no time left to connect{_TURN_OVER}") from None
         raise ConnectTimeout(f"{where}: no answer within {limit:g} s") from None
     except OSError as exc:
+        if slot is not None:
+            slot.release()
         raise _map_connect_error(exc, where) from None
-    return Stream(reader, writer, timeouts, budget)
+    except BaseException:  # cancelled (the deadline): the slot must not leak
+        if slot is not None:
+            slot.release()
+        raise
+    return Stream(reader, writer, timeouts, budget, slot)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import ipaddress
@@ -10,10 +11,13 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mailtls.checks.judge import Judgement, judge_host
 from mailtls.errors import DNSError, NameNotResolved, UsageError
 from mailtls.model import (
+    ALL_SERVICES,
+    SERVICE_GROUPS,
     SERVICES,
     DomainObservation,
     DomainReport,
@@ -24,7 +28,15 @@ from mailtls.model import (
     Service,
 )
 from mailtls.model.credentials import LoginCredentials
-from mailtls.net.dns import Resolver, parse_resolver
+from mailtls.net.budget import (
+    BASIC,
+    ConnectionBudget,
+    Priority,
+    current_budget,
+    priority,
+    reset_budget,
+    use_budget,
+)
 from mailtls.net.stream import Timeouts, resolve
 from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
@@ -38,6 +50,9 @@ REPORT_MARGIN_MAX_SECONDS = 1.0
 # How long cancelled probes get to close their connections once the deadline has passed.
 CANCEL_GRACE_SECONDS = 0.2
 
+if TYPE_CHECKING:  # dnspython costs ~0.1 s to import: only domain mode and --resolver need it
+    from mailtls.net.dns import Resolver
+
 
 @dataclass(frozen=True)
 class PlannedService:
@@ -50,28 +65,63 @@ def default_plan() -> tuple[PlannedService, ...]:
     return tuple(PlannedService(s, s.default_port, False) for s in SERVICES.values())
 
 
-def parse_plan(only: Sequence[str], services: Sequence[str]) -> tuple[PlannedService, ...]:
-    """``--only smtp,imaps`` and ``--service submission=2587``; neither gives all seven."""
+def parse_plan(
+    only: Sequence[str],
+    services: Sequence[str],
+    also: Sequence[str] = (),
+    groups: Sequence[str] = (),
+) -> tuple[PlannedService, ...]:
+    """``--only smtp,imaps``, ``--service submission=2587``, ``--services GROUP,...`` and
+    ``--also GROUP,...``; with none of them, the seven mail services.
+
+    Named services (--only/--service) must be testable (``requested``); services that come in
+    with a group (--services/--also: web, ldap, ftp, news, mail, all) are planned like the
+    default seven: a closed one is "not offered". ``--also`` adds to the default seven unless
+    --only/--service/--services chose the services."""
     plan: list[PlannedService] = []
     for item in only:
-        for name in filter(None, (n.strip().lower() for n in item.split(","))):
-            if name not in SERVICES:
-                raise UsageError(f"unknown service {name!r} (known: {', '.join(SERVICES)})")
-            plan.append(PlannedService(SERVICES[name], SERVICES[name].default_port, True))
+        for name in _names(item):
+            if name not in ALL_SERVICES:
+                raise UsageError(f"unknown service {name!r} (known: {', '.join(ALL_SERVICES)})")
+            plan.append(PlannedService(ALL_SERVICES[name], ALL_SERVICES[name].default_port, True))
     for item in services:
         name, sep, port_text = item.partition("=")
         name = name.strip().lower()
-        if not sep or name not in SERVICES:
+        if not sep or name not in ALL_SERVICES:
             raise UsageError(
-                f"--service wants NAME=PORT with NAME one of {', '.join(SERVICES)}; got {item!r}"
+                f"--service wants NAME=PORT with NAME one of {', '.join(ALL_SERVICES)}; "
+                f"got {item!r}"
             )
-        plan.append(PlannedService(SERVICES[name], parse_port(port_text), True))
+        plan.append(PlannedService(ALL_SERVICES[name], parse_port(port_text), True))
+    plan.extend(_group_plan(groups, "--services"))
+    extra = _group_plan(also, "--also")
     if not plan:
-        return default_plan()
+        plan = list(default_plan()) if extra or not (only or services or groups) else plan
+    plan.extend(extra)
     unique: dict[tuple[str, int], PlannedService] = {}
     for p in plan:
         unique.setdefault((p.service.name, p.port), p)
     return tuple(unique.values())
+
+
+def _names(item: str) -> list[str]:
+    return [n for n in (n.strip().lower() for n in item.split(",")) if n]
+
+
+def _group_plan(items: Sequence[str], option: str) -> list[PlannedService]:
+    """The services of the groups (or single services) named, at their standard ports."""
+    out: list[PlannedService] = []
+    for item in items:
+        for name in _names(item):
+            members = SERVICE_GROUPS.get(name) or ((name,) if name in ALL_SERVICES else None)
+            if members is None:
+                raise UsageError(
+                    f"{option}: unknown group or service {name!r} (groups: "
+                    f"{', '.join(SERVICE_GROUPS)}; or a service name)"
+                )
+            out.extend(PlannedService(ALL_SERVICES[m], ALL_SERVICES[m].default_port, False)
+                       for m in members)
+    return out
 
 
 def parse_port(text: str) -> int:
@@ -164,10 +214,22 @@ async def _resolve(
 
 
 async def scan(
-    request: ScanRequest, *, address_limits: dict[str, asyncio.Semaphore] | None = None
+    request: ScanRequest, *, address_limits: ConnectionBudget | None = None,
+    on_probe: Callable[[int, int], None] | None = None,
 ) -> Report:
-    """Scan ``request``. ``address_limits``: per-address semaphores shared with other scans
-    running at the same time (``mailtls.scan.batch``), so --max-connections holds across hosts."""
+    """Scan ``request``. ``address_limits``: the connection budget shared with other scans
+    running at the same time (``mailtls.scan.batch``), so --max-connections holds across hosts.
+    ``on_probe(done, total)`` is called as each port's probe ends (the progress line)."""
+    budget = address_limits if address_limits is not None else ConnectionBudget(
+        1 if request.slow else request.max_connections)
+    token = use_budget(budget)  # every connection of this scan's tasks takes a slot of it
+    try:
+        return await _scan(request, on_probe)
+    finally:
+        reset_budget(token)
+
+
+async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | None) -> Report:
     started_at = request.clock()
     started = time.monotonic() if request.started is None else request.started
     deadline = started + request.deadline
@@ -199,11 +261,9 @@ async def scan(
     # Tasks are created in exactly the order of _flatten(recorders).
     recorders: dict[int, list[Recorder]] = {i: [] for i in range(len(targets))}
     tasks: list[asyncio.Task[None]] = []
-    limits: dict[str, asyncio.Semaphore] = {} if address_limits is None else address_limits
     turns: dict[str, Turns] = {}
     for index, target in enumerate(targets):
         for address in target.addresses:
-            limit = limits.setdefault(address, asyncio.Semaphore(per_address))
             turn = turns.setdefault(address, Turns(per_address, probes_end))
             for planned in target.plan:
                 endpoint = Endpoint(
@@ -212,19 +272,25 @@ async def scan(
                 recorder = Recorder(endpoint)
                 recorders[index].append(recorder)
                 turn.enqueue()
-                tasks.append(asyncio.create_task(
-                    _limited(limit, turn, endpoint, options, recorder)))
+                tasks.append(asyncio.create_task(_limited(turn, endpoint, options, recorder)))
     controls = await _control_recorders(request, dns)
     quick = dataclasses.replace(options, quick=True, login=None)  # controls: never log in
     for recorder in controls:
-        address = recorder.endpoint.address
-        limit = limits.setdefault(address, asyncio.Semaphore(per_address))
-        turn = turns.setdefault(address, Turns(per_address, probes_end))
+        turn = turns.setdefault(recorder.endpoint.address, Turns(per_address, probes_end))
         recorders.setdefault(-1, []).append(recorder)
         turn.enqueue()
-        tasks.append(asyncio.create_task(
-            _limited(limit, turn, recorder.endpoint, quick, recorder)))
+        tasks.append(asyncio.create_task(_limited(turn, recorder.endpoint, quick, recorder)))
 
+    if tasks and on_probe is not None:
+        finished = [0]
+
+        def _ended(_task: asyncio.Task[None]) -> None:
+            finished[0] += 1
+            on_probe(finished[0], len(tasks))
+
+        for task in tasks:
+            task.add_done_callback(_ended)
+        on_probe(0, len(tasks))
     if tasks:
         remaining = max(0.0, probes_end - time.monotonic())
         _done, pending = await asyncio.wait(tasks, timeout=remaining)
@@ -295,6 +361,8 @@ def _dns_resolver(request: ScanRequest) -> Resolver | None:
     """The resolver of this scan: only when DNS beyond getaddrinfo is needed."""
     if not (request.resolver or request.domains or request.detect_domains):
         return None
+    from mailtls.net.dns import Resolver, parse_resolver
+
     server = parse_resolver(request.resolver) if request.resolver else None
     try:
         return Resolver(server, timeout=request.dns_timeout)
@@ -390,6 +458,8 @@ class Turns:
         self.end = end
         self.waiting = 0
         self.running = 0
+        # at most `limit` basic probes of the address at once, as its connection budget allows
+        self.gate = asyncio.Semaphore(self.limit)
 
     def enqueue(self) -> None:
         """One more basic probe planned (called when its task is created, before any starts)."""
@@ -409,39 +479,49 @@ class Turns:
 
 
 async def _limited(
-    limit: asyncio.Semaphore, turns: Turns, endpoint: Endpoint, options: ProbeOptions,
-    recorder: Recorder,
+    turns: Turns, endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
 ) -> None:
-    """All probes of one endpoint, one connection at a time, under the per-address limit.
+    """All probes of one endpoint; each connection waits for a slot of the address's budget.
 
-    First the basic probe, in its share of the time (``Turns``); then, queued again behind the
-    basic probes of the other ports, the deep probes and the login test with what is left. So
-    a slow port delays no other port's basic probe past its turn."""
+    The basic probes of every port go first (``BASIC``), each in its share of the time left
+    (``Turns``: its connections' deadline), so a slow or silent port takes no other port's
+    turn; the deep probes and the login test follow at the priority of their port's expected
+    cost, the slowest port first: its enumeration is the scan's critical path."""
+    recorder.started = time.monotonic()
     try:
-        async with limit:
+        async with turns.gate:
             now = time.monotonic()
-            recorder.started = now  # waiting for the limit is not the port's time
-            turn = turns.start(now)
-            basic = dataclasses.replace(
-                options, timeouts=dataclasses.replace(options.timeouts, deadline=turn))
+            recorder.started = now  # waiting for its turn is not the port's time
+            basic = dataclasses.replace(options, timeouts=dataclasses.replace(
+                options.timeouts, deadline=turns.start(now)))
             try:
-                await probe_port(endpoint, basic, recorder)
+                with priority(BASIC):
+                    await probe_port(endpoint, basic, recorder)
             finally:
                 turns.finish()
-        deep = not options.quick and recorder.state is PortState.OPEN
-        if deep or options.login is not None:
-            async with limit:
-                await _later_probes(endpoint, options, recorder, deep=deep)
+        # --slow: one port's deep probes at a time per address, so their pauses add up
+        budget = current_budget()
+        slow = options.slow and budget is not None
+        lane = budget.lane(endpoint.address) if slow and budget else contextlib.nullcontext()
+        async with lane:
+            with priority(_deep_priority(recorder)):
+                if not options.quick and recorder.state is PortState.OPEN:
+                    await deep_probes(endpoint, options, recorder)
+                if options.login is not None:
+                    from mailtls.probes.login import login_probe
+
+                    await login_probe(endpoint, options, recorder)
     finally:
         recorder.finished = time.monotonic()
 
 
-async def _later_probes(
-    endpoint: Endpoint, options: ProbeOptions, recorder: Recorder, *, deep: bool
-) -> None:
-    if deep:
-        await deep_probes(endpoint, options, recorder)
-    if options.login is not None:
-        from mailtls.probes.login import login_probe
+def _deep_priority(recorder: Recorder) -> Priority:
+    """After every basic probe; among the ports, the one whose connections cost most first.
 
-        await login_probe(endpoint, options, recorder)
+    The deep probes of every port make about the same number of connections (the suite
+    enumeration's), so a port's cost is its cost per connection, which its basic probe just
+    measured: a STARTTLS dialogue costs more round trips than implicit TLS, a server that forks
+    a process per connection more time."""
+    spent = time.monotonic() - recorder.started
+    per_connection = spent / max(1, recorder.connections)
+    return (1.0, -per_connection)

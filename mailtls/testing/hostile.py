@@ -573,7 +573,9 @@ async def _perform(
             elif protocol == "imap":
                 first, line = b"", "* OK line %d\r\n"
             else:  # a status line, then body lines that never end with "."
-                first, line = b"+OK endless\r\n", "X-LINE-%d\r\n"
+                # (-ERR to a login: an endless reply must not pass for accepted credentials)
+                status = b"-ERR" if phase == "commands" else b"+OK"
+                first, line = status + b" endless\r\n", "X-LINE-%d\r\n"
             writer.write(first)
             await _endless(writer, gone, lambda n: "".join(
                 line % (n * 200 + i) for i in range(200)).encode())

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from mailtls.errors import DeadlinePassed, ReadTimeout, ReceiveLimitExceeded
-from mailtls.net.receive import ReceiveBudget
 from mailtls.net.https import https_context, https_get
+from mailtls.net.receive import ReceiveBudget
 from mailtls.net.stream import Timeouts, open_stream
 from mailtls.testing import TestPKI, start_raw
 
