@@ -460,6 +460,8 @@ class Turns:
         self.running = 0
         # at most `limit` basic probes of the address at once, as its connection budget allows
         self.gate = asyncio.Semaphore(self.limit)
+        # set once every basic probe has started: only then may deep connections compete
+        self.all_started = asyncio.Event()
 
     def enqueue(self) -> None:
         """One more basic probe planned (called when its task is created, before any starts)."""
@@ -469,6 +471,8 @@ class Turns:
         """A basic probe starts: the deadline of its turn (monotonic)."""
         self.waiting -= 1
         self.running += 1
+        if self.waiting <= 0:
+            self.all_started.set()
         free = max(0, self.limit - self.running)
         waves = 1 + math.ceil(max(0, self.waiting - free) / self.limit)
         return now + max(0.0, self.end - now) / waves
@@ -499,6 +503,9 @@ async def _limited(
                     await probe_port(endpoint, basic, recorder)
             finally:
                 turns.finish()
+        # The basic probes still waiting for their turn are not in the budget's queue yet:
+        # no deep connection may overtake them.
+        await turns.all_started.wait()
         # --slow: one port's deep probes at a time per address, so their pauses add up
         budget = current_budget()
         slow = options.slow and budget is not None
