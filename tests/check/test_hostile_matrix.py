@@ -96,7 +96,8 @@ def test_hostile_matrix(
                             f"wanted one of {sorted(want)}")
         if case.phase == "commands":
             # The basic probe is unharmed; what the deep probes and the login met is theirs.
-            if endpoint["error_kind"] is not None:
+            # (on a busy machine the deep probes may still run at the deadline: "not tested")
+            if not endpoint["greeting_ok"] or endpoint["tls"] is None:
                 problems.append(f"{case.name}: basic probe failed: {endpoint['error']}")
             login = endpoint.get("login") or {}
             if login.get("outcome") == "succeeded":
