@@ -421,13 +421,15 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from mailtls.cli_regression import report_interruption
     from mailtls.demo import demo_exit_code, demo_outcome, run_demo
 
     report = run_demo()
     code = demo_exit_code(report)  # 0: the demo worked (the flawed host fails by design)
+    report_interruption(report)
     _emit(report, args, code)
     if args.format == "text":
-        print(demo_outcome(code))
+        print(demo_outcome(code, report))
     return code
 
 
@@ -443,8 +445,48 @@ def _rules(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    from mailtls.interrupt import Interrupted, raise_pending
+    from mailtls.output import OutputError, finish_output
+
+    args: argparse.Namespace | None = None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        raise_pending()  # SIGINT/SIGTERM during start-up (mailtls.launch)
+        code = _run(parser, args)
+    except OutputError as exc:  # stdout: a reader gone (EPIPE), a full disk, ...
+        return finish_output(exc) or UNKNOWN
+    except SystemExit:  # --help, argparse errors: their output is flushed like any other
+        failed = finish_output()
+        if failed is not None:
+            return failed
+        raise
+    except Interrupted as exc:  # a signal while no scan was running to stop gracefully
+        return _interrupted(exc.signal_name, args)
+    failed = finish_output()
+    return code if failed is None else failed
+
+
+def _interrupted(name: str, args: argparse.Namespace | None) -> int:
+    """SIGINT/SIGTERM before the scan could start (or after it ended): no report, exit 3;
+    with --format nagios still the status line monitoring expects."""
+    from mailtls.output import OutputError, finish_output
+
+    print(f"mailtls: interrupted by {name}", file=sys.stderr)
+    if args is not None and getattr(args, "format", None) == "nagios":
+        try:
+            sys.stdout.write(f"MAILTLS UNKNOWN - interrupted by {name} before any result\n")
+            sys.stdout.flush()
+        except (OutputError, OSError):
+            pass
+    finish_output()
+    return UNKNOWN
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from mailtls.interrupt import Interrupted
+    from mailtls.output import OutputError
+
     try:
         if args.command in ("check", "domain", "init"):
             return _check(args)
@@ -462,13 +504,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rules(args)
         parser.print_help()
         return UNKNOWN
+    except (OutputError, Interrupted):
+        raise
     except UsageError as exc:
         print(f"mailtls: error: {exc}", file=sys.stderr)
         return UNKNOWN
     except MailTLSError as exc:
         print(f"mailtls: {exc}", file=sys.stderr)
         return UNKNOWN
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # in-process use without mailtls.launch's signal handlers
         print("mailtls: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the last line of defence: one line, never a traceback

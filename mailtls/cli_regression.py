@@ -13,12 +13,12 @@ import asyncio
 import dataclasses
 import json
 import os
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mailtls import interrupt
 from mailtls.errors import UsageError
 from mailtls.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
 from mailtls.model import Report
@@ -286,15 +286,38 @@ def run_check(request: Any, args: argparse.Namespace, prepared: Prepared) -> int
         if getattr(args, "targets", None):
             from mailtls.batch import scan_batch
 
-            report = asyncio.run(scan_batch(request)).report
+            report = interrupt.run(lambda stop: scan_batch(request, stop=stop)).report
         else:
-            report = asyncio.run(scan(request))
+            report = interrupt.run(lambda stop: scan(request, stop=stop))
+        if report.options.get("interrupted"):
+            interrupt.note(f"interrupted by {interrupt.received() or 'a signal'}: nothing written")
+            return UNKNOWN
         return _write_init(report, args)
     fail_on = _fail_on(args)
     if not _batch_mode(args):
-        report, code = finish(asyncio.run(scan(request)), prepared, fail_on)
-        return emit(report, code, args)
+        report, code = finish(interrupt.run(lambda stop: scan(request, stop=stop)), prepared,
+                              fail_on)
+        cut_short = report_interruption(report)
+        if cut_short:
+            code = UNKNOWN  # the scan did not finish: what was asked is not known
+        emit(report, code, args, interrupted=cut_short)
+        return code
     return _run_batch(request, args, prepared, fail_on)
+
+
+def report_interruption(report: Report) -> bool:
+    """If the scan was interrupted, say on stderr what finished and what was cut short."""
+    name = report.options.get("interrupted")
+    if not name:
+        return False
+    observations = [o for host in report.hosts for o in host.observations]
+    cut = [o.endpoint.key for o in observations if o.error_kind == "interrupted"]
+    done = len(observations) - len(cut)
+    shown = ", ".join(cut[:10]) + (" ..." if len(cut) > 10 else "")
+    interrupt.note(f"interrupted by {name} after {report.seconds:.1f} s: {done} of "
+                   f"{len(observations)} port(s) finished"
+                   + (f"; cut short: {shown}" if cut else ""))
+    return True
 
 
 def _progress_wanted() -> bool:
@@ -320,29 +343,12 @@ def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
                 codes.append(code)
             advance(host_report)
 
-        async def main() -> Any:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
+        async def main(stop: asyncio.Event) -> Any:
+            # SIGINT/SIGTERM set stop (mailtls.interrupt); a second one quits at once
+            return await scan_batch(request, max_hosts=args.max_hosts or DEFAULT_MAX_HOSTS,
+                                    on_host=on_host, stop=stop)
 
-            def on_sigint() -> None:
-                if stop.is_set():  # a second Ctrl-C: no more patience
-                    loop.remove_signal_handler(signal.SIGINT)
-                    signal.raise_signal(signal.SIGINT)
-                stop.set()
-
-            try:
-                loop.add_signal_handler(signal.SIGINT, on_sigint)
-                installed = True
-            except (NotImplementedError, RuntimeError, ValueError):
-                installed = False  # not the main thread, or no signals here: Ctrl-C as usual
-            try:
-                return await scan_batch(request, max_hosts=args.max_hosts or DEFAULT_MAX_HOSTS,
-                                        on_host=on_host, stop=stop)
-            finally:
-                if installed:
-                    loop.remove_signal_handler(signal.SIGINT)
-
-        result = asyncio.run(main())
+        result = interrupt.run(main)
 
     if jsonl:
         code = worst_code(*codes) if codes else UNKNOWN
@@ -358,8 +364,9 @@ def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
         what = "interrupted" if result.interrupted else "not all hosts finished"
         print(f"mailtls: {what}: {done} of {total} host(s) finished; not finished: {shown}",
               file=sys.stderr)
-    if result.interrupted:
-        return UNKNOWN if args.format == "nagios" else INTERRUPTED
+    if result.interrupted:  # 130 for SIGINT, 143 for SIGTERM, as a shell reports a kill
+        return UNKNOWN if args.format == "nagios" else (
+            interrupt.exit_status_of(interrupt.received()) or INTERRUPTED)
     if result.unfinished:
         code = worst_code(code, UNKNOWN)
     return code

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from mailtls.checks.judge import Judgement, judge_host
 from mailtls.credentials import LoginCredentials
 from mailtls.errors import DNSError, NameNotResolved, UsageError
+from mailtls.interrupt import cancel_and_wait, received, wait_all
 from mailtls.model import (
     SERVICES,
     DomainObservation,
@@ -153,10 +154,13 @@ async def _resolve(
 
 
 async def scan(
-    request: ScanRequest, *, address_limits: dict[str, asyncio.Semaphore] | None = None
+    request: ScanRequest, *, address_limits: dict[str, asyncio.Semaphore] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> Report:
     """Scan ``request``. ``address_limits``: per-address semaphores shared with other scans
-    running at the same time (``mailtls.batch``), so --max-connections holds across hosts."""
+    running at the same time (``mailtls.batch``), so --max-connections holds across hosts.
+    ``stop`` (SIGINT/SIGTERM, see ``mailtls.interrupt``): when set, probes in flight are
+    cancelled and the report keeps what finished, with the rest as ``interrupted``."""
     started_at = request.clock()
     started = time.monotonic()
     deadline = started + request.deadline
@@ -172,8 +176,17 @@ async def scan(
     )
 
     dns = _dns_resolver(request)
-    host_names, domain_obs, mode_notes = await _domains(request, dns)
-    resolved = await asyncio.gather(*(_resolve(h, request, dns) for h in host_names))
+    prelude = asyncio.create_task(_prelude(request, dns))
+    domain_obs: tuple[DomainObservation, ...] = ()
+    mode_notes: dict[str, str] = {}
+    if await wait_all([prelude], None, stop):  # interrupted while still looking up names
+        await cancel_and_wait([prelude])
+        cut = "interrupted before the name was resolved"
+        host_names = list(request.hosts)
+        resolved = [(list(request.addresses), None if request.addresses else cut)
+                    for _ in host_names]
+    else:
+        host_names, domain_obs, mode_notes, resolved = prelude.result()
     targets = [
         ScanTarget(h, tuple(addresses), request.plan, error)
         for h, (addresses, error) in zip(host_names, resolved, strict=True)
@@ -205,15 +218,17 @@ async def scan(
         recorders.setdefault(-1, []).append(recorder)
         tasks.append(asyncio.create_task(_limited(limit, recorder.endpoint, quick, recorder)))
 
+    interrupted = stop is not None and stop.is_set()
     if tasks:
         remaining = max(0.0, deadline - time.monotonic())
-        _done, pending = await asyncio.wait(tasks, timeout=remaining)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=2.0)
+        pending = await wait_all(tasks, remaining, stop)
+        interrupted = stop is not None and stop.is_set()
+        await cancel_and_wait(pending)
         for task, recorder in zip(tasks, _flatten(recorders), strict=True):
-            if task in pending:
+            if task in pending and interrupted:
+                recorder.fail("interrupted", f"the scan was interrupted ({received() or 'stop'})"
+                              " before this probe finished")
+            elif task in pending:
                 recorder.fail(
                     "deadline",
                     f"the scan deadline ({request.deadline:g} s) passed before this probe finished",
@@ -259,8 +274,18 @@ async def scan(
             "relay_test": request.relay_test,
             **_login_options(request),
             **_domain_options(request, dns, mode_notes),
+            **({"interrupted": received() or "stop"} if interrupted else {}),
         },
     )
+
+
+async def _prelude(request: ScanRequest, dns: Resolver | None) -> tuple[
+    list[str], tuple[DomainObservation, ...], dict[str, str], list[tuple[list[str], str | None]]
+]:
+    """Mail domains and host names looked up: everything before the first probe."""
+    host_names, domain_obs, mode_notes = await _domains(request, dns)
+    resolved = await asyncio.gather(*(_resolve(h, request, dns) for h in host_names))
+    return host_names, domain_obs, mode_notes, list(resolved)
 
 
 def _is_ip_literal(name: str) -> bool:

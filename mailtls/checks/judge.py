@@ -158,8 +158,8 @@ def _session(obs: PortObservation) -> list[Finding]:
     if kind == "protocol":
         return [R.SESSION_PROTOCOL_ERROR.finding(
             f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs), **_where(obs))]
-    if kind in ("closed", "read_timeout", "network", "deadline"):
-        rule = R.PORT_NOT_TESTED if kind == "deadline" else R.SESSION_BROKEN
+    if kind in ("closed", "read_timeout", "network", "deadline", "interrupted"):
+        rule = R.PORT_NOT_TESTED if kind in ("deadline", "interrupted") else R.SESSION_BROKEN
         return [rule.finding(f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs),
                              **_where(obs))]
     return []

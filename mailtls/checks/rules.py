@@ -84,8 +84,9 @@ PORT_UNREACHABLE = _rule(
     "RFC 1122 §3.2.2.1", "No route to the address, or a local firewall forbids the connection.",
 )
 PORT_NOT_TESTED = _rule(
-    "port.not_tested", Severity.UNKNOWN, "Not tested before the scan deadline",
-    "", "Raise --timeout, or check fewer ports at once.",
+    "port.not_tested", Severity.UNKNOWN,
+    "Not tested: the scan deadline passed or the scan was interrupted first",
+    "", "Raise --timeout, or check fewer ports at once; or let the scan finish.",
 )
 
 # --- the session -----------------------------------------------------------------------------

@@ -235,9 +235,12 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     assert b"mailtls" in seen and b"hosts" in seen  # rich drew the bar on the terminal
 
 
-@pytest.mark.parametrize(("fmt", "expected_code"), [("jsonl", 130), ("json", 130),
-                                                    ("nagios", 3)])
-def test_ctrl_c_keeps_what_finished(fmt: str, expected_code: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fmt", "signum", "expected_code"), [
+    ("jsonl", signal.SIGINT, 130), ("json", signal.SIGINT, 130), ("nagios", signal.SIGINT, 3),
+    ("json", signal.SIGTERM, 143), ("nagios", signal.SIGTERM, 3),
+])
+def test_ctrl_c_keeps_what_finished(fmt: str, signum: int, expected_code: int,
+                                    tmp_path: Path) -> None:
     fast = _servers_on(["127.0.0.1"])
     port = fast[0].port
     slow = _servers_on(["127.0.0.2", "127.0.0.3"], port=port, hold=True)
@@ -255,7 +258,7 @@ def test_ctrl_c_keeps_what_finished(fmt: str, expected_code: int, tmp_path: Path
             assert json.loads(first)["hosts"][0]["name"] == "127.0.0.1"
         else:
             time.sleep(2.0)  # the fast host is done, the tarpits hold on
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         started = time.monotonic()
         out, err = proc.communicate(timeout=30)
         assert time.monotonic() - started < 10
