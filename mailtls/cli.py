@@ -378,14 +378,15 @@ def _emit(report: Report, args: argparse.Namespace, code: int | None = None) -> 
 
 def _check(args: argparse.Namespace) -> int:
     from mailtls.cli_regression import prepare_check, run_check
+    from mailtls.inputs import check_address, check_ca_file
     from mailtls.scan import ScanRequest, check_host_name, parse_plan
 
     prepared = prepare_check(args)  # HOST, --targets or --expect's [scan]; --baseline read
 
     hosts = tuple(dict.fromkeys(check_host_name(h) for h in args.hosts))
-    addresses = tuple(dict.fromkeys(check_host_name(a) for a in args.address))
-    if args.ca_file and not os.path.isfile(args.ca_file):
-        raise UsageError(f"--ca-file: no such file: {args.ca_file}")
+    addresses = tuple(dict.fromkeys(check_address(a) for a in args.address))
+    if args.ca_file:
+        check_ca_file(args.ca_file)
     domain_mode = args.command == "domain" or getattr(args, "domain", False)
     if domain_mode and addresses:
         raise UsageError("--address cannot be used with a mail domain: its hosts come from DNS")

@@ -96,8 +96,10 @@ def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argpars
     address = check_address(args.address) if args.address else None
     if args.config is not None and not os.path.isfile(args.config):
         raise UsageError(f"--config: no such file: {args.config}")
-    if args.ca_file and not os.path.isfile(args.ca_file):
-        raise UsageError(f"--ca-file: no such file: {args.ca_file}")
+    if args.ca_file:
+        from mailtls.inputs import check_ca_file
+
+        check_ca_file(args.ca_file)
     if args.resolver:
         from mailtls.net.dns import parse_resolver
 

@@ -382,12 +382,32 @@ def _write_init(report: Report, args: argparse.Namespace) -> int:
         addresses=tuple(args.address),
         ca_file=args.ca_file,
     )
+    silent = _nothing_answered(report)
+    if silent:
+        print(f"mailtls: {silent}: no expectations to write (check the name, --address, or "
+              "a firewall between here and the server)", file=sys.stderr)
+        return UNKNOWN
     sys.stdout.write(init_toml(report, spec, warn_days=args.warn_days))
     sys.stdout.flush()
     if report.hosts and all(h.resolve_error for h in report.hosts):
         print("mailtls: no host resolved; the file lists no ports", file=sys.stderr)
         return UNKNOWN
     return OK
+
+
+def _nothing_answered(report: Report) -> str | None:
+    """"no port answered on HOST (25 refused, 587 filtered)" when every port of every resolved
+    host was closed: an expectation file with ``open = []`` would pin that as the good state."""
+    from mailtls.model import PortState
+
+    observations = [o for h in report.hosts for o in h.observations]
+    if not observations or any(o.state is PortState.OPEN for o in observations):
+        return None
+    names = ", ".join(dict.fromkeys(h.name for h in report.hosts if h.observations))
+    states = ", ".join(f"{o.endpoint.port} {o.state.value.replace('_', ' ')}"
+                       for o in observations[:8])
+    more = ", ..." if len(observations) > 8 else ""
+    return f"no port answered on {names} ({states}{more})"
 
 
 # --- diff --------------------------------------------------------------------------------------

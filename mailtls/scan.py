@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from mailtls.checks.judge import Judgement, judge_host
 from mailtls.credentials import LoginCredentials
 from mailtls.errors import DNSError, NameNotResolved, UsageError
+from mailtls.inputs import host_name_problem, shown
 from mailtls.interrupt import cancel_and_wait, received, wait_all
 from mailtls.model import (
     SERVICES,
@@ -46,7 +47,10 @@ def parse_plan(only: Sequence[str], services: Sequence[str]) -> tuple[PlannedSer
     """``--only smtp,imaps`` and ``--service submission=2587``; neither gives all seven."""
     plan: list[PlannedService] = []
     for item in only:
-        for name in filter(None, (n.strip().lower() for n in item.split(","))):
+        names = [n for n in (n.strip().lower() for n in item.split(",")) if n]
+        if not names:
+            raise UsageError(f"--only {item!r} names no service (known: {', '.join(SERVICES)})")
+        for name in names:
             if name not in SERVICES:
                 raise UsageError(f"unknown service {name!r} (known: {', '.join(SERVICES)})")
             plan.append(PlannedService(SERVICES[name], SERVICES[name].default_port, True))
@@ -89,10 +93,10 @@ def check_host_name(host: str) -> str:
     else:
         return bare
     if any(c.isspace() for c in name) or "/" in name or "@" in name or ":" in name:
-        raise UsageError(f"not a host name: {host!r} (give a name like mail.example.com)")
-    labels = name.rstrip(".").split(".")
-    if len(name) > 253 or any(not label or len(label) > 63 for label in labels):
-        raise UsageError(f"not a valid host name: {host!r}")
+        raise UsageError(f"not a host name: {shown(host)} (give a name like mail.example.com)")
+    problem = host_name_problem(name)
+    if problem:
+        raise UsageError(f"not a valid host name: {shown(host)}: {problem}")
     return name
 
 
