@@ -1,8 +1,8 @@
 """The ``mailtls`` command (console script and ``python -m mailtls``): the process-wide setup a
 command-line tool needs and a library must not do, then :func:`mailtls.cli.main`.
 
-* SIGINT and SIGTERM are blocked first thing, then handed to :mod:`mailtls.interrupt` once it is
-  imported: a signal during start-up is not lost, and never a traceback.
+* SIGINT and SIGTERM are blocked first thing, then handed to :mod:`mailtls.scan.interrupt`
+  once everything is imported: a signal during start-up is not lost, and never a traceback.
 * Standard output is guarded: a reader that went away (``mailtls rules | head -1``) ends the
   command quietly, like any Unix tool; a full disk or closed stdout is one line on stderr.
 """
@@ -16,9 +16,9 @@ if hasattr(signal, "pthread_sigmask"):  # before anything slow is imported
 
 import sys
 
-from mailtls import interrupt
 from mailtls.cli import main as cli_main  # imported while the signals are still held back
-from mailtls.output import guard_stdout
+from mailtls.cli.output import guard_stdout
+from mailtls.scan import interrupt
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Tests for mailtls.certs: parsing, name matching (RFC 6125/7817/9525), days_left, describe.
+"""Tests for mailtls.pki.x509: parsing, name matching (RFC 6125/7817/9525), days_left, describe.
 
 Every certificate is minted at test time (trustme / cryptography); no PEM files are committed.
 """
@@ -23,7 +23,9 @@ from der_builder import resign_sha1
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailtls.certs import (
+from mailtls.errors import ProtocolError
+from mailtls.model import CertificateInfo
+from mailtls.pki.x509 import (
     NameMatch,
     certificate_info,
     chain_info,
@@ -31,8 +33,6 @@ from mailtls.certs import (
     describe,
     match_name,
 )
-from mailtls.errors import ProtocolError
-from mailtls.model import CertificateInfo
 
 UTC = dt.UTC
 NOT_BEFORE = dt.datetime(2026, 1, 1, tzinfo=UTC)

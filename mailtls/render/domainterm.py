@@ -15,7 +15,7 @@ from rich.text import Text
 
 from mailtls import __version__
 from mailtls.checks.domain import lookup_line
-from mailtls.mailpolicy import mx_hosts, parse_sts_policy, parse_sts_txt, parse_tlsrpt
+from mailtls.formats.mailpolicy import mx_hosts, parse_sts_policy, parse_sts_txt, parse_tlsrpt
 from mailtls.model import DNSLookup, DomainReport, Finding, PortObservation
 
 

@@ -226,7 +226,7 @@ def report_dict(report: Report, exit_code: int) -> dict[str, Any]:
 
 def _regression_fields(report: Report) -> dict[str, Any]:
     """``expectations`` (--expect) and ``baseline`` (--baseline), only when asked for."""
-    from mailtls.diff import change_dict
+    from mailtls.regression.diff import change_dict
 
     out: dict[str, Any] = {}
     if report.expectations:

@@ -18,7 +18,6 @@ from rich.table import Table
 from rich.text import Text
 
 from mailtls import __version__
-from mailtls.certs import days_left, match_name
 from mailtls.model import (
     Finding,
     HostReport,
@@ -28,6 +27,7 @@ from mailtls.model import (
     Severity,
     TLSMode,
 )
+from mailtls.pki.x509 import days_left, match_name
 from mailtls.render.summary import (
     GRADE_STYLE,
     STYLE,

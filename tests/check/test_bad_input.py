@@ -47,7 +47,7 @@ def test_ca_file_directory_and_missing(capsys: pytest.CaptureFixture[str],
 
 
 def test_a_real_ca_file_is_accepted(pki: TestPKI) -> None:
-    from mailtls.inputs import check_ca_file
+    from mailtls.net.truststore import check_ca_file
 
     assert check_ca_file(pki.ca_file()) == pki.ca_file()
 
@@ -66,7 +66,7 @@ def test_address_must_be_an_ip_address(capsys: pytest.CaptureFixture[str], addre
 
 
 def test_address_literals_are_normalised(capsys: pytest.CaptureFixture[str]) -> None:
-    from mailtls.inputs import check_address
+    from mailtls.formats.arguments import check_address
 
     assert check_address("[::1]") == "::1"
     assert check_address(" 127.0.0.1 ") == "127.0.0.1"

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from mailtls.cli import main
+from mailtls.cli.app import main
 from mailtls.testing import TestPKI, hostile, start_imap, start_pop3, start_smtp
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/report-1.json").read_text())
@@ -122,7 +122,7 @@ def test_demo_exit_code_says_whether_the_demo_worked() -> None:
     """0 only for the designed outcome: good host clean, flawed host failing."""
     import datetime as dt
 
-    from mailtls.demo import FLAWED, GOOD, demo_exit_code
+    from mailtls.cli.demo import FLAWED, GOOD, demo_exit_code
     from mailtls.model import Finding, HostReport, Report, Severity
 
     def host(name: str, *severities: Severity) -> HostReport:

@@ -17,6 +17,6 @@ from mailtls.model import Report
 @pytest.fixture(scope="session")
 def demo_report() -> Report:
     """``mailtls demo``'s report: real servers, real sockets, one good and one flawed host."""
-    from mailtls.demo import run_demo
+    from mailtls.cli.demo import run_demo
 
     return run_demo()

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, NoReturn
 from mailtls import __version__
 from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
 from mailtls.errors import MailTLSError, UsageError
-from mailtls.exitcodes import UNKNOWN, FailOn, exit_code
 from mailtls.model import SERVICES, Report
+from mailtls.model.exitcodes import UNKNOWN, FailOn, exit_code
 from mailtls.net.stream import Timeouts
 
 if TYPE_CHECKING:
-    from mailtls.credentials import LoginCredentials
+    from mailtls.model.credentials import LoginCredentials
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -66,7 +66,7 @@ def _count(text: str) -> int:
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
-    from mailtls.cli_regression import FORMATS, FORMATS_HELP
+    from mailtls.cli.regression import FORMATS, FORMATS_HELP
 
     p.add_argument("--format", choices=FORMATS, default="text", help=FORMATS_HELP)
     p.add_argument(
@@ -183,7 +183,7 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_login_options(p: argparse.ArgumentParser) -> None:
-    from mailtls.credentials import INSECURE_FLAG, PASSWORD_ENV
+    from mailtls.model.credentials import INSECURE_FLAG, PASSWORD_ENV
 
     p.add_argument(
         "--user",
@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="treat every NAME as a host, even one with MX records",
     )
     _add_output_options(check)
-    from mailtls.cli_regression import add_check_options, add_subcommands
+    from mailtls.cli.regression import add_check_options, add_subcommands
 
     add_check_options(check)
 
@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output_options(demo)
 
-    from mailtls.cli_client import add_client_command
+    from mailtls.cli.client import add_client_command
 
     add_client_command(sub, output=_add_output_options, login=_add_login_options,
                        exit_codes_help=EXIT_CODES_HELP)
@@ -339,7 +339,7 @@ def _timeouts(args: argparse.Namespace) -> Timeouts:
 
 def _login(args: argparse.Namespace) -> LoginCredentials | None:
     """--user NAME: the password from $MAILTLS_PASSWORD or a prompt (never argv)."""
-    from mailtls.credentials import INSECURE_FLAG, PASSWORD_ENV, LoginCredentials, Secret
+    from mailtls.model.credentials import INSECURE_FLAG, PASSWORD_ENV, LoginCredentials, Secret
 
     user = getattr(args, "user", None)
     if user is None:
@@ -365,7 +365,7 @@ def _emit(report: Report, args: argparse.Namespace, code: int | None = None) -> 
     if code is None:
         code = exit_code(report, FailOn(args.fail_on))
     if args.format not in ("text", "json"):
-        from mailtls.cli_regression import emit
+        from mailtls.cli.regression import emit
 
         return emit(report, code, args)
     if args.format == "json":
@@ -377,9 +377,10 @@ def _emit(report: Report, args: argparse.Namespace, code: int | None = None) -> 
 
 
 def _check(args: argparse.Namespace) -> int:
-    from mailtls.cli_regression import prepare_check, run_check
-    from mailtls.inputs import check_address, check_ca_file
-    from mailtls.scan import ScanRequest, check_host_name, parse_plan
+    from mailtls.cli.regression import prepare_check, run_check
+    from mailtls.formats.arguments import check_address
+    from mailtls.net.truststore import check_ca_file
+    from mailtls.scan.host import ScanRequest, check_host_name, parse_plan
 
     prepared = prepare_check(args)  # HOST, --targets or --expect's [scan]; --baseline read
 
@@ -422,8 +423,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from mailtls.cli_regression import report_interruption
-    from mailtls.demo import demo_exit_code, demo_outcome, run_demo
+    from mailtls.cli.demo import demo_exit_code, demo_outcome, run_demo
+    from mailtls.cli.regression import report_interruption
 
     report = run_demo()
     code = demo_exit_code(report)  # 0: the demo worked (the flawed host fails by design)
@@ -446,8 +447,8 @@ def _rules(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mailtls.interrupt import Interrupted, raise_pending
-    from mailtls.output import OutputError, finish_output
+    from mailtls.cli.output import OutputError, finish_output
+    from mailtls.scan.interrupt import Interrupted, raise_pending
 
     args: argparse.Namespace | None = None
     try:
@@ -471,7 +472,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _interrupted(name: str, args: argparse.Namespace | None) -> int:
     """SIGINT/SIGTERM before the scan could start (or after it ended): no report, exit 3;
     with --format nagios still the status line monitoring expects."""
-    from mailtls.output import OutputError, finish_output
+    from mailtls.cli.output import OutputError, finish_output
 
     print(f"mailtls: interrupted by {name}", file=sys.stderr)
     if args is not None and getattr(args, "format", None) == "nagios":
@@ -485,20 +486,20 @@ def _interrupted(name: str, args: argparse.Namespace | None) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from mailtls.interrupt import Interrupted
-    from mailtls.output import OutputError
+    from mailtls.cli.output import OutputError
+    from mailtls.scan.interrupt import Interrupted
 
     try:
         if args.command in ("check", "domain", "init"):
             return _check(args)
         if args.command == "diff":
-            from mailtls.cli_regression import run_diff
+            from mailtls.cli.regression import run_diff
 
             return run_diff(args)
         if args.command == "demo":
             return _demo(args)
         if args.command == "client":
-            from mailtls.cli_client import run_client_command
+            from mailtls.cli.client import run_client_command
 
             return run_client_command(args, _emit)
         if args.command == "rules":

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from mailtls import interrupt
-from mailtls.exitcodes import OK, UNKNOWN
 from mailtls.model import SERVICES, Report, Severity
-from mailtls.scan import PlannedService, ScanRequest, scan
+from mailtls.model.exitcodes import OK, UNKNOWN
+from mailtls.scan import interrupt
+from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, start_imap, start_pop3, start_smtp
 from mailtls.testing.servers import RunningServer
 
@@ -85,7 +85,7 @@ def run_demo() -> Report:
         _deployment(pki, flawed=True) as flawed,
     ):
         # SIGINT/SIGTERM: the scans stop, their tasks are cancelled and awaited, then the
-        # servers stop (mailtls.interrupt); while servers start, Interrupted unwinds the stack
+        # servers stop (mailtls.scan.interrupt); while servers start, Interrupted unwinds the stack
         return interrupt.run(lambda stop: _scan_both(pki, good, flawed, stop))
 
 
