@@ -24,12 +24,13 @@ from mailtls.model import (
     TLSMode,
 )
 from mailtls.pki.x509 import days_left, describe, match_name
+from mailtls.proto.capabilities import PLAINTEXT_SASL as _PLAINTEXT_SASL
+from mailtls.proto.capabilities import cleartext_login_offers
 from mailtls.proto.capabilities import keywords as _keywords
 
 # OpenSSL verify codes that are about time, judged from the certificate's own dates instead.
 _TIME_CODES = {9, 10}
 _SELF_SIGNED_CODES = {18, 19}
-_PLAINTEXT_SASL = {"PLAIN", "LOGIN"}
 
 
 @dataclass(frozen=True)
@@ -335,7 +336,9 @@ def _plaintext_login(obs: PortObservation) -> list[Finding]:
     caps = obs.capabilities_before
     out: list[Finding] = []
     where = _where(obs)
-    if service.tls_mode is TLSMode.STARTTLS and caps is not None:
+    # the definition is shared with the capability_change probe, whose verdict must agree
+    if (service.tls_mode is TLSMode.STARTTLS and caps is not None
+            and cleartext_login_offers(service.protocol, caps)):
         kw = _keywords(caps)
         evidence = obs.capabilities_reply
         if service.protocol is Protocol.SMTP and "AUTH" in kw:

@@ -36,6 +36,7 @@ from interop_servers import (
     pids_under,
     running,
 )
+from verdicts import contradictions
 
 pytestmark = pytest.mark.interop
 
@@ -130,6 +131,25 @@ def test_findings_per_port(profile: str, mailtls_check: Callable[[str], CheckRes
     assert {e["port"] for e in result.host["endpoints"]} == ALL
     address = {e["address"] for e in result.host["endpoints"]}
     assert address == {result.args[3]}
+
+
+@pytest.mark.parametrize("profile", FULL_CHECK_PROFILES)
+def test_no_probe_verdict_contradicts_the_findings(
+    profile: str, mailtls_check: Callable[[str], CheckResult]
+) -> None:
+    """Real Dovecot lists a bare ``SASL`` in its plaintext POP3 CAPA: the capability_change
+    probe once called that "login offered before TLS" (failed) while no finding said so."""
+    result = mailtls_check(profile)
+    problems = []
+    for endpoint in result.host["endpoints"]:
+        proto = {"submission": "smtp", "submissions": "smtp", "imaps": "imap",
+                 "pop3s": "pop3"}.get(endpoint["service"], endpoint["service"])
+        problems += contradictions(f"{profile} {endpoint['port']}", proto, endpoint,
+                                   result.findings(endpoint["port"]))
+    assert problems == []
+    pop3 = {p["name"]: p for p in result.endpoint(110).get("security", [])}
+    if profile == "good":
+        assert pop3["capability_change"]["verdict"] == "passed", pop3["capability_change"]
 
 
 def _exit_code_of(result: CheckResult) -> int:
