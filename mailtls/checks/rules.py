@@ -295,6 +295,12 @@ CERT_CHAIN_ORDER = _rule(
     "order); remove certificates that belong to no path. TLS 1.2 clients may reject a chain out "
     "of order.", "MUST",
 )
+CERT_CHAIN_INCOMPLETE = _rule(
+    "cert.chain.incomplete", Severity.FAIL, "Certificate chain incomplete: the leaf's issuer is "
+    "not sent", "RFC 8446 §4.4.2; RFC 5246 §7.4.2", "Send the intermediate CA certificate(s) "
+    "after the leaf: clients have only the roots (Postfix smtpd_tls_chain_files or a "
+    "fullchain.pem in smtpd_tls_cert_file; Dovecot ssl_cert = <fullchain.pem).", "MUST",
+)
 CERT_MUST_STAPLE = _rule(
     "cert.must_staple.not_stapled", Severity.FAIL, "Must-staple certificate without a staple",
     "RFC 7633 §4.2.3", "The certificate demands a stapled OCSP response (TLS Feature "
