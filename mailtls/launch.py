@@ -17,7 +17,7 @@ if hasattr(signal, "pthread_sigmask"):  # before anything slow is imported
 import sys
 
 from mailtls.cli import main as cli_main  # imported while the signals are still held back
-from mailtls.cli.output import guard_stdout
+from mailtls.cli.stdout import guard_stdout
 from mailtls.scan import interrupt
 
 
