@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from mailtls_process import wait_until_started
 
 from mailtls.testing import RunningServer, TestPKI, hostile, start_imap, start_smtp
 
@@ -56,26 +57,12 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _taken_over(pid: int) -> bool:
-    """Has mailtls.launch blocked or caught SIGTERM yet? Before that the interpreter is still
-    starting, and a signal ends it the way it ends any program that has not started."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            fields = dict(line.split(":", 1) for line in status if ":" in line)
-    except OSError:
-        return True  # gone already, or no /proc: just signal it
-    bit = 1 << (signal.SIGTERM - 1)
-    return any(int(fields.get(k, "0").strip(), 16) & bit for k in ("SigBlk", "SigCgt"))
-
-
 def _signal_after(argv: list[str], delay: float, signum: int) -> tuple[int, str, str]:
     """Start ``argv``, send ``signum`` ``delay`` seconds after mailtls took over its signals,
     and collect the outcome."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env())
-    give_up = time.monotonic() + 20
-    while not _taken_over(proc.pid) and time.monotonic() < give_up:
-        time.sleep(0.002)
+    wait_until_started(proc.pid)
     time.sleep(delay)
     proc.send_signal(signum)
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from cli_runner import cli_output as run
+from mailtls_process import wait_until_started
 
 from mailtls.cli.app import main
 from mailtls.errors import UsageError
@@ -257,6 +258,7 @@ def test_ctrl_c_keeps_what_finished(fmt: str, signum: int, expected_code: int,
             first = proc.stdout.readline()  # flushed as soon as that host finished
             assert json.loads(first)["hosts"][0]["name"] == "127.0.0.1"
         else:
+            wait_until_started(proc.pid)  # a loaded machine may take seconds to start Python
             time.sleep(2.0)  # the fast host is done, the tarpits hold on
         proc.send_signal(signum)
         started = time.monotonic()
