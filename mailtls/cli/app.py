@@ -291,9 +291,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     check.add_argument(
-        "hosts", nargs="*", metavar="HOST", help="mail server host name or IP (or --targets)"
+        "hosts", nargs="*", metavar="HOST",
+        help="mail server host name or IP, or HOST:PORT / [IPv6]:PORT for one port (its "
+        "service from the standard port, or --starttls/--implicit); or --targets",
     )
     _add_scan_options(check)
+    from mailtls.cli.targets import add_target_options
+
+    add_target_options(check)
     _add_login_options(check)
     _add_domain_options(check)
     kind = check.add_mutually_exclusive_group()
@@ -418,6 +423,10 @@ def _check(args: argparse.Namespace) -> int:
     from mailtls.scan.host import ScanRequest, check_host_name, parse_plan
 
     prepared = prepare_check(args)  # HOST, --targets or --expect's [scan]; --baseline read
+    if args.command == "check":
+        from mailtls.cli.targets import apply_targets
+
+        apply_targets(args)  # HOST:PORT -> HOST plus --service NAME=PORT
 
     hosts = tuple(dict.fromkeys(check_host_name(h) for h in args.hosts))
     addresses = tuple(dict.fromkeys(check_host_name(a) for a in args.address))
