@@ -137,6 +137,11 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         help="connect to this address instead of resolving HOST (repeatable); the "
         "host name is still used for SNI and the certificate check",
     )
+    family = p.add_mutually_exclusive_group()
+    family.add_argument("-4", dest="family", action="store_const", const=4,
+                        help="only the IPv4 addresses of each host")
+    family.add_argument("-6", dest="family", action="store_const", const=6,
+                        help="only the IPv6 addresses of each host")
     p.add_argument(
         "--ca-file", metavar="PEM", help="trust these CA certificates instead of the system store"
     )
@@ -462,6 +467,7 @@ def _check(args: argparse.Namespace) -> int:
         relay_test=args.relay_test,
         profile=args.profile,
         login=_login(args),
+        family=getattr(args, "family", None),
     )
     return run_check(request, args, prepared)
 

@@ -83,3 +83,27 @@ def test_nonstandard_port_needs_a_hint(capsys: Any) -> None:
     assert "--starttls smtp|imap|pop3" in err and len(err.strip().splitlines()) == 1
     assert main(["check", "127.0.0.1", "--starttls", "smtp"]) == 3
     assert "needs a HOST:PORT target" in capsys.readouterr().err
+
+
+def test_ipv4_or_ipv6_only(pki: TestPKI, capsys: Any) -> None:
+    """-4 / -6 keep one address family of each host (here: of the addresses given)."""
+    with start_smtp(pki) as smtp:
+        base = ["mail.example.test", "--address", "127.0.0.1", "--address", "::1",
+                "--service", f"submission={smtp.port}", "--ca-file", pki.ca_file(),
+                "--connect-timeout", "2"]
+        _, four = _json(capsys, *base, "-4")
+        _, six = _json(capsys, *base, "-6")
+        _, both = _json(capsys, *base)
+    assert [e["address"] for e in four["hosts"][0]["endpoints"]] == ["127.0.0.1"]
+    assert [e["address"] for e in six["hosts"][0]["endpoints"]] == ["::1"]
+    assert {e["address"] for e in both["hosts"][0]["endpoints"]} == {"127.0.0.1", "::1"}
+    with pytest.raises(SystemExit) as exited:  # one or the other: a usage error
+        main(["check", "localhost", "-4", "-6"])
+    assert exited.value.code == 3
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_no_address_of_the_family_is_one_line(capsys: Any) -> None:
+    code, doc = _json(capsys, "mail.example.test", "--address", "127.0.0.1", "-6")
+    assert code == 3
+    assert "no IPv6 address (-6)" in doc["hosts"][0]["resolve_error"]
