@@ -1,7 +1,8 @@
 """``HOST:PORT`` and ``[IPv6]:PORT`` targets, as testssl.sh and sslyze take them: the service is
-the one of a standard mail port (25 smtp, 587 submission, 465 submissions, 143 imap, 993 imaps,
-110 pop3, 995 pop3s), or the one ``--starttls smtp|imap|pop3`` / ``--implicit smtp|imap|pop3``
-names. A target becomes a host name plus a ``--service NAME=PORT``."""
+the one of a standard port (25 smtp, 587 submission, 465 submissions, 143 imap, 993 imaps,
+110 pop3, 995 pop3s; 443 https, 389 ldap, ... of the other services), or the one
+``--starttls smtp|imap|pop3`` / ``--implicit smtp|imap|pop3`` names. A target becomes a host
+name plus a ``--service NAME=PORT``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ import ipaddress
 import re
 
 from mailtls.errors import UsageError
-from mailtls.model import SERVICES
+from mailtls.model import ALL_SERVICES
 
 __all__ = ["add_target_options", "apply_targets", "service_for", "split_target"]
 
 PROTOCOLS = ("smtp", "imap", "pop3")
 _BRACKETED = re.compile(r"\[([^\[\]]+)\](?::([^:]*))?")
-_BY_PORT = {s.default_port: s.name for s in SERVICES.values()}
+_BY_PORT = {s.default_port: s.name for s in ALL_SERVICES.values()}
 _STARTTLS = {"smtp": "submission", "imap": "imap", "pop3": "pop3"}
 _IMPLICIT = {"smtp": "submissions", "imap": "imaps", "pop3": "pop3s"}
 

@@ -35,6 +35,7 @@ def test_bad_targets_are_one_line(text: str) -> None:
 
 
 def test_service_from_port_or_flag() -> None:
+    assert service_for(443, None, None, "t") == "https"  # the other services too
     assert [service_for(p, None, None, "t") for p in (25, 587, 465, 143, 993, 110, 995)] == [
         "smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s"]
     assert service_for(2525, "smtp", None, "t") == "submission"
