@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from mailtls.checks.profiles import DEFAULT_PROFILE
 from mailtls.model import SERVICES, Report, Severity
 from mailtls.model.exitcodes import OK, UNKNOWN
 from mailtls.scan import interrupt
@@ -61,10 +62,12 @@ def _deployment(pki: TestPKI, flawed: bool) -> Iterator[tuple[PlannedService, ..
 
 
 async def _scan_both(pki: TestPKI, good: tuple[PlannedService, ...],
-                     flawed: tuple[PlannedService, ...], stop: asyncio.Event) -> Report:
+                     flawed: tuple[PlannedService, ...], stop: asyncio.Event, *,
+                     quick: bool = False, profile: str | None = None) -> Report:
     def request(host: str, plan: tuple[PlannedService, ...]) -> ScanRequest:
         return ScanRequest(hosts=(host,), plan=plan, addresses=("127.0.0.1",),
-                           ca_file=pki.ca_file(), deadline=30.0)
+                           ca_file=pki.ca_file(), deadline=30.0, quick=quick,
+                           profile=profile or DEFAULT_PROFILE)
 
     first, second = await asyncio.gather(scan(request(GOOD, good), stop=stop),
                                          scan(request(FLAWED, flawed), stop=stop))
@@ -78,7 +81,9 @@ async def _scan_both(pki: TestPKI, good: tuple[PlannedService, ...],
     )
 
 
-def run_demo() -> Report:
+def run_demo(*, quick: bool = False, profile: str | None = None) -> Report:
+    """Both deployments scanned as ``mailtls check`` would (``quick``/``profile`` as its
+    --quick/--profile)."""
     with (
         TestPKI(names=(GOOD, FLAWED, "127.0.0.1")) as pki,
         _deployment(pki, flawed=False) as good,
@@ -86,7 +91,8 @@ def run_demo() -> Report:
     ):
         # SIGINT/SIGTERM: the scans stop, their tasks are cancelled and awaited, then the
         # servers stop (mailtls.scan.interrupt); while servers start, Interrupted unwinds the stack
-        return interrupt.run(lambda stop: _scan_both(pki, good, flawed, stop))
+        return interrupt.run(lambda stop: _scan_both(pki, good, flawed, stop, quick=quick,
+                                                     profile=profile))
 
 
 def demo_exit_code(report: Report) -> int:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import ipaddress
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mailtls.checks.judge import Judgement, judge_host
 from mailtls.errors import DNSError, NameNotResolved, UsageError
 from mailtls.formats.arguments import host_name_problem, shown
 from mailtls.model import (
+    ALL_SERVICES,
+    SERVICE_GROUPS,
     SERVICES,
     DomainObservation,
     DomainReport,
@@ -24,12 +28,23 @@ from mailtls.model import (
     Service,
 )
 from mailtls.model.credentials import LoginCredentials
-from mailtls.net.dns import Resolver, parse_resolver
+from mailtls.net.budget import (
+    BASIC,
+    ConnectionBudget,
+    Priority,
+    current_budget,
+    priority,
+    reset_budget,
+    use_budget,
+)
 from mailtls.net.stream import Timeouts, resolve
 from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
 from mailtls.probes.session import Recorder
 from mailtls.scan.interrupt import cancel_and_wait, received, wait_all
+
+if TYPE_CHECKING:  # dnspython costs ~0.1 s to import: only domain mode and --resolver need it
+    from mailtls.net.dns import Resolver
 
 
 @dataclass(frozen=True)
@@ -43,31 +58,66 @@ def default_plan() -> tuple[PlannedService, ...]:
     return tuple(PlannedService(s, s.default_port, False) for s in SERVICES.values())
 
 
-def parse_plan(only: Sequence[str], services: Sequence[str]) -> tuple[PlannedService, ...]:
-    """``--only smtp,imaps`` and ``--service submission=2587``; neither gives all seven."""
+def parse_plan(
+    only: Sequence[str],
+    services: Sequence[str],
+    also: Sequence[str] = (),
+    groups: Sequence[str] = (),
+) -> tuple[PlannedService, ...]:
+    """``--only smtp,imaps``, ``--service submission=2587``, ``--services GROUP,...`` and
+    ``--also GROUP,...``; with none of them, the seven mail services.
+
+    Named services (--only/--service) must be testable (``requested``); services that come in
+    with a group (--services/--also: web, ldap, ftp, news, mail, all) are planned like the
+    default seven: a closed one is "not offered". ``--also`` adds to the default seven unless
+    --only/--service/--services chose the services."""
     plan: list[PlannedService] = []
     for item in only:
-        names = [n for n in (n.strip().lower() for n in item.split(",")) if n]
+        names = _names(item)
         if not names:
             raise UsageError(f"--only {item!r} names no service (known: {', '.join(SERVICES)})")
         for name in names:
-            if name not in SERVICES:
-                raise UsageError(f"unknown service {name!r} (known: {', '.join(SERVICES)})")
-            plan.append(PlannedService(SERVICES[name], SERVICES[name].default_port, True))
+            if name not in ALL_SERVICES:
+                raise UsageError(f"unknown service {name!r} (known: {', '.join(ALL_SERVICES)})")
+            plan.append(PlannedService(ALL_SERVICES[name], ALL_SERVICES[name].default_port, True))
     for item in services:
         name, sep, port_text = item.partition("=")
         name = name.strip().lower()
-        if not sep or name not in SERVICES:
+        if not sep or name not in ALL_SERVICES:
             raise UsageError(
-                f"--service wants NAME=PORT with NAME one of {', '.join(SERVICES)}; got {item!r}"
+                f"--service wants NAME=PORT with NAME one of {', '.join(ALL_SERVICES)}; "
+                f"got {item!r}"
             )
-        plan.append(PlannedService(SERVICES[name], parse_port(port_text), True))
+        plan.append(PlannedService(ALL_SERVICES[name], parse_port(port_text), True))
+    plan.extend(_group_plan(groups, "--services"))
+    extra = _group_plan(also, "--also")
     if not plan:
-        return default_plan()
+        plan = list(default_plan()) if extra or not (only or services or groups) else plan
+    plan.extend(extra)
     unique: dict[tuple[str, int], PlannedService] = {}
     for p in plan:
         unique.setdefault((p.service.name, p.port), p)
     return tuple(unique.values())
+
+
+def _names(item: str) -> list[str]:
+    return [n for n in (n.strip().lower() for n in item.split(",")) if n]
+
+
+def _group_plan(items: Sequence[str], option: str) -> list[PlannedService]:
+    """The services of the groups (or single services) named, at their standard ports."""
+    out: list[PlannedService] = []
+    for item in items:
+        for name in _names(item):
+            members = SERVICE_GROUPS.get(name) or ((name,) if name in ALL_SERVICES else None)
+            if members is None:
+                raise UsageError(
+                    f"{option}: unknown group or service {name!r} (groups: "
+                    f"{', '.join(SERVICE_GROUPS)}; or a service name)"
+                )
+            out.extend(PlannedService(ALL_SERVICES[m], ALL_SERVICES[m].default_port, False)
+                       for m in members)
+    return out
 
 
 def parse_port(text: str) -> int:
@@ -126,6 +176,7 @@ class ScanRequest:
     dns_timeout: float = 5.0
     port25_controls: tuple[str, ...] = ()  # --port25-control: port 25 only, to tell egress blocks
     mta_sts_port: int = 443  # where the MTA-STS policy host is reached (tests: a loopback port)
+    family: int | None = None  # -4 / -6: only IPv4 (4) or only IPv6 (6) addresses of each host
 
 
 @dataclass(frozen=True)
@@ -140,6 +191,20 @@ class ScanTarget:
 
 
 async def _resolve(
+    host: str, request: ScanRequest, dns: Resolver | None = None
+) -> tuple[list[str], str | None]:
+    addresses, error = await _resolve_all(host, request, dns)
+    if request.family is None or error is not None:
+        return addresses, error
+    version = request.family
+    kept = [a for a in addresses if ipaddress.ip_address(a.strip("[]")).version == version]
+    if not kept:
+        return [], (f"{host}: no IPv{version} address (-{version}); it has "
+                    f"{', '.join(addresses) or 'none'}")
+    return kept, None
+
+
+async def _resolve_all(
     host: str, request: ScanRequest, dns: Resolver | None = None
 ) -> tuple[list[str], str | None]:
     if request.addresses:
@@ -158,18 +223,28 @@ async def _resolve(
 
 
 async def scan(
-    request: ScanRequest, *, address_limits: dict[str, asyncio.Semaphore] | None = None,
+    request: ScanRequest, *, address_limits: ConnectionBudget | None = None,
     on_probe: Callable[[int, int], None] | None = None, stop: asyncio.Event | None = None,
 ) -> Report:
-    """Scan ``request``. ``address_limits``: per-address semaphores shared with other scans
+    """Scan ``request``. ``address_limits``: the connection budget shared with other scans
     running at the same time (``mailtls.scan.batch``), so --max-connections holds across hosts.
     ``on_probe(done, total)`` is called as each port's probe ends (the progress line).
     ``stop`` (SIGINT/SIGTERM, see ``mailtls.scan.interrupt``): when set, probes in flight are
     cancelled and the report keeps what finished, with the rest as ``interrupted``."""
+    budget = address_limits if address_limits is not None else ConnectionBudget(
+        1 if request.slow else request.max_connections)
+    token = use_budget(budget)  # every connection of this scan's tasks takes a slot of it
+    try:
+        return await _scan(request, on_probe, stop)
+    finally:
+        reset_budget(token)
+
+
+async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | None,
+                stop: asyncio.Event | None) -> Report:
     started_at = request.clock()
     started = time.monotonic()
     deadline = started + request.deadline
-    per_address = 1 if request.slow else request.max_connections
     options = ProbeOptions(
         timeouts=request.timeouts,
         ca_file=request.ca_file,
@@ -203,25 +278,20 @@ async def scan(
     # Tasks are created in exactly the order of _flatten(recorders).
     recorders: dict[int, list[Recorder]] = {i: [] for i in range(len(targets))}
     tasks: list[asyncio.Task[None]] = []
-    limits: dict[str, asyncio.Semaphore] = {} if address_limits is None else address_limits
     for index, target in enumerate(targets):
         for address in target.addresses:
-            limit = limits.setdefault(address, asyncio.Semaphore(per_address))
             for planned in target.plan:
                 endpoint = Endpoint(
                     target.host, address, planned.port, planned.service, planned.requested
                 )
                 recorder = Recorder(endpoint)
                 recorders[index].append(recorder)
-                tasks.append(asyncio.create_task(_limited(limit, endpoint, options, recorder)))
+                tasks.append(asyncio.create_task(_limited(endpoint, options, recorder)))
     controls = await _control_recorders(request, dns)
     quick = dataclasses.replace(options, quick=True, login=None)  # controls: never log in
     for recorder in controls:
-        limit = limits.setdefault(
-            recorder.endpoint.address, asyncio.Semaphore(per_address)
-        )
         recorders.setdefault(-1, []).append(recorder)
-        tasks.append(asyncio.create_task(_limited(limit, recorder.endpoint, quick, recorder)))
+        tasks.append(asyncio.create_task(_limited(recorder.endpoint, quick, recorder)))
 
     if tasks and on_probe is not None:
         finished = [0]
@@ -315,6 +385,8 @@ def _dns_resolver(request: ScanRequest) -> Resolver | None:
     """The resolver of this scan: only when DNS beyond getaddrinfo is needed."""
     if not (request.resolver or request.domains or request.detect_domains):
         return None
+    from mailtls.net.dns import Resolver, parse_resolver
+
     server = parse_resolver(request.resolver) if request.resolver else None
     try:
         return Resolver(server, timeout=request.dns_timeout)
@@ -394,23 +466,39 @@ def _login_options(request: ScanRequest) -> dict[str, object]:
     }
 
 
-async def _limited(
-    limit: asyncio.Semaphore, endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
-) -> None:
-    """All probes of one endpoint, one connection at a time, under the per-address limit."""
-    async with limit:
-        recorder.started = time.monotonic()  # waiting for the limit is not the port's time
-        try:
-            await _all_probes(endpoint, options, recorder)
-        finally:
-            recorder.finished = time.monotonic()
+async def _limited(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder) -> None:
+    """All probes of one endpoint; each connection waits for a slot of the address's budget.
+
+    The basic probes of every port go first (``BASIC``); the deep probes and the login test
+    follow at the priority of their port's expected cost, the slowest port first: its
+    enumeration is the scan's critical path."""
+    recorder.started = time.monotonic()
+    try:
+        with priority(BASIC):
+            await probe_port(endpoint, options, recorder)
+        # --slow: one port's deep probes at a time per address, so their pauses add up
+        budget = current_budget()
+        slow = options.slow and budget is not None
+        lane = budget.lane(endpoint.address) if slow and budget else contextlib.nullcontext()
+        async with lane:
+            with priority(_deep_priority(recorder)):
+                if not options.quick and recorder.state is PortState.OPEN:
+                    await deep_probes(endpoint, options, recorder)
+                if options.login is not None:
+                    from mailtls.probes.login import login_probe
+
+                    await login_probe(endpoint, options, recorder)
+    finally:
+        recorder.finished = time.monotonic()
 
 
-async def _all_probes(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder) -> None:
-    await probe_port(endpoint, options, recorder)
-    if not options.quick and recorder.state is PortState.OPEN:
-        await deep_probes(endpoint, options, recorder)
-    if options.login is not None:
-        from mailtls.probes.login import login_probe
+def _deep_priority(recorder: Recorder) -> Priority:
+    """After every basic probe; among the ports, the one whose connections cost most first.
 
-        await login_probe(endpoint, options, recorder)
+    The deep probes of every port make about the same number of connections (the suite
+    enumeration's), so a port's cost is its cost per connection, which its basic probe just
+    measured: a STARTTLS dialogue costs more round trips than implicit TLS, a server that forks
+    a process per connection more time."""
+    spent = time.monotonic() - recorder.started
+    per_connection = spent / max(1, recorder.connections)
+    return (1.0, -per_connection)
