@@ -310,6 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_command(sub, output=_add_output_options, login=_add_login_options,
                        exit_codes_help=EXIT_CODES_HELP)
 
+    from mailtls.serve.cli import add_serve_command
+
+    add_serve_command(sub)
+
     sub.add_parser("rules", help="list every finding id with its severity and reference")
     return parser
 
@@ -434,6 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_client_command(args, _emit)
         if args.command == "rules":
             return _rules()
+        if args.command == "serve":
+            from mailtls.serve.cli import run_serve_command
+
+            return run_serve_command(args)
         parser.print_help()
         return UNKNOWN
     except UsageError as exc:
