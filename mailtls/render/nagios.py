@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 import re
 
-from mailtls.certs import days_left
 from mailtls.model import Finding, Outcome, PortObservation, PortState, Report, Severity
+from mailtls.pki.x509 import days_left
 from mailtls.render.checks import clean
 
 __all__ = ["STATES", "render_nagios"]
@@ -140,8 +140,8 @@ def render_nagios(report: Report, exit_code: int, *, interrupted: bool = False) 
         perf.append(_perf("regressions", len(regressions), crit="0", minimum="0"))
     rt = report.client.round_trip if report.client is not None else None
     if rt is not None:  # like check_email_delivery: the round trip's time, crit = its timeout
-        perf.append(_perf("delivery_time", rt.delivery_seconds if rt.delivered else rt.timeout,
-                          "s", crit=_number(rt.timeout), minimum="0"))
+        waited = rt.delivery_seconds if rt.delivery_seconds is not None else rt.timeout
+        perf.append(_perf("delivery_time", waited, "s", crit=_number(rt.timeout), minimum="0"))
         perf.append(_perf("delivered", 1 if rt.delivered else 0, crit="1:", minimum="0",
                           maximum="1"))
     for obs, days in cert_days:

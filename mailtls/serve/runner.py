@@ -434,7 +434,7 @@ def summary_line(result: ServeResult) -> str:
 
 
 def exit_code(result: ServeResult) -> int:
-    from mailtls.exitcodes import FAILURES, UNKNOWN
+    from mailtls.model.exitcodes import FAILURES, UNKNOWN
 
     if result.count("vulnerable"):
         return FAILURES

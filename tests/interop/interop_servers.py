@@ -290,8 +290,8 @@ def ensure_ports_free(address: str, ports: Iterable[int]) -> None:
             hint = (f"processes {sorted(set(interop))} are a private instance of another "
                     "interop run, still running or killed before it could clean up")
         else:
-            hint = ("stop whatever listens there (the system postfix/dovecot? "
-                    "scripts/install-interop stops and disables them)")
+            hint = ("something else listens there (the system postfix/dovecot on *:25?); "
+                    "the suite never stops a system service")
         raise InteropError(
             "standard mail port(s) already in use, cannot start the private Postfix/Dovecot: "
             + ", ".join(taken) + " - " + hint
@@ -570,19 +570,19 @@ protocol pop3 {{
 """
         if p.deliver:
             conf = conf.replace("protocols = imap pop3\n", "protocols = imap pop3 lmtp\n")
-            conf += f"""
-service lmtp {{
-  unix_listener lmtp-postfix {{
+            conf += """
+service lmtp {
+  unix_listener lmtp-postfix {
     mode = 0660
     user = postfix
     group = postfix
-  }}
-}}
-protocol lmtp {{
+  }
+}
+protocol lmtp {
   # Postfix gives the whole address; the passwd-file knows the local part
   auth_username_format = %Ln
   postmaster_address = postmaster@example.test
-}}
+}
 """
         self.dc_conf.write_text(conf)
 

@@ -72,7 +72,7 @@ def _inbox_count(ca: str) -> int:
     ctx.check_hostname = False  # connected by address; the name is checked by the tests above
     with imaplib.IMAP4_SSL(DELIVERY.address, 993, ssl_context=ctx) as imap:
         imap.login(USER, PASSWORD)
-        status, data = imap.select("INBOX")
+        _, data = imap.select("INBOX")
         return int(data[0] or 0)
 
 

@@ -14,8 +14,8 @@ import pytest
 from cli_runner import cli_output
 from conftest import need
 
+from mailtls.cli.serve import listen_warning
 from mailtls.serve.cases import select_cases
-from mailtls.serve.cli import listen_warning
 from mailtls.serve.runner import ServeConfig, run_serve
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/serve-1.json").read_text())

@@ -1,9 +1,10 @@
 """The command-line side of regression testing: ``check --expect/--baseline/--targets``,
 ``--format junit|nagios|prometheus|jsonl``, ``mailtls init`` and ``mailtls diff``.
 
-Kept apart from ``cli.py`` (argparse and the scan request); like it, no logic of its own:
-expectations are judged in ``mailtls.expect``, baselines in ``mailtls.diff``, many hosts run in
-``mailtls.batch``, formats are rendered in ``mailtls.render``.
+Kept apart from ``cli/app.py`` (argparse and the scan request); like it, no logic of its own:
+expectations are judged in ``mailtls.regression.expect``, baselines in
+``mailtls.regression.diff``, many hosts run in ``mailtls.scan.batch``, formats are rendered in
+``mailtls.render``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+# the formats and the writing of a report live in cli/output.py; re-exported for callers
+from mailtls.cli.output import FORMATS, emit, split_by_host
 from mailtls.errors import UsageError
-from mailtls.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
 from mailtls.model import Report
+from mailtls.model.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
 
 __all__ = [
     "FORMATS",
@@ -32,13 +35,9 @@ __all__ = [
     "prepare_check",
     "run_check",
     "run_diff",
+    "split_by_host",
 ]
 
-FORMATS = ("text", "json", "jsonl", "junit", "nagios", "prometheus")
-FORMATS_HELP = ("text (default) for people; json for programs (schema mailtls/1); jsonl: one "
-                "JSON report per host, written as each finishes; junit for CI; nagios: plugin "
-                "status line and perfdata; prometheus: text exposition for node_exporter's "
-                "textfile collector")
 
 REGRESSION_EXIT_HELP = """\
 with --expect FILE the file decides: 0 every expectation met, 2 one is broken, 3 one could not
@@ -59,7 +58,7 @@ exit codes:
 
 
 def _max_hosts(text: str) -> int:
-    from mailtls.cli import _count
+    from mailtls.cli.app import _count
 
     return _count(text)
 
@@ -141,7 +140,7 @@ def add_subcommands(
 
 @dataclass
 class Prepared:
-    expectations: Any = None  # mailtls.expect.Expectations
+    expectations: Any = None  # mailtls.regression.expect.Expectations
     baseline: dict[str, Any] | None = None
     baseline_source: str | None = None
 
@@ -150,7 +149,7 @@ def prepare_check(args: argparse.Namespace) -> Prepared:
     """Fill the hosts from --targets (and the --expect file's [scan] table when the command line
     names none); read --expect and --baseline before any scanning, so a bad file is a usage
     error at once."""
-    from mailtls.batch import load_targets
+    from mailtls.scan.batch import load_targets
 
     prepared = Prepared()
     hosts = list(getattr(args, "hosts", []) or [])
@@ -159,7 +158,7 @@ def prepare_check(args: argparse.Namespace) -> Prepared:
         hosts += load_targets(targets)
     expect_path = getattr(args, "expect", None)
     if expect_path:
-        from mailtls.expect import load
+        from mailtls.regression.expect import load
 
         prepared.expectations = exp = load(expect_path)
         scan = exp.scan
@@ -174,7 +173,7 @@ def prepare_check(args: argparse.Namespace) -> Prepared:
             args.ca_file = os.path.join(base, os.path.expanduser(scan.ca_file))
     baseline = getattr(args, "baseline", None)
     if baseline:
-        from mailtls.diff import load_report
+        from mailtls.regression.diff import load_report
 
         prepared.baseline = load_report(baseline)
         prepared.baseline_source = baseline
@@ -204,14 +203,14 @@ def finish(report: Report, prepared: Prepared, fail_on: FailOn, *,
     options = dict(report.options)
     codes: list[int] = []
     if prepared.expectations is not None:
-        from mailtls.expect import evaluate, expectations_exit_code
+        from mailtls.regression.expect import evaluate, expectations_exit_code
 
         results = evaluate(prepared.expectations, report)
         options["expect"] = prepared.expectations.source
         report = dataclasses.replace(report, expectations=results)
         codes.append(OK if fail_on is FailOn.NEVER else expectations_exit_code(results))
     if prepared.baseline is not None:
-        from mailtls.diff import baseline_exit_code, diff_reports
+        from mailtls.regression.diff import baseline_exit_code, diff_reports
         from mailtls.render.jsonout import report_dict
 
         old = prepared.baseline
@@ -227,64 +226,13 @@ def finish(report: Report, prepared: Prepared, fail_on: FailOn, *,
     return dataclasses.replace(report, options=options), code
 
 
-def split_by_host(report: Report) -> list[Report]:
-    """One report per host (and per mail domain), for JSON Lines."""
-    if len(report.hosts) + len(report.domains) <= 1:
-        return [report]
-    parts = [dataclasses.replace(
-        report, hosts=(h,), domains=(), port25_controls=(),
-        expectations=tuple(e for e in report.expectations if e.host == h.name),
-        changes=None if report.changes is None else tuple(
-            c for c in report.changes if c.host == h.name)) for h in report.hosts]
-    parts += [dataclasses.replace(report, hosts=(), domains=(d,), port25_controls=(),
-                                  expectations=(), changes=None) for d in report.domains]
-    return parts
-
-
-def emit(report: Report, code: int, args: argparse.Namespace, *,
-         interrupted: bool = False) -> int:
-    """Render ``report`` in ``args.format`` on stdout; the exit code (Nagios: 3 if interrupted)."""
-    fmt = args.format
-    if fmt == "nagios":
-        from mailtls.render.nagios import render_nagios
-
-        if interrupted:
-            code = UNKNOWN
-        sys.stdout.write(render_nagios(report, code, interrupted=interrupted))
-    elif fmt == "junit":
-        from mailtls.render.junit import render_junit
-
-        sys.stdout.write(render_junit(report, code, fail_on=_fail_on(args)))
-    elif fmt == "prometheus":
-        from mailtls.render.prometheus import render_prometheus
-
-        sys.stdout.write(render_prometheus(report, code))
-    elif fmt in ("json", "jsonl"):
-        from mailtls.render.jsonout import render_json, report_dict
-
-        if fmt == "json":
-            sys.stdout.write(render_json(report, code) + "\n")
-        else:
-            for one in split_by_host(report):
-                one_code = exit_code(one, _fail_on(args)) if len(report.hosts) > 1 else code
-                sys.stdout.write(json.dumps(report_dict(one, one_code), ensure_ascii=False)
-                                 + "\n")
-    else:
-        from mailtls.render.terminal import make_console, render_terminal
-
-        console = make_console(color=False if getattr(args, "no_color", False) else None)
-        render_terminal(report, console, verbose=getattr(args, "verbose", False), exit_code=code)
-    sys.stdout.flush()
-    return code
-
-
 def run_check(request: Any, args: argparse.Namespace, prepared: Prepared) -> int:
     """``check`` and ``init`` once the scan request is built."""
-    from mailtls.scan import scan
+    from mailtls.scan.host import scan
 
     if args.command == "init":
         if getattr(args, "targets", None):
-            from mailtls.batch import scan_batch
+            from mailtls.scan.batch import scan_batch
 
             report = asyncio.run(scan_batch(request)).report
         else:
@@ -292,31 +240,40 @@ def run_check(request: Any, args: argparse.Namespace, prepared: Prepared) -> int
         return _write_init(report, args)
     fail_on = _fail_on(args)
     if not _batch_mode(args):
-        report, code = finish(asyncio.run(scan(request)), prepared, fail_on)
+        from mailtls.render.progress import probe_progress
+
+        with probe_progress(_progress_wanted(args), ", ".join(args.hosts)) as on_probe:
+            scanned = asyncio.run(scan(request, on_probe=on_probe))
+        report, code = finish(scanned, prepared, fail_on)
         return emit(report, code, args)
     return _run_batch(request, args, prepared, fail_on)
 
 
-def _progress_wanted() -> bool:
+def _progress_wanted(args: argparse.Namespace | None = None) -> bool:
+    if args is not None and getattr(args, "quiet", False):
+        return False
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
                fail_on: FailOn) -> int:
-    from mailtls.batch import DEFAULT_MAX_HOSTS, progress, scan_batch
     from mailtls.render.jsonout import report_dict
+    from mailtls.scan.batch import DEFAULT_MAX_HOSTS, progress, scan_batch
 
     jsonl = args.format == "jsonl"
     codes: list[int] = []
+    # JSON Lines stream host by host: to -o FILE when given, else to standard output
+    target = getattr(args, "output_file", None)
+    sink = open(target, "w", encoding="utf-8") if jsonl and target else sys.stdout  # noqa: SIM115
 
     with progress(len(request.hosts) + len(getattr(request, "domains", ())),
-                  enabled=_progress_wanted()) as advance:
+                  enabled=_progress_wanted(args)) as advance:
 
         def on_host(host_report: Report) -> None:
             if jsonl:
                 one, code = finish(host_report, prepared, fail_on, restrict_baseline=True)
-                sys.stdout.write(json.dumps(report_dict(one, code), ensure_ascii=False) + "\n")
-                sys.stdout.flush()
+                sink.write(json.dumps(report_dict(one, code), ensure_ascii=False) + "\n")
+                sink.flush()
                 codes.append(code)
             advance(host_report)
 
@@ -342,10 +299,20 @@ def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
                 if installed:
                     loop.remove_signal_handler(signal.SIGINT)
 
-        result = asyncio.run(main())
+        try:
+            result = asyncio.run(main())
+        finally:
+            if sink is not sys.stdout:
+                sink.close()
 
     if jsonl:
         code = worst_code(*codes) if codes else UNKNOWN
+        if getattr(args, "outputs", ()):
+            from mailtls.cli.output import write_outputs
+
+            whole, _ = finish(result.report, prepared, fail_on,
+                              restrict_baseline=result.interrupted)
+            write_outputs(whole, code, args, interrupted=result.interrupted)
     else:
         report, code = finish(result.report, prepared, fail_on,
                               restrict_baseline=result.interrupted)
@@ -366,7 +333,7 @@ def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
 
 
 def _write_init(report: Report, args: argparse.Namespace) -> int:
-    from mailtls.expect import ScanSpec, init_toml
+    from mailtls.regression.expect import ScanSpec, init_toml
 
     spec = ScanSpec(
         hosts=tuple(h.name for h in report.hosts),
@@ -387,7 +354,7 @@ def _write_init(report: Report, args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from mailtls.diff import (
+    from mailtls.regression.diff import (
         diff_dict,
         diff_exit_code,
         diff_reports,

@@ -1,6 +1,6 @@
-"""``mailtls client``: the command line of the mail-client verification (``mailtls.clientscan``).
+"""``mailtls client``: the command line of the mail-client verification (``mailtls.scan.client``).
 
-Kept apart from ``mailtls.cli`` so that file only wires it in (``add_client_command`` and
+Kept apart from ``mailtls.cli.app`` so that file only wires it in (``add_client_command`` and
 ``run_client_command``).
 """
 
@@ -39,7 +39,7 @@ def add_client_command(
     exit_codes_help: str,
 ) -> None:
     from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
-    from mailtls.cli import _count, _positive
+    from mailtls.cli.app import _count, _positive
 
     p = sub.add_parser(
         "client",
@@ -93,9 +93,9 @@ def add_client_command(
 
 def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argparse.Namespace],
                                                                  int]) -> int:
-    from mailtls.cli import _login
-    from mailtls.clientscan import ClientRequest, check_address, run_client
-    from mailtls.scan import check_host_name, parse_port
+    from mailtls.cli.app import _login
+    from mailtls.scan.client import ClientRequest, check_address, run_client
+    from mailtls.scan.host import check_host_name, parse_port
 
     if args.address is None and args.config is None:
         raise UsageError("give an e-mail address to discover, or --config FILE to verify")
@@ -139,6 +139,6 @@ def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argpars
                          "MAILTLS_PASSWORD or the prompt)")
     if not args.round_trip:
         return emit(asyncio.run(run_client(request)), args)
-    from mailtls.cli_roundtrip import with_round_trip
+    from mailtls.cli.roundtrip import with_round_trip
 
     return emit(asyncio.run(with_round_trip(run_client(request), request, args)), args)

@@ -1,4 +1,4 @@
-"""``mailtls serve``: the command line (kept apart; ``mailtls.cli`` only wires it in)."""
+"""``mailtls serve``: the command line of ``mailtls.serve`` (``cli/app.py`` only wires it in)."""
 
 from __future__ import annotations
 
@@ -34,9 +34,17 @@ exit codes: 0 every case safe, 2 a case vulnerable, 3 a case inconclusive or a u
 """
 
 
-def add_serve_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from mailtls.cli import _positive
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= 3600: {text}")
+    return value
 
+
+def add_serve_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "serve",
         help="test a mail CLIENT: play hostile SMTP/IMAP/POP3 servers, one case per session",
@@ -75,7 +83,7 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def listen_warning(host: str) -> str | None:
     """The loud line for a non-loopback ``--listen`` (None on loopback)."""
-    from .runner import is_loopback
+    from mailtls.serve.runner import is_loopback
 
     if is_loopback(host):
         return None
@@ -96,9 +104,9 @@ def _ask(question: str) -> str | None:
 def run_serve_command(args: argparse.Namespace) -> int:
     import os
 
-    from .cases import select_cases
-    from .render import render_json, render_junit, render_terminal
-    from .runner import ServeConfig, exit_code, run_serve, select_protocols
+    from mailtls.serve.cases import select_cases
+    from mailtls.serve.render import render_json, render_junit, render_terminal
+    from mailtls.serve.runner import ServeConfig, exit_code, run_serve, select_protocols
 
     protocols = select_protocols(args.protocol)
     try:
