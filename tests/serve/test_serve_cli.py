@@ -12,7 +12,7 @@ from importlib import resources
 import jsonschema
 import pytest
 from cli_runner import cli_output
-from conftest import need
+from serve_helpers import need
 
 from mailtls.cli.serve import listen_warning
 from mailtls.serve.cases import select_cases

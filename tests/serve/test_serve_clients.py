@@ -20,7 +20,7 @@ Each test asserts the verdicts the client's documented behaviour implies:
 from __future__ import annotations
 
 import pytest
-from conftest import CURL_MAIL, Serve, mbsync, need
+from serve_helpers import CURL_MAIL, Serve, mbsync, need
 
 CURL = "curl -sS --max-time 10 --cacert {cafile} -u {user}:{password}"
 URLS = {
