@@ -16,7 +16,8 @@ from mailtls.model import Hop
 _WITH = re.compile(r"\bwith\s+([A-Za-z0-9_-]+)", re.IGNORECASE)
 _BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
 _FROM = re.compile(r"^\s*from\s+([^\s;()]+)", re.IGNORECASE)
-_USING = re.compile(r"\(using\s+(TLSv?[\d.]+|SSLv3)([^)]*)\)", re.IGNORECASE)
+_USING = re.compile(r"\(using\s+(TLSv?[\d.]+|SSLv3)(?:\s+with\s+cipher\s+([A-Za-z0-9_-]+))?",
+                    re.IGNORECASE)
 _TLS_WORDS = re.compile(r"\b(TLSv1(?:\.[0-3])?|TLS1_[0-3])\b")
 #: RFC 3848 (and RFC 8314) protocol words with TLS
 _TLS_WITH = frozenset({"ESMTPS", "ESMTPSA", "LMTPS", "LMTPSA", "UTF8SMTPS", "UTF8SMTPSA",
@@ -62,7 +63,7 @@ def parse_hop(index: int, value: str) -> Hop:
     detail = ""
     if using:
         tls = "tls"
-        detail = (using.group(1) + using.group(2)).strip()
+        detail = using.group(1) + (f" with cipher {using.group(2)}" if using.group(2) else "")
     elif with_ in _TLS_WITH:
         tls = "tls"
         words = _TLS_WORDS.search(text)
