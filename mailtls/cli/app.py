@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NoReturn
 from mailtls import __version__
 from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
 from mailtls.errors import MailTLSError, UsageError
-from mailtls.model import SERVICES, Report
+from mailtls.model import ALL_SERVICES, SERVICE_GROUPS, Report
 from mailtls.model.exitcodes import UNKNOWN, FailOn, exit_code
 from mailtls.net.stream import Timeouts
 
@@ -100,7 +100,25 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAMES",
         help="check only these services at their standard ports, comma-separated: "
-        + ", ".join(f"{s.name} ({s.default_port})" for s in SERVICES.values()),
+        + ", ".join(f"{s.name} ({s.default_port})" for s in ALL_SERVICES.values()),
+    )
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="GROUPS",
+        help="check these groups of services too, comma-separated: "
+        + "; ".join(f"{g} ({', '.join(m)})" for g, m in SERVICE_GROUPS.items()
+                    if g not in ("mail", "all"))
+        + "; or service names (e.g. --also web,ldap adds 80, 443, 389, 636 to the mail ports)",
+    )
+    p.add_argument(
+        "--services",
+        action="append",
+        default=[],
+        metavar="GROUPS",
+        help="check exactly these groups of services: mail (the default seven), web, ldap, "
+        "ftp, news, or all (mail and the other secure ports of a mail host)",
     )
     p.add_argument(
         "--service",
@@ -411,7 +429,7 @@ def _check(args: argparse.Namespace) -> int:
         dns_timeout=args.dns_timeout,
         port25_controls=tuple(dict.fromkeys(check_host_name(c) for c in args.port25_control)),
         mta_sts_port=args.mta_sts_port,
-        plan=parse_plan(args.only, args.service),
+        plan=parse_plan(args.only, args.service, args.also, args.services),
         addresses=addresses,
         timeouts=_timeouts(args),
         deadline=args.timeout if args.timeout is not None else (600.0 if args.slow else 60.0),
