@@ -5,32 +5,38 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mailtls.cli.helpformat import HelpFormatter
 from mailtls.errors import UsageError
 
 SERVE_HELP = """\
-cases (see --list): per protocol a clean control over STARTTLS and over implicit TLS, STARTTLS
-stripped / refused / closed after the go-ahead, a response injected behind the go-ahead,
-self-signed / expired / wrong-name certificates, TLS 1.0 only, plaintext on the implicit-TLS
-port, authentication offered only before TLS; IMAP also PREAUTH and [ALERT] before TLS.
+cases (see --list): per protocol a clean control over STARTTLS and over implicit
+  TLS, STARTTLS stripped / refused / closed after the go-ahead, a response
+  injected behind the go-ahead, self-signed / expired / wrong-name certificates,
+  TLS 1.0 only, plaintext on the implicit-TLS port, authentication offered only
+  before TLS; IMAP also PREAUTH and [ALERT] before TLS.
 
 drives:
-  interactive (no --run): each case prints the host, port and security setting to enter in
-      your client; check or send mail, then the next case starts.
-  --run 'CMD ...': runs CMD once per case (split like a shell would, run without one), with
-      {host} {port} {user} {password} {cafile} {name} {case} {protocol} {workdir} {message}
-      filled in; --run-implicit for the implicit-TLS cases if they need another command.
+  interactive (no --run): each case prints the host, port and security setting
+      to enter in your client; check or send mail, then the next case starts.
+  --run 'CMD ...': runs CMD once per case (split like a shell would, run
+      without one), with {host} {port} {user} {password} {cafile} {name}
+      {case} {protocol} {workdir} {message} filled in; --run-implicit for the
+      implicit-TLS cases if they need another command.
 
-verdicts: safe, vulnerable (the client leaked or accepted something), inconclusive (the client
-did not get far enough). The password is a throwaway made for this run; credentials the client
-sends are never shown or stored, only how they came and a salted hash prefix.
+verdicts: safe, vulnerable (the client leaked or accepted something),
+  inconclusive (the client did not get far enough). The password is a
+  throwaway made for this run; credentials the client sends are never shown or
+  stored, only how they came and a salted hash prefix.
 
 examples:
   mailtls serve --protocol imap --run 'curl -sS --ssl-reqd --cacert {cafile}
-      -u {user}:{password} imap://{host}:{port}/'
-      --run-implicit 'curl -sS --cacert {cafile} -u {user}:{password} imaps://{host}:{port}/'
-  mailtls serve --protocol smtp --listen 192.0.2.10 --write-ca ca.pem     (a phone on the LAN)
+      -u {user}:{password} imap://{host}:{port}/' --run-implicit 'curl -sS
+      --cacert {cafile} -u {user}:{password} imaps://{host}:{port}/'
+  mailtls serve --protocol smtp --listen 192.0.2.10 --write-ca ca.pem
+      (a phone on the LAN)
 
-exit codes: 0 every case safe, 2 a case vulnerable, 3 a case inconclusive or a usage error.
+exit codes: 0 every case safe, 2 a case vulnerable, 3 a case inconclusive or a
+  usage error.
 """
 
 
@@ -52,7 +58,7 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
         "and judge what the mail client does: does it fall back to plaintext, accept a bad "
         "certificate or act on injected data?",
         epilog=SERVE_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--protocol", metavar="LIST",
                    help="smtp, imap, pop3, comma-separated (default: all three)")
@@ -75,7 +81,8 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--write-ca", metavar="FILE",
                    help="write the run's throwaway test CA (PEM) here, to trust it in the client")
     p.add_argument("--injection-hold", type=_positive, default=2.0, help=argparse.SUPPRESS)
-    p.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    p.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                   help="text (default) for people; json (schema mailtls-serve/1); junit for CI")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="show the transcript of every case (default: only of unsafe ones)")
     p.add_argument("--no-color", action="store_true", help="no colour (also: NO_COLOR=1)")
