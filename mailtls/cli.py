@@ -272,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mailtls.cli_regression import add_check_options, add_subcommands
 
     add_check_options(check)
+    from mailtls.fleet.cli import add_db_option, add_fleet_commands
+
+    add_db_option(check)
 
     def _init_options(p: argparse.ArgumentParser) -> None:
         _add_login_options(p)
@@ -294,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_domain_options(domain)
     _add_output_options(domain)
     add_check_options(domain)  # --targets, --max-hosts, --expect, --baseline: as for check
+    add_db_option(domain)
+    add_fleet_commands(sub, scan_options=_add_scan_options, domain_options=_add_domain_options)
 
     demo = sub.add_parser(
         "demo",
@@ -399,6 +404,10 @@ def _check(args: argparse.Namespace) -> int:
         profile=args.profile,
         login=_login(args),
     )
+    from mailtls.fleet.cli import run_with_db, wants_db
+
+    if wants_db(args):  # fleet submit, check --db: runs in the results database
+        return run_with_db(request, args, prepared)
     return run_check(request, args, prepared)
 
 
@@ -422,6 +431,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("check", "domain", "init"):
             return _check(args)
+        if args.command in ("worker", "fleet"):
+            from mailtls.fleet.cli import run_fleet_command
+
+            return run_fleet_command(args, _check)
         if args.command == "diff":
             from mailtls.cli_regression import run_diff
 

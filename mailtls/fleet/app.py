@@ -1,0 +1,151 @@
+"""The Celery application of the fleet: one queue, one task (scan one target of a run).
+
+Nothing lost:
+
+- **Late acks.** A message is acknowledged only after the target's result is in the database
+  (``acks_late``). A worker killed with SIGKILL never acknowledges what it held; Redis keeps
+  those messages in its "unacked" set and any live worker puts them back on the queue once the
+  visibility timeout has passed (``--visibility-timeout``: longer than the longest scan, as a
+  message still being worked on is also put back after it). ``reject_on_worker_lost`` does the
+  same at once when only a pool process dies (``prefork``; the default ``threads`` pool lives
+  in the worker process itself).
+- **Idempotent writes** keyed by (run, target) (``mailtls.fleet.db``): a target scanned twice
+  has one result; a delivery of a target that already has its result does nothing.
+- **Bounded attempts.** Each delivery counts an attempt in the database before it scans. A
+  target whose scan raises is retried (1 s, 2 s, 4 s, ... later) until ``max_attempts``; a
+  target that was delivered more often than that without a result (it kept killing its
+  worker) is not scanned again: both end as could-not-test with the reason.
+- **Prefetch 1.** A worker reserves only what it works on, so a dead worker strands few
+  messages and a slow target does not hold others back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from celery import Celery, Task
+
+from mailtls.fleet.db import FAILED, PENDING, Database
+from mailtls.fleet.limiter import RedisAddressLimits
+from mailtls.fleet.task import could_not_test, per_address, rate_limited_addresses, scan_target
+
+__all__ = ["QUEUE", "TASK_NAME", "app", "configure", "enqueue", "serve"]
+
+QUEUE = "mailtls"
+TASK_NAME = "mailtls.fleet.scan_target"
+DEFAULT_VISIBILITY_TIMEOUT = 900.0
+LEASE_MARGIN_SECONDS = 30.0
+
+app = Celery("mailtls", set_as_current=False)
+
+
+def configure(broker: str, *, visibility_timeout: float = DEFAULT_VISIBILITY_TIMEOUT) -> Celery:
+    app.conf.update(
+        broker_url=broker,
+        broker_transport_options={
+            "visibility_timeout": visibility_timeout,
+            # look for messages of dead workers about every visibility_timeout / 4
+            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout / 4)),
+            "unacked_restore_throttle": 1,
+        },
+        broker_connection_retry_on_startup=True,
+        task_default_queue=QUEUE,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=False,  # an unexpected error: back on the queue later
+        task_ignore_result=True,  # results go to the database, not to a Celery backend
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    return app
+
+
+@dataclass
+class WorkerState:
+    """What a worker process shares among its tasks (set by ``serve``)."""
+
+    db: Database
+    redis: redis.Redis
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run_options(self, run_id: str) -> dict[str, Any]:
+        with self.lock:
+            cached = self.options.get(run_id)
+        if cached is None:
+            cached = self.db.run_options(run_id)
+            with self.lock:
+                self.options[run_id] = cached
+        return cached
+
+
+_state: WorkerState | None = None
+
+
+@app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True,
+          max_retries=None)
+def scan_task(self: Task[Any, Any], run_id: str, target: str) -> str:
+    assert _state is not None, "the fleet task runs only in `mailtls worker`"
+    state = _state
+    status, attempts = state.db.begin_attempt(run_id, target)
+    if status != PENDING:
+        return status  # a second delivery of a finished target: nothing to do
+    options = state.run_options(run_id)
+    max_attempts = int(options.get("max_attempts", 3))
+    if attempts > max_attempts:
+        reason = (f"{attempts - 1} deliveries ended without a result (the worker was lost "
+                  "each time)")
+        state.db.store(run_id, target, could_not_test(options, target, reason,
+                                                      attempts=attempts - 1),
+                       state=FAILED, reason=reason)
+        return FAILED
+    limits = RedisAddressLimits(state.redis, limit=per_address(options),
+                                lease_seconds=float(options["deadline"]) + LEASE_MARGIN_SECONDS)
+    try:
+        doc = asyncio.run(scan_target(options, target, address_limits=limits))
+    except Exception as exc:  # a bug or a bad run: retried, then could-not-test
+        reason = f"{type(exc).__name__}: {exc}"[:500]
+        if attempts < max_attempts:
+            raise self.retry(countdown=2 ** (attempts - 1)) from None
+        state.db.store(run_id, target, could_not_test(options, target, reason,
+                                                      attempts=attempts),
+                       state=FAILED, reason=reason)
+        return FAILED
+    for address in rate_limited_addresses(doc):
+        limits.cool_down(address)
+    state.db.store(run_id, target, doc)
+    return "done"
+
+
+def redis_client(broker: str) -> redis.Redis:
+    return redis.Redis.from_url(broker, socket_connect_timeout=5, socket_timeout=30)
+
+
+def enqueue(run_id: str, names: list[str]) -> None:
+    """Put one message per target on the queue (the app must be configured)."""
+    with app.producer_or_acquire() as producer:
+        for name in names:
+            scan_task.apply_async((run_id, name), queue=QUEUE, producer=producer, retry=True,
+                                  retry_policy={"max_retries": 3})
+
+
+def serve(db: Database, broker: str, *, concurrency: int, visibility_timeout: float,
+          loglevel: str = "INFO") -> None:
+    """Run a worker in this process until it is stopped (SIGTERM: warm shutdown)."""
+    global _state
+    configure(broker, visibility_timeout=visibility_timeout)
+    _state = WorkerState(db=db, redis=redis_client(broker))
+    name = f"mailtls-{os.getpid()}@{socket.gethostname()}"
+    app.worker_main([
+        "worker", "--pool=threads", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
+        "-Q", QUEUE, "-n", name, "--without-gossip", "--without-mingle",
+    ])

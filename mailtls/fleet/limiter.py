@@ -1,0 +1,100 @@
+"""The per-address connection limit and rate-limit cool-down, shared by every worker in Redis.
+
+``scan`` takes a mapping of per-address semaphores (``address_limits``); the embedded path
+shares plain ``asyncio.Semaphore``s among the targets of one process. A worker passes
+``RedisAddressLimits`` instead: each address's semaphore is a Redis sorted set of leases, so
+``--max-connections`` (1 with ``--slow``) holds across all workers and machines together.
+
+- A lease is taken atomically (a Lua script: drop expired leases, count, add) and expires by
+  itself after the scan's deadline plus a margin, so a worker killed with SIGKILL mid-scan
+  cannot hold an address's slots for longer than that.
+- Cool-down: when a target's report shows that an address turned connections away (a
+  421/BYE/-ERR greeting, the TLS enumeration rate limited), the worker sets a cool-down key for
+  that address; every worker waits it out before it opens the next endpoint there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from typing import Any
+
+import redis
+
+__all__ = ["COOL_DOWN_SECONDS", "RedisAddressLimits"]
+
+PREFIX = "mailtls:limit:"
+COOL_PREFIX = "mailtls:cool:"
+COOL_DOWN_SECONDS = 5.0
+POLL_SECONDS = (0.005, 0.03)  # a waiter polls again after a random pause in this range
+
+# KEYS[1] the address's lease set; ARGV: now (ms), lease expiry (ms), limit, token
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class RedisSemaphore(asyncio.Semaphore):
+    """One address's slot in Redis, used as ``async with`` by ``scan`` (only that)."""
+
+    def __init__(self, owner: RedisAddressLimits, address: str) -> None:
+        super().__init__(1)
+        self._owner = owner
+        self._key = PREFIX + address
+        self._cool = COOL_PREFIX + address
+        self._tokens: list[str] = []
+
+    async def __aenter__(self) -> None:
+        owner = self._owner
+        token = uuid.uuid4().hex
+        while True:
+            wait_ms = owner.client.pttl(self._cool)
+            if wait_ms > 0:
+                await asyncio.sleep(wait_ms / 1000)
+                continue
+            now = _now_ms()
+            got = owner.acquire(keys=[self._key],
+                                args=[now, now + int(owner.lease_seconds * 1000), owner.limit,
+                                      token])
+            if got:
+                self._tokens.append(token)
+                return
+            await asyncio.sleep(random.uniform(*POLL_SECONDS))
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._tokens:
+            self._owner.client.zrem(self._key, self._tokens.pop())
+
+
+class RedisAddressLimits(dict[str, asyncio.Semaphore]):
+    """``address_limits`` for ``scan`` backed by Redis: at most ``limit`` endpoints of one
+    address probed at once by all workers together."""
+
+    def __init__(self, client: redis.Redis, *, limit: int, lease_seconds: float) -> None:
+        super().__init__()
+        self.client = client
+        self.limit = limit
+        self.lease_seconds = lease_seconds
+        self.acquire: Any = client.register_script(_ACQUIRE)
+
+    def setdefault(self, key: str, default: asyncio.Semaphore | None = None
+                   ) -> asyncio.Semaphore:
+        if key not in self:
+            self[key] = RedisSemaphore(self, key)
+        return self[key]
+
+    def cool_down(self, address: str, seconds: float = COOL_DOWN_SECONDS) -> None:
+        """Every worker waits ``seconds`` before its next endpoint at ``address``."""
+        self.client.set(COOL_PREFIX + address, "1", px=int(seconds * 1000))
