@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -202,6 +203,8 @@ class Database:
     """One results database. Thread-safe (SQLAlchemy's pool); one per process."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
+        if "://" not in url:  # a file name: SQLite
+            url = "sqlite:///" + os.path.abspath(os.path.expanduser(url))
         self.url = url
         self.shown = redact(url)
         try:
