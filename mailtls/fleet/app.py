@@ -91,7 +91,8 @@ class WorkerState:
 _state: WorkerState | None = None
 
 
-@app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True,
+@app.task(  # type: ignore[untyped-decorator]  # celery ships no type hints
+    name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True,
           max_retries=None)
 def scan_task(self: Task[Any, Any], run_id: str, target: str) -> str:
     assert _state is not None, "the fleet task runs only in `mailtls worker`"

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mailtls.errors import MailTLSError, UsageError
 from mailtls.exitcodes import OK, UNKNOWN, WARNINGS, FailOn, worst_code
-from mailtls.fleet.urls import BROKER_ENV, DB_ENV
+from mailtls.fleet.urls import BROKER_ENV, DB_ENV, FROM_ENV
 
 if TYPE_CHECKING:
     from mailtls.fleet.db import Database
@@ -64,11 +64,11 @@ def _broker_argument(p: argparse.ArgumentParser) -> None:
 
 def add_db_option(p: argparse.ArgumentParser) -> None:
     """``check --db URL``: with --targets, write every target's report to the database."""
-    p.add_argument("--db", metavar="URL",
+    p.add_argument("--db", metavar="URL", nargs="?", const=FROM_ENV,
                    help="with --targets: also store every target's report in this results "
-                   f"database (a file name for SQLite, or postgresql://...; ${DB_ENV} holds a "
-                   "URL with a password) as a new run, whose id is printed on stderr; see "
-                   "`mailtls fleet --help`")
+                   "database (a file name for SQLite, or postgresql://...) as a new run, whose "
+                   f"id is printed on stderr; --db alone: the URL in ${DB_ENV} (where a URL "
+                   "with a password belongs); see `mailtls fleet --help`")
 
 
 def add_fleet_commands(sub: Any, *, scan_options: Callable[[argparse.ArgumentParser], None],
@@ -187,11 +187,26 @@ def wants_db(args: argparse.Namespace) -> bool:
     return args.command == "fleet" or bool(getattr(args, "db", None))
 
 
+_opened: list[Database] = []
+
+
 def run_fleet_command(args: argparse.Namespace, check: Callable[[argparse.Namespace], int]
                       ) -> int:
     """``worker`` and ``fleet ...``; ``check`` is ``mailtls.cli._check`` (submit builds the scan
     request exactly as ``check`` does, then comes back to ``run_with_db``)."""
     _need_fleet()
+    try:
+        return _fleet_command(args, check)
+    finally:
+        _close_all()
+
+
+def _close_all() -> None:
+    while _opened:
+        _opened.pop().dispose()
+
+
+def _fleet_command(args: argparse.Namespace, check: Callable[[argparse.Namespace], int]) -> int:
     if args.command == "worker":
         return _worker(args)
     sub = getattr(args, "fleet_command", None)
@@ -223,7 +238,9 @@ def _open_db(args: argparse.Namespace) -> Database:
 
     url = database_url(getattr(args, "db", None))
     assert url is not None
-    return Database(url)
+    db = Database(url)
+    _opened.append(db)
+    return db
 
 
 def _ping_broker(broker: str) -> None:
@@ -278,7 +295,10 @@ def run_with_db(request: Any, args: argparse.Namespace, prepared: Any) -> int:
     _need_fleet()
     if not getattr(args, "targets", None):
         raise UsageError("--db needs --targets FILE (a run of many targets)")
-    return _embedded(request, args, options, names)
+    try:
+        return _embedded(request, args, options, names)
+    finally:
+        _close_all()
 
 
 def _submit(args: argparse.Namespace, options: dict[str, Any], names: list[str]) -> int:

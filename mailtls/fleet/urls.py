@@ -15,6 +15,7 @@ from mailtls.errors import UsageError
 
 BROKER_ENV = "MAILTLS_BROKER"
 DB_ENV = "MAILTLS_DB"
+FROM_ENV = "$env"  # `check --db` without a value: the URL of $MAILTLS_DB
 
 
 def _password(url: str) -> str | None:
@@ -26,6 +27,8 @@ def _password(url: str) -> str | None:
 
 def resolve_url(given: str | None, env: str, option: str, *, required: bool = True) -> str | None:
     """The URL of ``option`` (``--db``): the command line's (without a password) or ``$env``."""
+    if given == FROM_ENV:
+        given = None
     if given:
         if _password(given):
             raise UsageError(f"{option}: the URL holds a password; put the URL in ${env} instead "

@@ -19,8 +19,8 @@ import pytest
 pytest.importorskip("celery")
 pytest.importorskip("sqlalchemy")
 
-from mailtls.fleet.instances import PrivatePostgres, PrivateRedis  # noqa: E402
-from mailtls.testing import RunningServer, start_raw  # noqa: E402
+from mailtls.fleet.instances import PrivatePostgres, PrivateRedis
+from mailtls.testing import RunningServer, start_raw
 
 REDIS_PASSWORD = "redis-pw-Zq81x"
 

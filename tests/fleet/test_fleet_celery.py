@@ -179,7 +179,7 @@ def test_bad_broker_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         proc = cli(*args)
         assert proc.returncode == 3, proc.stderr
         assert proc.stderr.count("\n") == 1, proc.stderr
-        assert "sekret-pw" not in proc.stderr and "cannot use it" in proc.stderr \
+        assert ("sekret-pw" not in proc.stderr and "cannot use it" in proc.stderr) \
             or "no host names" in proc.stderr
     monkeypatch.setenv("MAILTLS_BROKER", "amqp://127.0.0.1/")
     proc = cli("worker", "--db", str(tmp_path / "w.db"))

@@ -121,7 +121,7 @@ def test_example_queries_legacy_tls_and_expiring_certificates(
     for server in (legacy, expiring):
         targets = tmp_path / f"t{server.port}.txt"
         targets.write_text("mail.example.test\n")
-        code, _, err = run(capsys, "check", "--targets", str(targets), "--db", str(db_path),
+        _code, _, err = run(capsys, "check", "--targets", str(targets), "--db", str(db_path),
                            "--address", "127.0.0.1", "--service", f"submissions={server.port}",
                            "--ca-file", pki.ca_file(), "--timeout", "40", "--format", "json")
         ids.append(_run_id(err))
