@@ -14,6 +14,7 @@ import json
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -358,11 +359,13 @@ def _embedded(request: Any, args: argparse.Namespace, options: dict[str, Any],
     finished: dict[int, Report] = {}
     codes: list[int] = []
 
+    # One thread writes to the database, so the event loop keeps scanning meanwhile.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailtls-db")
+
     async def one(index: int, name: str) -> None:
         async with slots:
-            db.begin_attempt(run_id, name)
             report, doc = await scan_target_report(options, name, address_limits=limits)
-        db.store(run_id, name, doc)
+        await asyncio.get_running_loop().run_in_executor(writer, db.store, run_id, name, doc)
         finished[index] = report
         codes.append(doc["summary"]["exit_code"])
         if jsonl:
@@ -374,7 +377,10 @@ def _embedded(request: Any, args: argparse.Namespace, options: dict[str, Any],
 
     started_at = request.clock()
     started = time.monotonic()
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        writer.shutdown()
     if jsonl:
         return worst_code(*codes) if codes else UNKNOWN
     ordered = [finished[i] for i in sorted(finished)]

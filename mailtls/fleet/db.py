@@ -11,9 +11,9 @@ that mailtls itself creates and only ever grows; a numbered list of Core functio
 schema in one file with the code that writes it. Every migration only adds (tables, columns,
 indexes), so an older mailtls keeps reading a newer database.
 
-Writes are idempotent, keyed by (run, target): a result replaces the earlier one of the same
-target in one transaction (a worker killed after its commit but before its ack scans the
-target again and writes it again: still one result).
+Writes are idempotent, keyed by (run, target): the first final result of a target is kept, in
+one transaction with the target's move from pending to final (a worker killed after its commit
+but before its ack leaves a message that finds the target final and does nothing).
 """
 
 from __future__ import annotations
@@ -133,9 +133,6 @@ certificates = sa.Table(
     sa.Index("ix_certificates_not_after", "not_after", "run_id"),
 )
 
-_PER_TARGET = (findings, tls_versions, certificates, reports)
-
-
 def _create_v1(conn: Connection) -> None:
     for table in (runs, targets, reports, findings, tls_versions, certificates):
         table.create(conn, checkfirst=True)
@@ -208,11 +205,11 @@ class Database:
         self.url = url
         self.shown = redact(url)
         try:
-            kwargs: dict[str, Any] = {"pool_pre_ping": True}
+            kwargs: dict[str, Any]
             if url.startswith("sqlite"):
-                kwargs["connect_args"] = {"timeout": 60}
-            else:
-                kwargs["connect_args"] = {"connect_timeout": 10}
+                kwargs = {"connect_args": {"timeout": 60}}
+            else:  # a server may restart under a long-running worker: test before use
+                kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
             self.engine: Engine = sa.create_engine(engine_url(url), **kwargs)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError, ImportError) as exc:
             raise DatabaseError(f"--db: not a usable database URL: {self.shown} "
@@ -328,8 +325,12 @@ class Database:
         return str(row.state), int(row.attempts)
 
     def store(self, run_id: str, target: str, document: dict[str, Any], *,
-              state: str = DONE, reason: str | None = None) -> None:
-        """The final result of ``target``: replaces any earlier one (idempotent)."""
+              state: str = DONE, reason: str | None = None) -> bool:
+        """The final result of ``target``, unless it has one already (then False).
+
+        Idempotent: the transaction first moves the target from pending to final; a second
+        writer of the same (run, target) waits on that row and then finds it final, so a
+        target has exactly one result whichever delivery finished first."""
         rows = _rows(run_id, target, document)
         summary = document.get("summary", {})
         report_row = {
@@ -340,18 +341,20 @@ class Database:
         }
         try:
             with self.guard(), self._begin() as conn:
-                for table in _PER_TARGET:
-                    conn.execute(table.delete().where(table.c.run_id == run_id,
-                                                      table.c.target == target))
+                claimed = conn.execute(
+                    targets.update()
+                    .where(targets.c.run_id == run_id, targets.c.name == target,
+                           targets.c.state == PENDING)
+                    .values(state=state, reason=reason, updated_at=_utcnow())).rowcount
+                if claimed != 1:
+                    return False
                 conn.execute(reports.insert().values(**report_row))
                 for table, table_rows in rows.items():
                     if table_rows:
                         conn.execute(table.insert(), table_rows)
-                conn.execute(targets.update()
-                             .where(targets.c.run_id == run_id, targets.c.name == target)
-                             .values(state=state, reason=reason, updated_at=_utcnow()))
         except DuplicateWrite:
-            return  # a duplicate delivery wrote the same target at the same moment: one result
+            return False  # a duplicate delivery wrote the same target at the same moment
+        return True
 
     def documents(self, run_id: str) -> Iterator[dict[str, Any]]:
         """The stored reports of ``run_id``, in the order the targets were given."""

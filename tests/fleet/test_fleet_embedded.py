@@ -198,12 +198,12 @@ def test_schema_migrations_and_idempotent_writes(tmp_path: Path) -> None:
     assert Database(url).migrate() == SCHEMA_VERSION  # a second open migrates nothing
     db.create_run("r1", kind="embedded", source="f", options={}, names=["a", "b"])
     assert db.begin_attempt("r1", "a") == ("pending", 1)
-    db.store("r1", "a", _doc("a", "x.one"))
-    db.store("r1", "a", _doc("a", "x.two"))  # a second delivery of the same target
+    assert db.store("r1", "a", _doc("a", "x.one"))
+    assert not db.store("r1", "a", _doc("a", "x.two"))  # a second delivery: the first stays
     assert db.begin_attempt("r1", "a") == ("done", 1)  # final: no more attempts counted
     with sqlite3.connect(tmp_path / "m.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM reports").fetchone() == (1,)
-        assert conn.execute("SELECT finding_id FROM findings").fetchall() == [("x.two",)]
+        assert conn.execute("SELECT finding_id FROM findings").fetchall() == [("x.one",)]
         conn.execute("INSERT INTO mailtls_schema VALUES (99, '2030-01-01')")
     with pytest.raises(DatabaseError, match="schema version 99; this mailtls knows"):
         Database(url)
