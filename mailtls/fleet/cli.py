@@ -14,8 +14,8 @@ import json
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from mailtls.errors import MailTLSError, UsageError
@@ -84,8 +84,10 @@ def add_fleet_commands(sub: Any, *, scan_options: Callable[[argparse.ArgumentPar
     )
     _broker_argument(worker)
     _db_argument(worker, required_text="the same database as `fleet submit`")
-    worker.add_argument("--concurrency", type=_concurrency, default=10, metavar="N",
-                        help="targets scanned at once by this worker (threads; default 10)")
+    worker.add_argument("--concurrency", type=_concurrency, default=2, metavar="N",
+                        help="messages worked on at once (threads; default 2); each message "
+                        "is a chunk of targets (fleet submit --chunk) scanned at once, so up "
+                        "to N x chunk targets are in flight")
     worker.add_argument("--visibility-timeout", type=_seconds, default=900.0, metavar="S",
                         help="a target taken by a worker that died is scanned again after S "
                         "seconds (default 900); must be longer than the longest scan "
@@ -111,6 +113,10 @@ def add_fleet_commands(sub: Any, *, scan_options: Callable[[argparse.ArgumentPar
     submit.add_argument("targets", nargs="?", metavar="FILE",
                         help="host names (or domains with --domain), one per line; '-': stdin")
     submit.add_argument("--resume", metavar="RUN", help="queue the unfinished targets of RUN")
+    submit.add_argument("--chunk", type=_chunk, default=10, metavar="N",
+                        help="targets per message (default 10): a worker scans a message's "
+                        "targets at once, each stored as it finishes; a chunk delivered again "
+                        "after a lost worker is split into single targets")
     submit.add_argument("--max-attempts", type=_attempts, default=3, metavar="N",
                         help="deliveries of a target before it is recorded as could-not-test "
                         "(default 3)")
@@ -170,6 +176,10 @@ def _bounded(text: str, low: float, high: float, kind: type[int] | type[float]) 
 
 def _concurrency(text: str) -> int:
     return int(_bounded(text, 1, 500, int))
+
+
+def _chunk(text: str) -> int:
+    return int(_bounded(text, 1, 100, int))
 
 
 def _attempts(text: str) -> int:
@@ -312,10 +322,10 @@ def _submit(args: argparse.Namespace, options: dict[str, Any], names: list[str])
     run_id = _new_run_id()
     db.create_run(run_id, kind="celery", source=args.targets, options=options, names=names)
     configure(broker)
-    enqueue(run_id, names)
+    messages = enqueue(run_id, names, chunk=args.chunk)
     print(run_id)
-    print(f"mailtls: run {run_id}: {len(names)} target(s) queued; follow it with `mailtls "
-          f"fleet status {run_id}`", file=sys.stderr)
+    print(f"mailtls: run {run_id}: {len(names)} target(s) queued in {messages} message(s); "
+          f"follow it with `mailtls fleet status {run_id}`", file=sys.stderr)
     return OK
 
 
@@ -329,7 +339,7 @@ def _resume(args: argparse.Namespace) -> int:
     _ping_broker(broker)
     names = db.unfinished(args.resume)
     configure(broker)
-    enqueue(args.resume, names)
+    enqueue(args.resume, names, chunk=args.chunk)
     print(args.resume)
     print(f"mailtls: run {args.resume}: {len(names)} unfinished target(s) queued again",
           file=sys.stderr)

@@ -310,6 +310,26 @@ class Database:
 
     # --- one target ---------------------------------------------------------------------------
 
+    def attempts(self, run_id: str, names: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """(state, attempts) of each of ``names``."""
+        with self.guard(), self.engine.connect() as conn:
+            rows = conn.execute(sa.select(targets.c.name, targets.c.state, targets.c.attempts)
+                                .where(targets.c.run_id == run_id,
+                                       targets.c.name.in_(list(names))))
+            return {r.name: (str(r.state), int(r.attempts)) for r in rows}
+
+    def begin_attempts(self, run_id: str, names: Sequence[str]) -> dict[str, int]:
+        """Count an attempt at each pending one of ``names``: their attempts so far."""
+        with self.guard(), self._begin() as conn:
+            conn.execute(targets.update()
+                         .where(targets.c.run_id == run_id, targets.c.name.in_(list(names)),
+                                targets.c.state == PENDING)
+                         .values(attempts=targets.c.attempts + 1, updated_at=_utcnow()))
+            rows = conn.execute(sa.select(targets.c.name, targets.c.attempts)
+                                .where(targets.c.run_id == run_id,
+                                       targets.c.name.in_(list(names))))
+            return {r.name: int(r.attempts) for r in rows}
+
     def begin_attempt(self, run_id: str, target: str) -> tuple[str, int]:
         """Count an attempt at ``target`` unless it has its final result: (state, attempts)."""
         with self.guard(), self._begin() as conn:

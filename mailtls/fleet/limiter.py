@@ -5,9 +5,10 @@ shares plain ``asyncio.Semaphore``s among the targets of one process. A worker p
 ``RedisAddressLimits`` instead: each address's semaphore is a Redis sorted set of leases, so
 ``--max-connections`` (1 with ``--slow``) holds across all workers and machines together.
 
-- A lease is taken atomically (a Lua script: drop expired leases, count, add) and expires by
-  itself after the scan's deadline plus a margin, so a worker killed with SIGKILL mid-scan
-  cannot hold an address's slots for longer than that.
+- A lease is taken atomically (a Lua script: drop expired leases, count, add), renewed every
+  ``LEASE_SECONDS / 3`` while its endpoint is probed, and expires by itself ``LEASE_SECONDS``
+  after its last renewal: a worker killed with SIGKILL mid-scan frees the address's slots
+  within that time.
 - Cool-down: when a target's report shows that an address turned connections away (a
   421/BYE/-ERR greeting, the TLS enumeration rate limited), the worker sets a cool-down key for
   that address; every worker waits it out before it opens the next endpoint there.
@@ -23,11 +24,12 @@ from typing import Any
 
 import redis
 
-__all__ = ["COOL_DOWN_SECONDS", "RedisAddressLimits"]
+__all__ = ["COOL_DOWN_SECONDS", "LEASE_SECONDS", "RedisAddressLimits"]
 
 PREFIX = "mailtls:limit:"
 COOL_PREFIX = "mailtls:cool:"
 COOL_DOWN_SECONDS = 5.0
+LEASE_SECONDS = 10.0
 POLL_SECONDS = (0.005, 0.03)  # a waiter polls again after a random pause in this range
 
 # KEYS[1] the address's lease set; ARGV: now (ms), lease expiry (ms), limit, token
@@ -54,7 +56,7 @@ class RedisSemaphore(asyncio.Semaphore):
         self._owner = owner
         self._key = PREFIX + address
         self._cool = COOL_PREFIX + address
-        self._tokens: list[str] = []
+        self._held: list[tuple[str, asyncio.Task[None]]] = []
 
     async def __aenter__(self) -> None:
         owner = self._owner
@@ -69,20 +71,31 @@ class RedisSemaphore(asyncio.Semaphore):
                                 args=[now, now + int(owner.lease_seconds * 1000), owner.limit,
                                       token])
             if got:
-                self._tokens.append(token)
+                self._held.append((token, asyncio.create_task(self._renew(token))))
                 return
             await asyncio.sleep(random.uniform(*POLL_SECONDS))
 
+    async def _renew(self, token: str) -> None:
+        lease_ms = int(self._owner.lease_seconds * 1000)
+        while True:
+            await asyncio.sleep(self._owner.lease_seconds / 3)
+            expiry = _now_ms() + lease_ms
+            self._owner.client.zadd(self._key, {token: expiry}, xx=True)
+            self._owner.client.pexpireat(self._key, expiry)
+
     async def __aexit__(self, *exc: object) -> None:
-        if self._tokens:
-            self._owner.client.zrem(self._key, self._tokens.pop())
+        if self._held:
+            token, renewal = self._held.pop()
+            renewal.cancel()
+            self._owner.client.zrem(self._key, token)
 
 
 class RedisAddressLimits(dict[str, asyncio.Semaphore]):
     """``address_limits`` for ``scan`` backed by Redis: at most ``limit`` endpoints of one
     address probed at once by all workers together."""
 
-    def __init__(self, client: redis.Redis, *, limit: int, lease_seconds: float) -> None:
+    def __init__(self, client: redis.Redis, *, limit: int,
+                 lease_seconds: float = LEASE_SECONDS) -> None:
         super().__init__()
         self.client = client
         self.limit = limit

@@ -56,14 +56,16 @@ def test_two_workers_same_reports_as_embedded_and_limit_across_workers(
     counter, server = counting_server
     counter.hold = 0.1
     db = str(tmp_path / "c.db")
-    a, b = workers(db, concurrency=6), workers(db, concurrency=6)
+    a, b = workers(db, concurrency=3), workers(db, concurrency=3)
     n = 40
     targets = targets_file(tmp_path, n)
     started = time.monotonic()
-    run_id = submit(db, targets, *scan_args(server.port, "--max-connections", "3"))
+    run_id = submit(db, targets, "--chunk", "4",
+                    *scan_args(server.port, "--max-connections", "3"))
     wait_finished(db, run_id)
     elapsed = time.monotonic() - started
-    # 12 slots in the two workers, but at most 3 connections at once to the one address
+    # 24 targets in flight in the two workers, but at most 3 connections at once to the one
+    # address
     assert counter.total == n
     assert 2 <= counter.peak <= 3, counter
     assert elapsed > n * counter.hold / 3 * 0.9
