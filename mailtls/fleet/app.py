@@ -42,6 +42,7 @@ from celery import Celery, Task
 from mailtls.fleet.db import DONE, FAILED, PENDING, Database
 from mailtls.fleet.limiter import RedisAddressLimits
 from mailtls.fleet.task import could_not_test, per_address, rate_limited_addresses, scan_target
+from mailtls.fleet.writer import ResultWriter
 
 __all__ = ["QUEUE", "TASK_NAME", "app", "configure", "enqueue", "serve"]
 
@@ -130,12 +131,11 @@ def scan_task(self: Task[Any, Any], run_id: str, names: list[str]) -> dict[str, 
 async def _scan_chunk(state: WorkerState, run_id: str, names: list[str],
                       attempts: dict[str, int], options: dict[str, Any], max_attempts: int,
                       limits: RedisAddressLimits) -> dict[str, int]:
-    loop = asyncio.get_running_loop()
     counts = {"done": 0, FAILED: 0, "retry": 0}
+    writer = ResultWriter(state.db, run_id)
 
     async def store(name: str, doc: dict[str, Any], final: str, reason: str | None) -> None:
-        await loop.run_in_executor(None, lambda: state.db.store(run_id, name, doc, state=final,
-                                                                reason=reason))
+        writer.add(name, doc, state=final, reason=reason)
         counts[final if final == FAILED else "done"] += 1
 
     async def one(name: str) -> None:
@@ -160,7 +160,10 @@ async def _scan_chunk(state: WorkerState, run_id: str, names: list[str],
             limits.cool_down(address)
         await store(name, doc, DONE, None)
 
-    await asyncio.gather(*(one(n) for n in names))
+    try:
+        await asyncio.gather(*(one(n) for n in names))
+    finally:
+        await writer.drain()  # acknowledged only once everything is stored
     return counts
 
 

@@ -357,6 +357,7 @@ def _embedded(request: Any, args: argparse.Namespace, options: dict[str, Any],
     from mailtls.batch import DEFAULT_MAX_HOSTS, merge_reports
     from mailtls.cli_regression import Prepared, emit, finish
     from mailtls.fleet.task import scan_target_report
+    from mailtls.fleet.writer import ResultWriter
 
     db = _open_db(args)
     run_id = _new_run_id()
@@ -369,28 +370,33 @@ def _embedded(request: Any, args: argparse.Namespace, options: dict[str, Any],
     finished: dict[int, Report] = {}
     codes: list[int] = []
 
-    # One thread writes to the database, so the event loop keeps scanning meanwhile.
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailtls-db")
-
-    async def one(index: int, name: str) -> None:
-        async with slots:
-            report, doc = await scan_target_report(options, name, address_limits=limits)
-        await asyncio.get_running_loop().run_in_executor(writer, db.store, run_id, name, doc)
-        finished[index] = report
-        codes.append(doc["summary"]["exit_code"])
-        if jsonl:
-            sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+    # One thread writes to the database, in batches, so the event loop keeps scanning.
+    writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailtls-db")
 
     async def main() -> None:
-        await asyncio.gather(*(one(i, n) for i, n in enumerate(names)))
+        writer = ResultWriter(db, run_id, writer_thread)
+
+        async def one(index: int, name: str) -> None:
+            async with slots:
+                report, doc = await scan_target_report(options, name, address_limits=limits)
+            writer.add(name, doc)
+            finished[index] = report
+            codes.append(doc["summary"]["exit_code"])
+            if jsonl:
+                sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+
+        try:
+            await asyncio.gather(*(one(i, n) for i, n in enumerate(names)))
+        finally:
+            await writer.drain()  # what finished is stored, even after an error
 
     started_at = request.clock()
     started = time.monotonic()
     try:
         asyncio.run(main())
     finally:
-        writer.shutdown()
+        writer_thread.shutdown()
     if jsonl:
         return worst_code(*codes) if codes else UNKNOWN
     ordered = [finished[i] for i in sorted(finished)]

@@ -208,8 +208,9 @@ class Database:
             kwargs: dict[str, Any]
             if url.startswith("sqlite"):
                 kwargs = {"connect_args": {"timeout": 60}}
-            else:  # a server may restart under a long-running worker: test before use
-                kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+            else:  # no pre-ping (a round trip per use): a connection that broke fails its
+                # task, whose message is delivered again
+                kwargs = {"pool_recycle": 1800, "connect_args": {"connect_timeout": 10}}
             self.engine: Engine = sa.create_engine(engine_url(url), **kwargs)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError, ImportError) as exc:
             raise DatabaseError(f"--db: not a usable database URL: {self.shown} "
@@ -346,35 +347,62 @@ class Database:
 
     def store(self, run_id: str, target: str, document: dict[str, Any], *,
               state: str = DONE, reason: str | None = None) -> bool:
-        """The final result of ``target``, unless it has one already (then False).
+        """The final result of ``target``, unless it has one already (then False)."""
+        return bool(self.store_many(run_id, [(target, document, state, reason)]))
 
-        Idempotent: the transaction first moves the target from pending to final; a second
-        writer of the same (run, target) waits on that row and then finds it final, so a
-        target has exactly one result whichever delivery finished first."""
-        rows = _rows(run_id, target, document)
-        summary = document.get("summary", {})
-        report_row = {
-            "run_id": run_id, "target": target,
-            "exit_code": int(summary.get("exit_code", 3)),
-            "finished_at": _utcnow(), "seconds": float(document.get("seconds", 0.0)),
-            "document": json.dumps(document, ensure_ascii=False),
-        }
+    def store_many(self, run_id: str,
+                   results: Sequence[tuple[str, dict[str, Any], str, str | None]]) -> list[str]:
+        """Final results (target, document, state, reason) in one transaction; the targets
+        stored (those that had none yet).
+
+        Idempotent: the transaction first moves its targets from pending to final (one UPDATE
+        ... RETURNING); a concurrent writer of the same (run, target) waits on that row and
+        then finds it final, so a target has exactly one result whichever delivery finished
+        first. A batch costs the same few round trips as one result."""
+        if not results:
+            return []
+        by_name = {name: (doc, state, reason) for name, doc, state, reason in results}
+        now = _utcnow()
         try:
             with self.guard(), self._begin() as conn:
-                claimed = conn.execute(
-                    targets.update()
-                    .where(targets.c.run_id == run_id, targets.c.name == target,
-                           targets.c.state == PENDING)
-                    .values(state=state, reason=reason, updated_at=_utcnow())).rowcount
-                if claimed != 1:
-                    return False
-                conn.execute(reports.insert().values(**report_row))
+                claimed: list[str] = []
+                for final in (DONE, FAILED):
+                    names = [n for n, (_d, st, _r) in by_name.items() if st == final]
+                    if names:
+                        claimed += conn.execute(
+                            targets.update()
+                            .where(targets.c.run_id == run_id, targets.c.name.in_(names),
+                                   targets.c.state == PENDING)
+                            .values(state=final, updated_at=now)
+                            .returning(targets.c.name)).scalars().all()
+                reasons = [{"n": n, "r": by_name[n][2]} for n in claimed if by_name[n][2]]
+                if reasons:
+                    conn.execute(targets.update()
+                                 .where(targets.c.run_id == run_id,
+                                        targets.c.name == sa.bindparam("n"))
+                                 .values(reason=sa.bindparam("r")), reasons)
+                report_rows: list[dict[str, Any]] = []
+                rows: dict[sa.Table, list[dict[str, Any]]] = {
+                    findings: [], tls_versions: [], certificates: []}
+                for name in claimed:
+                    doc = by_name[name][0]
+                    summary = doc.get("summary", {})
+                    report_rows.append({
+                        "run_id": run_id, "target": name,
+                        "exit_code": int(summary.get("exit_code", 3)),
+                        "finished_at": now, "seconds": float(doc.get("seconds", 0.0)),
+                        "document": json.dumps(doc, ensure_ascii=False),
+                    })
+                    for table, table_rows in _rows(run_id, name, doc).items():
+                        rows[table] += table_rows
+                if report_rows:
+                    conn.execute(reports.insert(), report_rows)
                 for table, table_rows in rows.items():
                     if table_rows:
                         conn.execute(table.insert(), table_rows)
         except DuplicateWrite:
-            return False  # a duplicate delivery wrote the same target at the same moment
-        return True
+            return []  # a duplicate delivery wrote the same targets at the same moment
+        return claimed
 
     def documents(self, run_id: str) -> Iterator[dict[str, Any]]:
         """The stored reports of ``run_id``, in the order the targets were given."""

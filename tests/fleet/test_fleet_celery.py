@@ -198,3 +198,47 @@ def test_wrong_broker_password_is_one_line_without_it(redis_server: object, tmp_
     proc = cli("worker", "--db", str(tmp_path / "w.db"))
     assert proc.returncode == 3 and proc.stderr.count("\n") == 1, proc.stderr
     assert "wrong-pw-123" not in proc.stderr and ":***@" in proc.stderr
+
+
+async def test_redis_limiter_leases_cool_down_and_expiry(broker: str) -> None:
+    """The shared limiter on its own: at most `limit` holders of an address at once, a
+    cool-down every holder waits out, and the lease of a holder that died (no renewal, no
+    release) expiring by itself."""
+    import asyncio
+
+    import redis
+
+    from mailtls.fleet.limiter import RedisAddressLimits
+
+    client = redis.Redis.from_url(broker)
+    limits = RedisAddressLimits(client, limit=2, lease_seconds=0.6)
+    held = peak = 0
+
+    async def hold() -> None:
+        nonlocal held, peak
+        async with limits.setdefault("127.0.0.9"):
+            held += 1
+            peak = max(peak, held)
+            await asyncio.sleep(0.05)
+            held -= 1
+
+    await asyncio.gather(*(hold() for _ in range(8)))
+    assert peak == 2
+
+    limits.cool_down("127.0.0.9", 0.4)
+    started = time.monotonic()
+    await hold()
+    assert time.monotonic() - started >= 0.35
+
+    # a holder that dies: its renewal stops and it never releases
+    dead = RedisAddressLimits(client, limit=1, lease_seconds=0.6)
+    sem = dead.setdefault("127.0.0.8")
+    await sem.__aenter__()
+    for _token, renewal in sem._held:
+        renewal.cancel()
+    other = RedisAddressLimits(client, limit=1, lease_seconds=0.6)
+    started = time.monotonic()
+    async with other.setdefault("127.0.0.8"):
+        waited = time.monotonic() - started
+    assert 0.4 < waited < 2.0, waited
+    client.close()
