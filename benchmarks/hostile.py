@@ -41,7 +41,7 @@ def cases(pki: TestPKI) -> list[tuple[str, str, Callable[[], RunningServer]]]:
 
 # Runs mailtls's CLI in the child and reports the child's own peak RSS on the last stderr line.
 _WRAPPER = (
-    "import resource, sys; from mailtls.cli import main; code = main(sys.argv[1:]); "
+    "import resource, sys; from mailtls.cli.app import main; code = main(sys.argv[1:]); "
     "print(f'maxrss={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr); "
     "raise SystemExit(code)"
 )

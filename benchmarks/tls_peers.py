@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mailtls import ciphersuites
 from mailtls.testing import RunningServer, TestPKI, start_imap, start_pop3, start_smtp
+from mailtls.tls import suites as ciphersuites
 
 RESULTS = Path(__file__).parent / "results"
 VERSIONS = ("SSLv2", "SSLv3", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3")

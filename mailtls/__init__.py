@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mailtls.versions import NO_TLS, SSL2, SSL3, TLS1_0, TLS1_1, TLS1_2, TLS1_3, TLSVersion
+from mailtls.tls.versions import NO_TLS, SSL2, SSL3, TLS1_0, TLS1_1, TLS1_2, TLS1_3, TLSVersion
 
 if TYPE_CHECKING:
     from mailtls.api import HostResult, PortResult, TLSInfo, scan_host, scan_host_async

@@ -8,7 +8,7 @@
 :func:`scan_host` runs the same scan as ``mailtls check`` (in its own event loop; use
 :func:`scan_host_async` inside one) and returns a :class:`HostResult`: the host's ports, each a
 :class:`PortResult` with its state, TLS session (:class:`TLSInfo`, whose ``version`` is a
-comparable :class:`~mailtls.versions.TLSVersion`), certificate and findings. The full
+comparable :class:`~mailtls.tls.versions.TLSVersion`), certificate and findings. The full
 :class:`~mailtls.model.Report` is there too (``result.report``), and ``result.to_json()`` gives
 the canonical JSON dict (schema ``mailtls/1``).
 """
@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from mailtls.certs import days_left
-from mailtls.exitcodes import FailOn, exit_code
 from mailtls.model import (
     CertificateInfo,
     Finding,
@@ -34,8 +32,10 @@ from mailtls.model import (
     Severity,
     TLSMode,
 )
+from mailtls.model.exitcodes import FailOn, exit_code
 from mailtls.net.stream import Timeouts
-from mailtls.versions import TLSVersion
+from mailtls.pki.x509 import days_left
+from mailtls.tls.versions import TLSVersion
 
 __all__ = ["HostResult", "PortResult", "TLSInfo", "scan_host", "scan_host_async"]
 
@@ -252,7 +252,7 @@ async def scan_host_async(
     certificate name). ``quick``: one connection per port, no enumeration.
     Raises ``mailtls.errors.UsageError`` for an invalid host, service or port.
     """
-    from mailtls.scan import ScanRequest, check_host_name, parse_plan, scan
+    from mailtls.scan.host import ScanRequest, check_host_name, parse_plan, scan
 
     name = check_host_name(host)
     request = ScanRequest(

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from mailtls.cli import main
+from mailtls.cli.app import main
 
 
 def cli_output(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -1,4 +1,4 @@
-"""Tests for mailtls.certs: parsing, name matching (RFC 6125/7817/9525), days_left, describe.
+"""Tests for mailtls.pki.x509: parsing, name matching (RFC 6125/7817/9525), days_left, describe.
 
 Every certificate is minted at test time (trustme / cryptography); no PEM files are committed.
 """
@@ -8,7 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import re
+import warnings
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import trustme
@@ -20,7 +23,9 @@ from der_builder import resign_sha1
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailtls.certs import (
+from mailtls.errors import ProtocolError
+from mailtls.model import CertificateInfo
+from mailtls.pki.x509 import (
     NameMatch,
     certificate_info,
     chain_info,
@@ -28,8 +33,6 @@ from mailtls.certs import (
     describe,
     match_name,
 )
-from mailtls.errors import ProtocolError
-from mailtls.model import CertificateInfo
 
 UTC = dt.UTC
 NOT_BEFORE = dt.datetime(2026, 1, 1, tzinfo=UTC)
@@ -40,8 +43,18 @@ PrivateKey = (
     | ec.EllipticCurvePrivateKey
     | ed25519.Ed25519PrivateKey
     | ed448.Ed448PrivateKey
-    | dsa.DSAPrivateKey
+    | Any  # DSA: deprecated by cryptography 51 (it warns on access), see _dsa_key
 )
+
+
+def _dsa_key() -> Any:
+    """A DSA key, while cryptography still makes them (deprecated in 51: generated quietly)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        generate = getattr(dsa, "generate_private_key", None)
+        if generate is None:
+            pytest.skip("this cryptography no longer supports DSA")
+        return generate(2048)
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,7 +79,7 @@ def _key(kind: str) -> PrivateKey:
     if kind == "ed448":
         return ed448.Ed448PrivateKey.generate()
     if kind == "dsa":
-        return dsa.generate_private_key(2048)
+        return _dsa_key()
     raise AssertionError(kind)
 
 
@@ -264,8 +277,14 @@ def test_unknown_string_type_in_name_is_protocol_error() -> None:
     der = _make(_key("p256"), subject=_name("test.example"))
     cn_value = b"\x0c\x0ctest.example"  # UTF8String
     assert der.count(cn_value) == 2
-    with pytest.raises(ProtocolError, match=r"unsupported ASN\.1 value type 13 in a name"):
+    with pytest.raises(ProtocolError) as info:
         certificate_info(der.replace(cn_value, b"\x0d" + cn_value[1:]))  # RELATIVE-OID
+    # cryptography < 50 fails while decoding the name (KeyError), 50+ while parsing the DER
+    # (a Rust ParseError): either way one sentence, never the library's debug dump
+    message = str(info.value)
+    assert re.fullmatch(
+        r"not a valid X\.509 certificate: (unsupported ASN\.1 value type 13 in a name|"
+        r"unexpected ASN\.1 tag 13 \(universal\) in the subject)", message), message
 
 
 @pytest.mark.parametrize(
@@ -388,6 +407,7 @@ def test_garbage_raises_protocol_error(data: bytes) -> None:
         certificate_info(data)
     assert "\n" not in str(info.value)
     assert str(info.value).startswith("not a valid X.509 certificate: ")
+    assert not re.search(r"ParseError|\{ |Tag \{", str(info.value)), str(info.value)
 
 
 def test_pem_truncated_and_trailing_data_are_rejected() -> None:
@@ -409,7 +429,8 @@ def test_chain_info() -> None:
     assert chain[0].issuer == chain[1].subject
     assert chain[1].is_ca and not chain[1].self_issued
     assert chain_info([]) == ()
-    with pytest.raises(ProtocolError, match=r"^certificate 2 of 3 in the chain: not a valid"):
+    with pytest.raises(ProtocolError, match=r"^the server's certificate could not be parsed "
+                       r"\(number 2 of 3 in the chain it sent\): not a valid"):
         chain_info([ders[0], b"junk", ders[1]])
 
 

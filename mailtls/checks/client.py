@@ -13,9 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
-from mailtls.certs import match_name
 from mailtls.checks import rules as R
-from mailtls.clientconfig import IMPLICIT_PORTS, STARTTLS_PORTS, service_for
+from mailtls.formats.clientconfig import IMPLICIT_PORTS, STARTTLS_PORTS, service_for
 from mailtls.model import (
     ClientPick,
     ClientReport,
@@ -30,6 +29,7 @@ from mailtls.model import (
     SocketType,
     TLSMode,
 )
+from mailtls.pki.x509 import match_name
 
 GOOD_TLS = ("TLSv1.2", "TLSv1.3")
 THUNDERBIRD = "Thunderbird"

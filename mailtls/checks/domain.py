@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mailtls import dane
-from mailtls.certs import days_left, describe, match_name
 from mailtls.checks import rules as R
 from mailtls.checks.common import where
 from mailtls.checks.judge import Judgement
-from mailtls.mailpolicy import mx_hosts, parse_sts_policy, parse_sts_txt, parse_tlsrpt
-from mailtls.mailpolicy import mx_matches as sts_mx_matches
+from mailtls.formats.mailpolicy import mx_hosts, parse_sts_policy, parse_sts_txt, parse_tlsrpt
+from mailtls.formats.mailpolicy import mx_matches as sts_mx_matches
 from mailtls.model import (
     DANEResult,
     DNSLookup,
@@ -26,6 +24,8 @@ from mailtls.model import (
     Severity,
     TLSMode,
 )
+from mailtls.pki import dane
+from mailtls.pki.x509 import days_left, describe, match_name
 
 _MODERN_TLS = ("TLSv1.2", "TLSv1.3")
 _ONE_DAY = 86400

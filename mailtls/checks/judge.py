@@ -7,7 +7,6 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mailtls.certs import days_left, describe, match_name
 from mailtls.checks import rules as R
 from mailtls.checks.common import port_label, where
 from mailtls.checks.login import judge_login
@@ -24,6 +23,7 @@ from mailtls.model import (
     Severity,
     TLSMode,
 )
+from mailtls.pki.x509 import days_left, describe, match_name
 from mailtls.proto.capabilities import keywords as _keywords
 
 # OpenSSL verify codes that are about time, judged from the certificate's own dates instead.

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mailtls.ciphersuites import CipherSuite
 from mailtls.model import Severity
+from mailtls.tls.suites import CipherSuite
 
 # Mozilla Server Side TLS 6.0 (2026-04); DHE suites left Intermediate in 5.8.
 _MOZILLA_INTERMEDIATE_TLS12 = frozenset({

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mailtls import ciphersuites
 from mailtls.checks import rules as R
 from mailtls.checks.common import port_label, where
 from mailtls.checks.profiles import PROFILES, Profile
-from mailtls.ciphersuites import CipherSuite
 from mailtls.model import CertificateInfo, Finding, PortObservation, Severity
+from mailtls.tls import suites as ciphersuites
+from mailtls.tls.suites import CipherSuite
 
 _SSL = ("SSLv2", "SSLv3")
 _LEGACY_TLS = ("TLS 1.0", "TLS 1.1")

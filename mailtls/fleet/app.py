@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
+import platform
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,7 +190,7 @@ def serve(db: Database, broker: str, *, concurrency: int, visibility_timeout: fl
     global _state
     configure(broker, visibility_timeout=visibility_timeout)
     _state = WorkerState(db=db, redis=redis_client(broker))
-    name = f"mailtls-{os.getpid()}@{socket.gethostname()}"
+    name = f"mailtls-{os.getpid()}@{platform.node()}"
     app.worker_main([
         "worker", "--pool=threads", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
         "-Q", QUEUE, "-n", name, "--without-gossip", "--without-mingle",

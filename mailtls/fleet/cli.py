@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from mailtls.errors import MailTLSError, UsageError
-from mailtls.exitcodes import OK, UNKNOWN, WARNINGS, FailOn, worst_code
 from mailtls.fleet.urls import BROKER_ENV, DB_ENV, FROM_ENV
+from mailtls.model.exitcodes import OK, UNKNOWN, WARNINGS, FailOn, worst_code
 
 if TYPE_CHECKING:
     from mailtls.fleet.db import Database
@@ -288,9 +288,11 @@ def _worker(args: argparse.Namespace) -> int:
 # --- submit ------------------------------------------------------------------------------------
 
 
-def run_with_db(request: Any, args: argparse.Namespace, prepared: Any) -> int:
-    """After ``mailtls.cli._check`` built the request: ``fleet submit`` queues it, ``check
-    --db`` runs it here and stores it."""
+def run_with_db(request: Any, args: argparse.Namespace, prepared: Any, *,
+                output: Callable[[Report], int]) -> int:
+    """After ``mailtls.cli.app._check`` built the request: ``fleet submit`` queues it, ``check
+    --db`` runs it here, stores it and prints it with ``output`` (check's own rendering; the
+    exit code)."""
     from mailtls.fleet.task import options_of
 
     if prepared.expectations is not None or prepared.baseline is not None:
@@ -307,7 +309,7 @@ def run_with_db(request: Any, args: argparse.Namespace, prepared: Any) -> int:
     if not getattr(args, "targets", None):
         raise UsageError("--db needs --targets FILE (a run of many targets)")
     try:
-        return _embedded(request, args, options, names)
+        return _embedded(request, args, options, names, output)
     finally:
         _close_all()
 
@@ -350,20 +352,18 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _embedded(request: Any, args: argparse.Namespace, options: dict[str, Any],
-              names: list[str]) -> int:
+              names: list[str], output: Callable[[Report], int]) -> int:
     """``check --targets FILE --db URL``: every target through ``scan_target`` in this process
     (``--max-hosts`` at a time, the per-address limit shared), each report stored as it
     finishes; then the usual output of ``check``."""
-    from mailtls.batch import DEFAULT_MAX_HOSTS, merge_reports
-    from mailtls.cli_regression import Prepared, emit, finish
     from mailtls.fleet.task import scan_target_report
     from mailtls.fleet.writer import ResultWriter
+    from mailtls.scan.batch import DEFAULT_MAX_HOSTS, merge_reports
 
     db = _open_db(args)
     run_id = _new_run_id()
     db.create_run(run_id, kind="embedded", source=args.targets, options=options, names=names)
     print(f"mailtls: run {run_id} in {db.shown}", file=sys.stderr)
-    fail_on = FailOn(options["fail_on"])
     jsonl = args.format == "jsonl"
     slots = asyncio.Semaphore(args.max_hosts or DEFAULT_MAX_HOSTS)
     limits: dict[str, asyncio.Semaphore] = {}
@@ -402,8 +402,7 @@ def _embedded(request: Any, args: argparse.Namespace, options: dict[str, Any],
     ordered = [finished[i] for i in sorted(finished)]
     merged = merge_reports(ordered, started_at=started_at,
                            seconds=round(time.monotonic() - started, 3))
-    report, code = finish(merged, Prepared(), fail_on)
-    return emit(report, code, args)
+    return output(merged)
 
 
 # --- status, report, diff ----------------------------------------------------------------------
@@ -509,7 +508,7 @@ def _text_line(doc: dict[str, Any]) -> str:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from mailtls.diff import diff_dict, diff_exit_code, diff_reports, render_diff_text
+    from mailtls.regression.diff import diff_dict, diff_exit_code, diff_reports, render_diff_text
 
     db = _open_db(args)
     old = merged_document(db.documents(args.old), args.old)

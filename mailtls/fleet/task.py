@@ -17,10 +17,10 @@ import datetime as dt
 from typing import Any
 
 from mailtls.checks.rules import INTERNAL_ERROR
-from mailtls.exitcodes import FailOn, exit_code
 from mailtls.model import HostReport, Report
+from mailtls.model.exitcodes import FailOn, exit_code
 from mailtls.net.stream import Timeouts
-from mailtls.scan import PlannedService, ScanRequest, scan
+from mailtls.scan.host import PlannedService, ScanRequest, scan
 
 __all__ = ["could_not_test", "options_of", "request_of", "scan_target", "scan_target_report"]
 

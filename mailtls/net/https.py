@@ -4,7 +4,7 @@ The request goes to an address the caller resolved (with the same resolver as ev
 while the host name stays what a sending MTA would use: in SNI, in the Host header and for the
 certificate. Redirects are never followed, no proxy or environment is consulted, nothing is
 cached, and the body is read only up to a limit. OpenSSL verifies the chain; the name is matched
-by ``mailtls.certs`` (as for the mail ports), so "untrusted" and "wrong name" stay apart.
+by ``mailtls.pki.x509`` (as for the mail ports), so "untrusted" and "wrong name" stay apart.
 
 Foreign exceptions (httpx, ssl, OSError) are translated here into ``mailtls.errors``.
 """

@@ -78,7 +78,7 @@ def client_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContex
     observed and judged instead of just failing.
 
     Verification is OpenSSL's chain check against the system store or ``ca_file``; the host name
-    is matched by ``mailtls.certs`` instead, so "untrusted" and "wrong name" are reported apart.
+    is matched by ``mailtls.pki.x509`` instead, so "untrusted" and "wrong name" are reported apart.
     Contexts are cached (loading the system store costs ~20 ms) and never changed after this.
     """
     ctx = verifying_context(verify=verify, ca_file=ca_file)

@@ -28,14 +28,13 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mailtls.certs import chain_info, match_name
-from mailtls.clientconfig import MAX_CONFIG_BYTES, ConfigError, parse_autoconfig
 from mailtls.errors import (
     ConnectRefused,
     MailTLSError,
     ProtocolError,
     TLSHandshakeError,
 )
+from mailtls.formats.clientconfig import MAX_CONFIG_BYTES, ConfigError, parse_autoconfig
 from mailtls.model import (
     SERVICES,
     DiscoveryStep,
@@ -47,6 +46,7 @@ from mailtls.model import (
 from mailtls.net.dns import Resolver
 from mailtls.net.https import https_context, https_get
 from mailtls.net.stream import Timeouts
+from mailtls.pki.x509 import chain_info, match_name
 from mailtls.probes.domain import SRV_LABELS, host_addresses, lookup, parse_mx, parse_srv
 
 AUTOCONFIG_PATH = "/mail/config-v1.1.xml"

@@ -10,7 +10,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mailtls.certs import chain_info
 from mailtls.errors import (
     ConnectRefused,
     ConnectTimeout,
@@ -21,7 +20,7 @@ from mailtls.errors import (
     TLSHandshakeError,
     Unreachable,
 )
-from mailtls.mailpolicy import POLICY_SIZE_LIMIT, STS_TXT_PREFIX, mx_hosts
+from mailtls.formats.mailpolicy import POLICY_SIZE_LIMIT, STS_TXT_PREFIX, mx_hosts
 from mailtls.model import (
     DNSLookup,
     DNSStatus,
@@ -36,6 +35,7 @@ from mailtls.model import (
 from mailtls.net.dns import Resolver
 from mailtls.net.https import https_context, https_get
 from mailtls.net.stream import Timeouts
+from mailtls.pki.x509 import chain_info
 
 # RFC 6186 / RFC 8314 §5.1 labels -> the mailtls service each names.
 SRV_LABELS: tuple[tuple[str, str], ...] = (

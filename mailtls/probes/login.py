@@ -8,7 +8,7 @@ certificate. So, per port, the credentials are sent only
   the options say;
 * over TLS 1.2 or later;
 * when the chain was verified by OpenSSL against the trust store AND the certificate names the
-  host (``mailtls.certs.match_name``, RFC 9525: no subject-CN fallback). Only the loud
+  host (``mailtls.pki.x509.match_name``, RFC 9525: no subject-CN fallback). Only the loud
   ``--insecure-send-password-to-unverified-server`` lifts this second condition.
 
 The decision is made twice: from the port's probe (no connection at all when it already showed
@@ -28,8 +28,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mailtls.certs import chain_info, match_name
-from mailtls.credentials import INSECURE_FLAG, LoginCredentials, b64, sasl_plain
 from mailtls.errors import MailTLSError, ProtocolError, TLSHandshakeError
 from mailtls.model import (
     Direction,
@@ -39,8 +37,10 @@ from mailtls.model import (
     PortState,
     TLSMode,
 )
+from mailtls.model.credentials import INSECURE_FLAG, LoginCredentials, b64, sasl_plain
 from mailtls.net.https import https_context
 from mailtls.net.stream import Stream, open_stream
+from mailtls.pki.x509 import chain_info, match_name
 from mailtls.probes.mailport import ProbeOptions, adapter_for, sni_for
 from mailtls.probes.session import (
     REDACTED,

@@ -8,8 +8,6 @@ import contextlib
 import dataclasses
 import ssl
 
-from mailtls.certs import chain_info
-from mailtls.credentials import LoginCredentials
 from mailtls.errors import (
     ConnectionClosed,
     ConnectRefused,
@@ -31,7 +29,9 @@ from mailtls.model import (
     TLSSession,
     Verification,
 )
+from mailtls.model.credentials import LoginCredentials
 from mailtls.net.stream import Stream, Timeouts, client_context, open_stream
+from mailtls.pki.x509 import chain_info
 from mailtls.probes.session import (
     Adapter,
     Conversation,

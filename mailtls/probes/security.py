@@ -74,13 +74,6 @@ from mailtls.proto.lines import decode_line
 from mailtls.proto.pop3 import POP3Status
 from mailtls.proto.smtp import SMTPReply
 
-# After the handshake of the injection probe: how long to listen for an unprompted answer
-# (testssl.sh waits 1 s, EAST 2 s; a late answer is still caught by the real command).
-INJECTION_WAIT = 1.0
-# After the go-ahead: how long plaintext answering a pipelined command may take to arrive.
-SETTLE = 0.2
-# After the answer to the real command: how long to look for a second (late) answer.
-LINGER = 0.3
 MAX_LISTEN = 16384  # bytes of unprompted data worth keeping
 MAX_EVIDENCE = 24
 
@@ -312,13 +305,6 @@ class _Injection:
     token: str
     starttls_tag: str | None = None  # IMAP
 
-    def done(self, protocol: Protocol, lines: list[str]) -> bool:
-        if protocol is Protocol.SMTP:
-            return any(_SMTP_LINE.match(x) and x[3:4] != "-" for x in lines)
-        if protocol is Protocol.IMAP:
-            return any(x.startswith(self.token + " ") for x in lines)
-        return any(x == "." or x.upper().startswith("-ERR") for x in lines)
-
     def proof(self, protocol: Protocol, lines: list[str]) -> bool:
         """Do these unprompted lines answer the injected command?"""
         if protocol is Protocol.SMTP:
@@ -367,33 +353,104 @@ async def _go_ahead(adapter: Adapter, injection: _Injection) -> tuple[bool, bool
     return event.ok, not event.ok, [event.raw]
 
 
-async def _real_command(
-    sess: _Session, stream: Stream, injection: _Injection
-) -> tuple[list[str], bool]:
-    """One ordinary command inside TLS: (its answer, whether a second/late answer came too)."""
-    adapter = sess.adapter(stream, resumed=True)
-    if isinstance(adapter, IMAPAdapter):
-        _done, seen = await adapter.tagged("NOOP")
-        late = any(isinstance(e, IMAPTagged) and e.tag == injection.token for e in seen)
-        return [getattr(e, "raw", "") for e in seen], late
-    if isinstance(adapter, SMTPAdapter):
-        reply: SMTPReply = await adapter.command("NOOP")
-        answer = list(reply.raw)
-        # NOOP is answered in one line; a multi-line 250 is the EHLO we injected, answered late
-        late = len(reply.raw) > 1 or injection.token in reply.text
-    else:
-        assert isinstance(adapter, POP3Adapter)
-        await adapter.conv.send(adapter.conv.dialogue.send_command("NOOP"))
-        event = await adapter.status()
-        status = event if isinstance(event, POP3Status) else event.status
-        answer = [status.raw]
-        late = status.unsolicited or not isinstance(event, POP3Status)
-    extra = adapter.conv.take_leftovers()
-    more, _ = await _listen(stream, sess.notes, LINGER, lambda _lines: False)
-    if extra.strip() or more:
-        late = True
-        answer += [decode_line(x) for x in extra.splitlines() if x.strip()] + more
-    return answer, late
+def _sentinel_for(protocol: Protocol) -> tuple[list[bytes], str, str]:
+    """The sentinel pipelined inside TLS: (lines, the real command, the closing command).
+
+    A real command and the session's end in ONE write. Servers answer in order (RFC 5321
+    §4.1.1, RFC 2920 §3.1; RFC 1939 §3; IMAP by tag), so the end's answer (SMTP 221, IMAP's
+    tagged LOGOUT, POP3's hang-up after QUIT) proves that every answer to what came before it
+    has been sent: no silence needs to be waited out."""
+    if protocol is Protocol.IMAP:
+        return [b"A1 NOOP\r\n", b"A2 LOGOUT\r\n"], "A1 NOOP", "A2 LOGOUT"
+    return [b"NOOP\r\n", b"QUIT\r\n"], "NOOP", "QUIT"
+
+
+_SMTP_FINAL = re.compile(r"^(\d{3})( |$)")
+
+
+def _smtp_replies(lines: Sequence[str]) -> list[list[str]]:
+    """Complete SMTP replies (a final line "ddd " ends one); an unfinished one last."""
+    replies: list[list[str]] = []
+    current: list[str] = []
+    for line in lines:
+        current.append(line)
+        if _SMTP_FINAL.match(line):
+            replies.append(current)
+            current = []
+    if current:
+        replies.append(current)
+    return replies
+
+
+def _pop3_status(line: str) -> bool:
+    return line.upper().startswith(("+OK", "-ERR"))
+
+
+def _sentinel_done(protocol: Protocol, lines: list[str]) -> bool:
+    """Has the closing command been answered? (POP3: its +OK is not told apart from the
+    others' by its text, so the server's hang-up after QUIT ends the reading, or a third
+    status line, which already decides the verdict.)"""
+    if protocol is Protocol.SMTP:
+        return any(_SMTP_FINAL.match(x) and x.startswith("221") for x in lines)
+    if protocol is Protocol.IMAP:
+        return any(x.startswith("A2 ") for x in lines)
+    return sum(1 for x in lines if _pop3_status(x)) >= 3
+
+
+@dataclass
+class _Sorted:
+    """The lines after the handshake, sorted by what they answer."""
+
+    injected: list[str]  # answers to the pipelined (injected) command
+    late: bool  # ... of which some came after the real command's answer (IMAP only)
+    answer: list[str]  # the real command's answer
+    other: list[str]  # lines nobody asked for, answering neither
+
+
+def _sort_lines(protocol: Protocol, injection: _Injection, lines: list[str]) -> _Sorted:
+    if protocol is Protocol.IMAP:
+        injected = [x for x in lines if x.startswith(injection.token + " ")]
+        answer_at = next((i for i, x in enumerate(lines) if x.startswith("A1 ")), None)
+        answer = lines[: answer_at + 1] if answer_at is not None else []
+        answer = [x for x in answer if x not in injected]
+        late = answer_at is not None and any(
+            x.startswith(injection.token + " ") for x in lines[answer_at + 1 :])
+        other = [x for x in lines if x.split(" ", 1)[0] not in ("*", "A1", "A2", injection.token)
+                 and x not in answer]
+        return _Sorted(injected, late, answer, other)
+    if protocol is Protocol.SMTP:
+        replies = [r for r in _smtp_replies(lines) if not r[-1].startswith("221")]
+        if not replies:
+            return _Sorted([], False, [], [])
+        *before, answer = replies
+        if len(answer) > 1 or injection.token in " ".join(answer):
+            # NOOP is answered in one line: a multi-line 250 is the EHLO we injected
+            before, answer = [*before, answer], []
+        earlier = [x for r in before for x in r]
+        if earlier and not injection.proof(protocol, earlier):
+            return _Sorted([], False, answer, earlier)
+        return _Sorted(earlier, False, answer, [])
+    # POP3: one status line answers NOOP, one QUIT; anything more answers the injected CAPA.
+    statuses = [i for i, x in enumerate(lines) if _pop3_status(x)]
+    cut: int | None = None
+    if len(statuses) >= 3:
+        cut = statuses[-2]
+    elif "." in lines:  # only CAPA is answered in several lines
+        dot = lines.index(".")
+        cut = next((i for i in statuses if i > dot), len(lines))
+    if cut is not None:
+        return _Sorted(lines[:cut], False, lines[cut : cut + 1], [])
+    if not statuses:
+        return _Sorted([], False, [], list(lines))
+    return _Sorted([], False, [lines[statuses[0]]],
+                   [x for i, x in enumerate(lines) if i not in statuses])
+
+
+async def _yield_to_arrivals() -> None:
+    """Let bytes that have already arrived reach the stream's buffer (one loop pass reads every
+    ready socket); this is not a wait: nothing that has not arrived yet is waited for."""
+    for _ in range(2):
+        await asyncio.sleep(0)
 
 
 async def _command_injection(sess: _Session, rec: Recorder) -> _Outcome:
@@ -415,7 +472,9 @@ async def _command_injection(sess: _Session, rec: Recorder) -> _Outcome:
             return _passed(f"the server refused {word} when a command followed it in the same "
                            "packet (it accepted it alone)", reply, "starttls_refused")
         return _inconclusive(f"{word} was not accepted on this connection", reply)
-    await asyncio.sleep(SETTLE)
+    # A plaintext answer to the pipelined command is written right behind the go-ahead; one
+    # written later fails the handshake below (not run inside TLS either way).
+    await _yield_to_arrivals()
     leftovers = adapter.conv.take_leftovers()
     plaintext: list[str] = []
     if leftovers[:1] in (b"\x15", b"\x16"):
@@ -434,44 +493,42 @@ async def _command_injection(sess: _Session, rec: Recorder) -> _Outcome:
         return _passed(f"the TLS handshake failed after the pipelined {injection.what} ({exc}): "
                        "the server did not carry it into TLS (RFC 9051 §6.2.1 allows "
                        "treating it as TLS data)", reply, "handshake_failed")
-    wait = min(INJECTION_WAIT, sess.options.timeouts.read)
-    sess.note(f"sending nothing for {wait:g} s: anything the server says now answers the "
-              f"pipelined {injection.what}")
-    unprompted, closed = await _listen(
-        stream, sess.notes, wait, lambda lines: injection.done(protocol, lines)
-    )
+    parts, real, end = _sentinel_for(protocol)
+    sess.note(f"sentinel: {real} and {end} in one write; every answer before the one to "
+              f"{end} answers what was sent before it, the pipelined {injection.what} included")
+    for part in parts:
+        sess.notes.note(Direction.CLIENT, decode_line(part.rstrip(b"\r\n")))
     evidence = [*reply, *plaintext]
-    if unprompted and injection.proof(protocol, unprompted):
-        await _quit(sess.adapter(stream, resumed=True))
-        return _failed(f"the server answered the {injection.what} pipelined after {word} "
-                       "inside TLS without being asked: it runs plaintext commands as if they "
-                       "had come through TLS (CVE-2011-0411 class)", [*evidence, *unprompted],
-                       "executed")
-    if unprompted:
-        return _inconclusive("the server sent something unprompted after the handshake that "
-                             f"does not answer the pipelined {injection.what}",
-                             [*evidence, *unprompted])
-    if closed:
-        return _passed(f"the server closed the TLS session instead of running the pipelined "
-                       f"{injection.what}", evidence, "closed")
     try:
-        answer, late = await _real_command(sess, stream, injection)
-    except ReadTimeout:
-        return _inconclusive("nothing unprompted after the handshake, but no answer to a real "
-                             "command either: cannot tell", evidence)
-    if late:
-        await _quit(sess.adapter(stream, resumed=True))
+        await stream.write(b"".join(parts))
+    except MailTLSError as exc:
+        return _inconclusive(f"the sentinel could not be sent inside TLS: {exc}", evidence)
+    lines, closed = await _listen(stream, sess.notes, sess.options.timeouts.read,
+                                  lambda got: _sentinel_done(protocol, got))
+    found = _sort_lines(protocol, injection, lines)
+    if found.injected:
+        late = " (late, after the answer to the next command)" if found.late else ""
         return _failed(f"the server answered the {injection.what} pipelined after {word} inside "
-                       "TLS (late, together with the next command): it runs plaintext commands "
-                       "as if they had come through TLS (CVE-2011-0411 class)",
-                       [*evidence, *answer], "executed_late")
-    await _quit(sess.adapter(stream, resumed=True))
+                       f"TLS{late}: it runs plaintext commands as if they had come through TLS "
+                       "(CVE-2011-0411 class)", [*evidence, *found.injected, *found.answer],
+                       "executed_late" if found.late else "executed")
+    if found.other:
+        return _inconclusive("the server sent something inside TLS that answers neither the "
+                             f"pipelined {injection.what} nor the sentinel {real}",
+                             [*evidence, *found.other, *found.answer])
+    if not found.answer:
+        if closed and not lines:
+            return _passed(f"the server closed the TLS session instead of running the "
+                           f"pipelined {injection.what}", evidence, "closed")
+        return _inconclusive("nothing unprompted after the handshake, but no answer to a real "
+                             "command either: cannot tell", [*evidence, *lines])
     if plaintext:
         return _passed(f"not run inside TLS, but the server answered the pipelined "
-                       f"{injection.what} in plaintext after its go-ahead", [*evidence, *answer],
-                       "plaintext_answer")
-    return _passed(f"the {injection.what} pipelined after {word} was discarded; a real "
-                   "command was answered normally", [*evidence, *answer], "discarded")
+                       f"{injection.what} in plaintext after its go-ahead",
+                       [*evidence, *found.answer], "plaintext_answer")
+    return _passed(f"the {injection.what} pipelined after {word} was discarded: the sentinel "
+                   f"{real} was answered first and alone", [*evidence, *found.answer],
+                   "discarded")
 
 
 # --- SMTP: MAIL before STARTTLS (RFC 3207 §4) ---------------------------------------------------

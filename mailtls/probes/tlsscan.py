@@ -1,6 +1,6 @@
 """Enumerate the protocol versions and cipher suites a port accepts, over its own way of
-starting TLS (STARTTLS dialogue or implicit), with hand-built hellos (``mailtls.tlsenum``); then
-whether it compresses, staples OCSP responses and honours TLS_FALLBACK_SCSV (up to two hellos).
+starting TLS (STARTTLS dialogue or implicit), with hand-built hellos (``mailtls.tls.enumeration``);
+then whether it compresses, staples OCSP responses and honours TLS_FALLBACK_SCSV (up to two hellos).
 
 Politeness: the connections are made one after the other. A server that turns one away before
 TLS (SMTP 421, IMAP BYE, POP3 -ERR greeting, a reset during the STARTTLS dialogue, a refused
@@ -26,8 +26,8 @@ from mailtls.model import Direction, Endpoint, TLSMode, TLSScan
 from mailtls.net.stream import Stream, open_stream
 from mailtls.probes.mailport import ProbeOptions, adapter_for, sni_for
 from mailtls.probes.session import Recorder
-from mailtls.tlsenum import RateLimited, enumerate_tls
-from mailtls.tlshello import Version, group_name
+from mailtls.tls.enumeration import RateLimited, enumerate_tls
+from mailtls.tls.hello import Version, group_name
 
 # Bytes of the server's first flight worth reading: a few certificates, never a stream.
 MAX_FLIGHT = 1 << 17

@@ -82,6 +82,7 @@ def _dane(r: DANEResult) -> dict[str, Any]:
 
 def domain_dict(d: DomainReport) -> dict[str, Any]:
     from mailtls.render.jsonout import finding_dict
+    from mailtls.render.summary import domain_grade, verdict
 
     o = d.observation
     return {
@@ -114,6 +115,8 @@ def domain_dict(d: DomainReport) -> dict[str, Any]:
         "tls_rpt": {"txt": lookup_dict(o.tls_rpt_txt)},
         "dane": {"tlsa": [lookup_dict(lk) for lk in o.tlsa], "results": [_dane(r) for r in d.dane]},
         "findings": [finding_dict(f) for f in d.findings],
+        "verdict": verdict(d.findings),
+        "grade": domain_grade(d),
         "seconds": o.seconds,
     }
 

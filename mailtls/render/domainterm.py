@@ -15,7 +15,7 @@ from rich.text import Text
 
 from mailtls import __version__
 from mailtls.checks.domain import lookup_line
-from mailtls.mailpolicy import mx_hosts, parse_sts_policy, parse_sts_txt, parse_tlsrpt
+from mailtls.formats.mailpolicy import mx_hosts, parse_sts_policy, parse_sts_txt, parse_tlsrpt
 from mailtls.model import DNSLookup, DomainReport, Finding, PortObservation
 
 
@@ -123,27 +123,32 @@ def _section(d: DomainReport) -> Table:
             Text(f"{res.host} {res.endpoint}: {what}{secure}", style=style))
         first = False
     if first:
-        row("DANE", Text("no TLSA records", style="dim"))
+        # "no TLSA records" only when TLSA was asked for: with no MX host tested nothing was
+        row("DANE", Text("no TLSA records" if o.tlsa else "not looked up (no MX host to test)",
+                         style="dim"))
     return grid
 
 
 def render_domain(
     console: Console, d: DomainReport, finding: Callable[[Console, Finding], None]
 ) -> None:
+    from mailtls.render.summary import domain_headline
+    from mailtls.render.terminal import _hanging, render_findings
+
     o = d.observation
-    title = Text(f"mailtls {__version__} · mail domain {d.name}", style="bold")
+    headline = domain_headline(d)
+    _hanging(console, Text(headline.text, style=headline.style))
+    title = Text(f"  mailtls {__version__}", style="dim")
     trust = "AD bit trusted" if o.resolver_trusted else "AD bit not trusted"
-    title.append(f" (resolver {o.resolver}, {trust})")
+    title.append(f" · resolver {o.resolver}, {trust}", style="dim")
     console.print(title)
     why = ("requested" if o.detected == "requested" else
            "the name has MX records (use --host to check it as a host)")
     console.print(Text(f"  checked as a mail domain: {why}", style="dim"))
     console.print(Padding(_section(d), (0, 0, 0, 2)))
-    ordered = sorted(d.findings, key=lambda f: (-int(f.severity), f.endpoint or "", f.id))
-    if ordered:
+    if d.findings:
         console.print(Text("domain findings", style="bold underline"))
-        for f in ordered:
-            finding(console, f)
+        render_findings(console, d.findings)
     else:
         console.print(Text("no domain findings", style="green"))
     console.print()

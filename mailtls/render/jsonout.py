@@ -21,6 +21,7 @@ from mailtls.model import (
 )
 from mailtls.render.clientjson import client_fields
 from mailtls.render.domainjson import domain_fields
+from mailtls.render.summary import GRADE_SCHEME
 
 SCHEMA = "mailtls/1"
 
@@ -183,11 +184,22 @@ def finding_dict(f: Finding) -> dict[str, Any]:
 
 
 def host_dict(h: HostReport) -> dict[str, Any]:
+    from mailtls.render.summary import host_grade, port_grade, port_verdict, verdict
+
+    endpoints = []
+    for o in h.observations:
+        e = observation_dict(o)
+        # derived from the findings (mailtls.render.summary): the table's verdict column
+        e["verdict"] = port_verdict(h, o)
+        e["grade"] = port_grade(h, o)
+        endpoints.append(e)
     return {
         "name": h.name,
         "addresses": list(h.addresses),
         "resolve_error": h.resolve_error,
-        "endpoints": [observation_dict(o) for o in h.observations],
+        "verdict": verdict(h.findings),
+        "grade": host_grade(h),
+        "endpoints": endpoints,
         "findings": [finding_dict(f) for f in h.findings],
         **({"roles": list(h.roles)} if h.roles else {}),
     }
@@ -203,7 +215,8 @@ def report_dict(report: Report, exit_code: int) -> dict[str, Any]:
         "started_at": report.started_at.isoformat(),
         "seconds": report.seconds,
         "options": report.options,
-        "summary": {"findings": counts, "connections": report.connections, "exit_code": exit_code},
+        "summary": {"findings": counts, "connections": report.connections, "exit_code": exit_code,
+                    "grade_scheme": GRADE_SCHEME},
         "hosts": [host_dict(h) for h in report.hosts],
         **_regression_fields(report),
         **domain_fields(report),
@@ -213,7 +226,7 @@ def report_dict(report: Report, exit_code: int) -> dict[str, Any]:
 
 def _regression_fields(report: Report) -> dict[str, Any]:
     """``expectations`` (--expect) and ``baseline`` (--baseline), only when asked for."""
-    from mailtls.diff import change_dict
+    from mailtls.regression.diff import change_dict
 
     out: dict[str, Any] = {}
     if report.expectations:

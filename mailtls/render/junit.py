@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from mailtls.diff import change_line
-from mailtls.exitcodes import FailOn
 from mailtls.model import (
     Finding,
     HostReport,
@@ -27,6 +25,8 @@ from mailtls.model import (
     Report,
     Severity,
 )
+from mailtls.model.exitcodes import FailOn
+from mailtls.regression.diff import change_line
 from mailtls.render.checks import FAILED, SKIPPED, CheckResult, clean, endpoint_checks, host_checks
 
 __all__ = ["render_junit"]

@@ -26,8 +26,8 @@ from __future__ import annotations
 import math
 import re
 
-from mailtls.certs import days_left
 from mailtls.model import Finding, Outcome, PortObservation, PortState, Report, Severity
+from mailtls.pki.x509 import days_left
 from mailtls.render.checks import clean
 
 __all__ = ["STATES", "render_nagios"]

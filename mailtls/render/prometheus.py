@@ -32,7 +32,7 @@ from collections.abc import Iterable
 
 from mailtls.model import Outcome, PortObservation, PortState, Report, Severity
 from mailtls.render.checks import FAILED, SKIPPED, endpoint_checks, host_checks
-from mailtls.versions import TLSVersion
+from mailtls.tls.versions import TLSVersion
 
 __all__ = ["render_prometheus"]
 

@@ -7,14 +7,17 @@ inject markup nor terminal escapes (``decode_line`` already escaped control char
 from __future__ import annotations
 
 import os
+import re
+import sys
 from typing import IO
 
+from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from mailtls import __version__
-from mailtls.certs import days_left, match_name
 from mailtls.model import (
     Finding,
     HostReport,
@@ -24,20 +27,59 @@ from mailtls.model import (
     Severity,
     TLSMode,
 )
+from mailtls.pki.x509 import days_left, match_name
+from mailtls.render.summary import (
+    GRADE_STYLE,
+    STYLE,
+    endpoint_findings,
+    host_headline,
+    port_grade,
+    verdict,
+)
 
-_SEVERITY_STYLE = {
-    Severity.FAIL: "bold red",
-    Severity.UNKNOWN: "bold magenta",
-    Severity.WARN: "yellow",
-    Severity.INFO: "cyan",
-}
-_STATE_STYLE = {
-    PortState.OPEN: "green",
-    PortState.REFUSED: "dim",
-    PortState.FILTERED: "yellow",
-    PortState.UNREACHABLE: "yellow",
-    PortState.NOT_TESTED: "magenta",
-}
+# Colours come from the findings (mailtls.render.summary.STYLE), never from a cell's own idea.
+_SEVERITY_STYLE = {sev: STYLE[sev.label] for sev in Severity}
+
+# Findings whose whole content the port table already shows: one line instead of one each.
+_SHOWN_IN_TABLE = ("port.refused",)
+
+# Which findings colour which cell of the port table.
+_TLS_IDS = ("tls.", "starttls.")
+_CERT_IDS = ("cert.",)
+_STATE_IDS = ("port.", "session.", "host.")
+
+
+class _TrimmedLines:
+    """A text stream that drops the blanks rich pads lines with (piped text stays clean)."""
+
+    _TRAILING = re.compile(r"[ ]+((?:\x1b\[[0-9;]*m)*)\n")
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        text = self._pending + text
+        head, sep, self._pending = text.rpartition("\n")
+        if sep:
+            self._out.write(self._TRAILING.sub(r"\1\n", head + sep))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._out.write(self._pending.rstrip(" "))
+            self._pending = ""
+        self._out.flush()
+
+    def isatty(self) -> bool:
+        return self._out.isatty()
+
+    def fileno(self) -> int:
+        return self._out.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._out, "encoding", "utf-8") or "utf-8"
 
 
 def make_console(file: IO[str] | None = None, *, color: bool | None = None) -> Console:
@@ -48,6 +90,7 @@ def make_console(file: IO[str] | None = None, *, color: bool | None = None) -> C
     Piped output gets 120 columns (rich's 80 would fold every table); COLUMNS still wins.
     """
     plain = color is False or bool(os.environ.get("NO_COLOR"))
+    file = _TrimmedLines(file if file is not None else sys.stdout)  # type: ignore[assignment]
     if plain:
         console = Console(file=file, highlight=False, soft_wrap=False, color_system=None)
     else:
@@ -57,75 +100,227 @@ def make_console(file: IO[str] | None = None, *, color: bool | None = None) -> C
     return console
 
 
-def _tls_cell(o: PortObservation) -> Text:
+def _judged(findings: tuple[Finding, ...], prefixes: tuple[str, ...]) -> tuple[Finding, ...]:
+    return tuple(f for f in findings
+                 if f.id.startswith(prefixes) or any(f".{p}" in f.id for p in prefixes))
+
+
+def _cell(text: str, findings: tuple[Finding, ...], prefixes: tuple[str, ...]) -> Text:
+    """A table cell coloured by the findings about it (green when none, dim when empty)."""
+    if text == "-":
+        return Text(text, style="dim")
+    return Text(text, style=STYLE[verdict(_judged(findings, prefixes))])
+
+
+def _tls_text(o: PortObservation) -> str:
     if o.tls is None:
         if o.state is not PortState.OPEN:
-            return Text("-", style="dim")
+            return "-"
         if o.endpoint.service.tls_mode is TLSMode.STARTTLS and o.starttls_offered is False:
-            return Text("no STARTTLS", style="red")
+            return "no STARTTLS"
         if o.tls_error:
-            return Text("handshake failed", style="red")
-        return Text("none", style="red")
+            return "handshake failed"
+        return "none"
     how = "implicit" if o.endpoint.service.tls_mode is TLSMode.IMPLICIT else "STARTTLS"
     if o.tls_on_starttls_port:
         how = "at once"
-    version = o.tls.version.replace("TLSv", "TLS ")
-    style = "green" if o.tls.version in ("TLSv1.2", "TLSv1.3") else "red"
-    return Text(f"{how}, {version}", style=style)
+    return f"{how} {o.tls.version.replace('TLSv', 'TLS ')}"
 
 
-def _cert_cell(o: PortObservation, report: Report) -> Text:
+def _cert_text(o: PortObservation, report: Report) -> str:
     if o.tls is None or not o.tls.chain:
-        return Text("-", style="dim")
+        return "-"
     leaf = o.tls.chain[0]
     left = days_left(leaf, report.started_at)
-    trusted = o.tls.verification.trusted
-    name_ok = match_name(leaf, o.endpoint.host).matched
-    words = ["trusted" if trusted else "untrusted"]
-    if not name_ok:
+    words = ["trusted" if o.tls.verification.trusted else "untrusted"]
+    if not match_name(leaf, o.endpoint.host).matched:
         words.append("wrong name")
     words.append(f"{left:.0f} d left" if left >= 0 else "expired")
-    style = "green" if trusted and name_ok and left >= 0 else "red"
-    return Text(", ".join(words), style=style)
+    return ", ".join(words)
 
 
-def _state_cell(o: PortObservation) -> Text:
-    text = o.state.value
+def _state_text(o: PortObservation) -> str:
+    text = o.state.value.replace("_", " ")
     if o.state is PortState.OPEN and o.error_kind:
         text = f"open ({o.error_kind.replace('_', ' ')})"
-    return Text(text, style=_STATE_STYLE.get(o.state, ""))
+    return text
 
 
-def _host_table(host: HostReport, report: Report) -> Table:
-    table = Table(show_header=True, header_style="bold", expand=False)
-    for column in ("endpoint", "service", "state", "TLS", "cipher", "certificate"):
-        table.add_column(column, no_wrap=column in ("endpoint", "service"))
+def _host_table(host: HostReport, report: Report, width: int) -> Table:
+    """Laid out for 80 columns and up: no vertical rules, the address only when the host has
+    several, the cipher only when there is room (it is in -v and the JSON anyway)."""
+    one_address = len({o.endpoint.address for o in host.observations}) <= 1
+    wide = width >= 110
+    table = Table(show_header=True, header_style="bold", expand=False, box=box.SIMPLE_HEAD,
+                  show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("port" if one_address else "endpoint", no_wrap=True)
+    table.add_column("service", no_wrap=True)
+    table.add_column("state")
+    table.add_column("TLS", min_width=16)
+    if wide:
+        table.add_column("cipher")
+    table.add_column("certificate", min_width=13)
+    table.add_column("verdict", no_wrap=True)
     for o in host.observations:
-        table.add_row(
-            Text(o.endpoint.key),
+        found = endpoint_findings(host, o)
+        v = verdict(found)
+        g = port_grade(host, o)
+        row = [
+            Text(str(o.endpoint.port) if one_address else o.endpoint.key),
             Text(o.endpoint.service.name),
-            _state_cell(o),
-            _tls_cell(o),
-            Text(o.tls.cipher if o.tls else "-", style="" if o.tls else "dim"),
-            _cert_cell(o, report),
-        )
+            _cell(_state_text(o), found, _STATE_IDS) if o.state is not PortState.OPEN
+            else Text(_state_text(o), style=STYLE["pass"]),
+            _cell(_tls_text(o), found, _TLS_IDS),
+        ]
+        if wide:
+            row.append(_cell(o.tls.cipher if o.tls else "-", found, ("tls.cipher",)))
+        row += [
+            _cell(_cert_text(o, report), found, _CERT_IDS),
+            Text(f"{v.upper() if v not in ('pass', 'info') else 'ok'} ({g})",
+                 style=STYLE[v] if g != "-" else GRADE_STYLE[g]),
+        ]
+        table.add_row(*row)
     return table
 
 
+def _indented(console: Console, text: Text, indent: int) -> None:
+    """Wrapped lines keep the indent (a long summary does not restart at column 0); no padding
+    to the right, so piped text carries no trailing blanks."""
+    width = max(20, console.width - indent)
+    for line in text.wrap(console, width, overflow="fold"):
+        line.rstrip()
+        console.print(Text(" " * indent) + line, soft_wrap=True)
+
+
+def _hanging(console: Console, text: Text, indent: int = 2) -> None:
+    """The first line at column 0, wrapped lines indented."""
+    lines = text.wrap(console, max(20, console.width - indent), overflow="fold")
+    for n, line in enumerate(lines):
+        line.rstrip()
+        console.print((Text(" " * indent) if n else Text()) + line, soft_wrap=True)
+
+
 def _finding(console: Console, f: Finding) -> None:
+    """One finding on its own (client and domain sections use it too)."""
+    render_findings(console, (f,))
+
+
+def _header(console: Console, f: Finding, count: int = 1, where: str | None = None) -> None:
     line = Text()
     line.append(f"{f.severity.label.upper():7}", style=_SEVERITY_STYLE[f.severity])
     line.append(f" {f.id}", style="bold")
-    if f.endpoint:
-        line.append(f"  {f.endpoint}", style="dim")
+    if count > 1:
+        line.append(f" ×{count}")
+    if where or f.endpoint:
+        line.append(f"  {where or f.endpoint}", style="dim")
     console.print(line)
-    console.print(Text(f"        {f.summary}"))
-    for ev in f.evidence[:8]:
-        console.print(Text(f"          | {ev}", style="dim"))
-    if len(f.evidence) > 8:
-        console.print(Text(f"          | ... {len(f.evidence) - 8} more line(s)", style="dim"))
-    ref = f"        {f.reference}" if f.reference else "       "
-    console.print(Text(f"{ref}  fix: {f.remediation}", style="italic dim"))
+
+
+def _fix(console: Console, f: Finding) -> None:
+    ref = f"{f.reference}  " if f.reference else ""
+    _indented(console, Text(f"{ref}fix: {f.remediation}", style="italic dim"), 8)
+
+
+def _evidence(console: Console, f: Finding, seen: dict[str, str], limit: int = 8) -> None:
+    """The server's words, each line once per endpoint: a line an earlier finding of the same
+    port already showed is named, not repeated."""
+    fresh = [ev for ev in f.evidence if ev not in seen]
+    repeated = len(f.evidence) - len(fresh)
+    for ev in fresh[:limit]:
+        _indented(console, Text(f"| {ev}", style="dim"), 10)
+    if len(fresh) > limit:
+        _indented(console, Text(f"| ... {len(fresh) - limit} more line(s)", style="dim"), 10)
+    if repeated:
+        first = next(seen[ev] for ev in f.evidence if ev in seen)
+        what = "same evidence" if not fresh else f"{repeated} more line(s)"
+        _indented(console, Text(f"| {what} as under {first} above", style="dim"), 10)
+    for ev in f.evidence:
+        seen.setdefault(ev, f.id)
+
+
+def render_findings(console: Console, findings: tuple[Finding, ...] | list[Finding]) -> None:
+    """Findings worst first, grouped: the same rule on the same endpoint (or on none, as a dead
+    resolver's many failed lookups) prints its rule once with one bullet per finding; evidence
+    already shown for a port is not repeated; ``port.refused`` lines, which only repeat the
+    table, become one line."""
+    ordered = sorted(findings, key=lambda f: (-int(f.severity), f.endpoint or "", f.id))
+    shown = [f for f in ordered if f.id not in _SHOWN_IN_TABLE or f.severity > Severity.INFO]
+    table_only = [f for f in ordered if f not in shown]
+    seen: dict[str | None, dict[str, str]] = {}
+    i = 0
+    while i < len(shown):
+        f = shown[i]
+        j = i + 1
+        while j < len(shown) and (shown[j].id, shown[j].severity, shown[j].endpoint) == (
+                f.id, f.severity, f.endpoint):
+            j += 1
+        group = shown[i:j]
+        evidence_seen = seen.setdefault(f.endpoint, {})
+        _header(console, f, len(group))
+        for g in group:
+            bullet = "- " if len(group) > 1 else ""
+            _indented(console, Text(bullet + g.summary), 8)
+            _evidence(console, g, evidence_seen, limit=8 if len(group) == 1 else 2)
+        _fix(console, f)
+        i = j
+    if table_only:
+        f = table_only[0]
+        where = ", ".join(x.endpoint or "" for x in table_only)
+        _header(console, f, len(table_only), where)
+        _indented(console, Text("nothing listens there (see the table); "
+                                f"fix: {f.remediation}", style="dim"), 8)
+
+
+def _offers(console: Console, o: PortObservation, report: Report) -> None:
+    """What a port offers (-v): versions, suites per version, groups, the certificate chain."""
+    if o.tls is None and o.tls_scan is None:
+        return
+    console.print(Text(f"  offers {o.endpoint.key} ({o.endpoint.service.name})", style="bold"))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column()
+    scan = o.tls_scan
+    if scan is not None:
+        accepted = [v for v, ok in scan.versions.items() if ok]
+        refused = [v for v, ok in scan.versions.items() if ok is False]
+        text = ", ".join(_v(v) for v in accepted) or "none"
+        if refused:
+            text += f" (refused: {', '.join(_v(v) for v in refused)})"
+        grid.add_row("versions", Text(text))
+        for version, suites in scan.suites.items():
+            if suites:
+                enforced = scan.server_order.get(version)
+                order = ("" if enforced is None else
+                         " (server order)" if enforced else " (client order)")
+                grid.add_row(_v(version), Text(", ".join(suites) + order))
+        groups = []
+        if scan.groups:
+            groups.append("TLS 1.3 " + ", ".join(scan.groups))
+        if scan.ecdhe_groups:
+            groups.append("ECDHE " + ", ".join(scan.ecdhe_groups))
+        if scan.dh_bits:
+            groups.append(f"DHE {scan.dh_bits} bits")
+        if groups:
+            grid.add_row("groups", Text("; ".join(groups)))
+    elif o.tls is not None:
+        grid.add_row("session", Text(f"{_v(o.tls.version)}, {o.tls.cipher} "
+                                     "(versions and suites not enumerated: --quick)"))
+    if o.tls is not None:
+        for depth, c in enumerate(o.tls.chain):
+            left = days_left(c, report.started_at)
+            expiry = f"expires {c.not_after:%Y-%m-%d}" + (
+                f" ({left:.0f} d)" if left >= 0 else " (expired)")
+            label = "certificate" if depth == 0 else f"chain #{depth}"
+            grid.add_row(label, Text(f"{c.subject}; issuer {c.issuer}; {expiry}; "
+                                     f"{c.key_type} {c.key_bits}; {c.signature_algorithm}"))
+        v = o.tls.verification
+        grid.add_row("trust", Text(f"trusted ({v.trust_store})" if v.trusted else
+                                   f"untrusted: {v.message or v.code}"))
+    console.print(Padding(grid, (0, 0, 0, 4)))
+
+
+def _v(version: str) -> str:
+    return version.replace("TLSv", "TLS ")
 
 
 def _connections(o: PortObservation) -> str:
@@ -171,24 +366,26 @@ def render_terminal(report: Report, console: Console, *, verbose: bool, exit_cod
         render_domain(console, domain, _finding)
     render_controls(console, report.port25_controls)
     for host in report.hosts:
-        title = Text(f"mailtls {__version__} · {host.name}", style="bold")
+        headline = host_headline(host)
+        _hanging(console, Text(headline.text, style=headline.style))
+        about = Text(f"  mailtls {__version__}", style="dim")
         if host.addresses:
-            title.append(f" ({', '.join(host.addresses)})")
+            about.append(f" · {', '.join(host.addresses)}", style="dim")
         if host.roles:
-            title.append(f" — {'; '.join(host.roles)}", style="dim")
-        console.print(title)
+            about.append(f" · {'; '.join(host.roles)}", style="dim")
+        console.print(about)
         if host.resolve_error:
             console.print(Text(f"  cannot resolve: {host.resolve_error}", style="red"))
         else:
-            console.print(_host_table(host, report))
+            console.print(_host_table(host, report, console.width))
         if verbose:
             for o in host.observations:
+                _offers(console, o, report)
+            for o in host.observations:
                 _transcript(console, o)
-        ordered = sorted(host.findings, key=lambda f: (-int(f.severity), f.endpoint or "", f.id))
-        if ordered:
+        if host.findings:
             console.print(Text("findings", style="bold underline"))
-            for f in ordered:
-                _finding(console, f)
+            render_findings(console, host.findings)
         else:
             console.print(Text("no findings", style="green"))
         console.print()

@@ -32,6 +32,9 @@ answers_pipelined_in_      answers commands pipelined after STARTTLS in plaintex
 plaintext                  write as its go-ahead, then starts TLS (the answers are data after
                            the go-ahead; nothing runs inside TLS)
 silent_after_tls           go-ahead, TLS handshake, then never answers inside TLS
+runs_pipelined_inside_tls  CVE-2011-0411: commands pipelined after STARTTLS are run inside TLS,
+                           ``delay`` seconds after the handshake; IMAP with
+                           ``after_next=True``: only after answering the client's next command
 =========================  ===================================================================
 """
 
@@ -43,7 +46,7 @@ import socket
 import struct
 from typing import Literal
 
-from ._runtime import take_buffered, upgrade_stream
+from ._runtime import push_front, take_buffered, upgrade_stream
 from .pki import CertKind, TestPKI
 from .servers import RunningServer, start_raw, upgrade_to_tls
 
@@ -58,6 +61,7 @@ __all__ = [
     "pipelined_as_tls",
     "plaintext_on_tls_port",
     "reset_mid_handshake",
+    "runs_pipelined_inside_tls",
     "silent_after_starttls",
     "silent_after_tls",
     "slow_greeting",
@@ -454,3 +458,35 @@ def silent_after_tls(
         await hold(reader)
 
     return start_raw(handler, name=f"silent_after_tls-{protocol}", host=host)
+
+
+def runs_pipelined_inside_tls(
+    pki: TestPKI,
+    protocol: MailProtocol = "smtp",
+    *,
+    delay: float = 0.0,
+    after_next: bool = False,
+    cert: CertKind = "good",
+    host: str = "127.0.0.1",
+) -> RunningServer:
+    """The plaintext pipelined after STARTTLS is run inside TLS (CVE-2011-0411), but slowly:
+    ``delay`` seconds after the handshake, or (``after_next``, meant for IMAP, whose answers
+    carry tags) after the client's next command has been answered."""
+    ctx = pki.server_context(cert)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        go_ahead = await _until_starttls(reader, writer, protocol)
+        if go_ahead is None:
+            return
+        await send(writer, go_ahead)
+        injected = await upgrade_to_tls(reader, writer, ctx)
+        if delay:
+            await asyncio.sleep(delay)
+        if after_next:
+            first = await reader.readline()
+            push_front(reader, first + injected)
+        else:
+            push_front(reader, injected)
+        await script(reader, writer, protocol, tls=True)
+
+    return start_raw(handler, name=f"runs_pipelined_inside_tls-{protocol}", host=host)

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from mailtls.cli import main
+from mailtls.cli.app import main
 from mailtls.testing import TestPKI, hostile, start_imap, start_pop3, start_smtp
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/report-1.json").read_text())
@@ -39,7 +39,8 @@ def test_terminal_report_has_table_findings_and_evidence(pki: TestPKI, mailtls: 
     with start_pop3(pki, starttls=False) as pop3:
         run = mailtls(f"pop3={pop3.port}", json_out=False)
     assert run.code == 2
-    assert "endpoint" in run.out and "pop3" in run.out
+    assert "port" in run.out and "pop3" in run.out and "verdict" in run.out
+    assert "mail.example.test: FAIL (grade F)" in run.out
     assert "pop3.starttls.not_offered" in run.out
     assert "+OK" in run.out  # the server's own words
     assert "\x1b[" not in run.out  # not a terminal: no colour
@@ -112,7 +113,29 @@ def test_demo_runs_end_to_end_on_a_fresh_process() -> None:
             "tls.version.legacy_accepted", "tls.cipher.broken", "cert.name_mismatch",
             "smtp.auth.plaintext_offered", "imap.auth.plaintext_offered",
             "cert.expiring_soon"} <= ids
-    assert result.returncode == 2
+    # the flawed host fails by design: the demo itself worked
+    assert result.returncode == 0, result.stderr
+    assert report["summary"]["exit_code"] == 0
+
+
+def test_demo_exit_code_says_whether_the_demo_worked() -> None:
+    """0 only for the designed outcome: good host clean, flawed host failing."""
+    import datetime as dt
+
+    from mailtls.cli.demo import FLAWED, GOOD, demo_exit_code
+    from mailtls.model import Finding, HostReport, Report, Severity
+
+    def host(name: str, *severities: Severity) -> HostReport:
+        findings = tuple(Finding("x.y", s, "s", None, None, (), "RFC 1", "r") for s in severities)
+        return HostReport(name, ("127.0.0.1",), None, (), findings)
+
+    def report(*hosts: HostReport) -> Report:
+        return Report(dt.datetime.now(dt.UTC), 1.0, hosts)
+
+    assert demo_exit_code(report(host(GOOD), host(FLAWED, Severity.FAIL, Severity.WARN))) == 0
+    assert demo_exit_code(report(host(GOOD, Severity.WARN), host(FLAWED, Severity.FAIL))) == 3
+    assert demo_exit_code(report(host(GOOD), host(FLAWED, Severity.WARN))) == 3
+    assert demo_exit_code(report(host(GOOD))) == 3
 
 
 def test_help_documents_exit_codes() -> None:

@@ -15,7 +15,7 @@ from netsim import syn_dropping_port
 
 from mailtls.model import SERVICES, PortState
 from mailtls.net.stream import Timeouts
-from mailtls.scan import PlannedService, ScanRequest, scan
+from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, start_smtp
 
 
@@ -88,7 +88,7 @@ def test_every_address_of_a_name_is_checked(pki: TestPKI, mailtls: Any) -> None:
 
 
 def test_resolution_of_localhost_without_address(pki: TestPKI, capsys: Any) -> None:
-    from mailtls.cli import main
+    from mailtls.cli.app import main
 
     with start_smtp(pki, implicit_tls=True) as server:
         code = main(["check", "localhost", "--service", f"submissions={server.port}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mailtls.credentials import b64, sasl_plain
+from mailtls.model.credentials import b64, sasl_plain
 from mailtls.testing import PASSWORD, USERNAME
 
 HOST = "mail.example.test"

@@ -1,4 +1,4 @@
-"""The pure parsers of mailtls.clientconfig: autoconfig XML, Thunderbird prefs.js, Apple
+"""The pure parsers of mailtls.formats.clientconfig: autoconfig XML, Thunderbird prefs.js, Apple
 .mobileconfig (plain and CMS-signed), against the sample files in fixtures/."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from profile_signing import sign_profile
 
-from mailtls.clientconfig import ConfigError, parse_config, service_for
+from mailtls.formats.clientconfig import ConfigError, parse_config, service_for
 from mailtls.model import Protocol, SocketType
 
 FIXTURES = Path(__file__).parent / "fixtures"

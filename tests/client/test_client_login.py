@@ -14,9 +14,9 @@ import pytest
 from cli_runner import Run
 from client_helpers import WRONG_PASSWORD, assert_no_secret
 
-from mailtls.cli import main
-from mailtls.credentials import INSECURE_FLAG, LoginCredentials, Secret
+from mailtls.cli.app import main
 from mailtls.errors import UsageError
+from mailtls.model.credentials import INSECURE_FLAG, LoginCredentials, Secret
 from mailtls.testing import PASSWORD, TestPKI, start_imap, start_pop3, start_smtp
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/report-1.json").read_text())

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from cli_runner import Run
 from client_helpers import assert_no_secret
 
-from mailtls.credentials import b64, sasl_plain
+from mailtls.model.credentials import b64, sasl_plain
 from mailtls.testing import PASSWORD, USERNAME, TestPKI, start_raw
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

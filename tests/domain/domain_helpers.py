@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from domain_dns import load_zone
 
-from mailtls import dane
+from mailtls.pki import dane
 from mailtls.testing import CertKind, RunningServer, TestPKI, start_raw
 
 MX1, MX2, STS = "127.0.0.2", "127.0.0.3", "127.0.0.4"

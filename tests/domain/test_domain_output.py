@@ -10,7 +10,7 @@ import jsonschema
 from domain_dns import FakeDNS
 from domain_helpers import DomainRun, Site, tlsa
 
-from mailtls.cli import main
+from mailtls.cli.app import main
 
 Make = Callable[..., FakeDNS]
 Run = Callable[..., DomainRun]

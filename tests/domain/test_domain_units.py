@@ -6,16 +6,16 @@ from __future__ import annotations
 import pytest
 from domain_helpers import chain_der, tlsa
 
-from mailtls import dane
-from mailtls.domainscan import is_special_use, may_detect
 from mailtls.errors import UsageError
-from mailtls.mailpolicy import (
+from mailtls.formats.mailpolicy import (
     mx_matches,
     parse_sts_policy,
     parse_sts_txt,
     parse_tlsrpt,
 )
 from mailtls.net.dns import parse_resolver
+from mailtls.pki import dane
+from mailtls.scan.domain import is_special_use, may_detect
 from mailtls.testing import TestPKI
 
 # --- MTA-STS TXT -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from profile_signing import sign_profile
 
-from mailtls.clientconfig import (
+from mailtls.formats.clientconfig import (
     MAX_CONFIG_BYTES,
     ConfigError,
     ParsedConfig,

@@ -13,7 +13,7 @@ from fuzz_helpers import FUZZ, edits_strategy, mutated, tokens
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mailtls.dane import (
+from mailtls.pki.dane import (
     TLSA,
     association,
     leaf_matches,

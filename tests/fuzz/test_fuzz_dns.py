@@ -34,11 +34,11 @@ from fuzz_helpers import FUZZ, edits_strategy, mutated
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailtls.dane import parse_tlsa
 from mailtls.errors import DNSError
-from mailtls.mailpolicy import parse_sts_txt, parse_tlsrpt
+from mailtls.formats.mailpolicy import parse_sts_txt, parse_tlsrpt
 from mailtls.model import MXRecord
 from mailtls.net.dns import ANSWER, NODATA, NXDOMAIN, DNSAnswer, Resolver, _record_text
+from mailtls.pki.dane import parse_tlsa
 from mailtls.probes.discovery import mx_domains, split_address
 from mailtls.probes.domain import parse_mx, parse_srv
 

@@ -16,15 +16,15 @@ from fuzz_helpers import FUZZ, edits_strategy, mutated, raises_only, tokens, wit
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mailtls.diff import parse_report
 from mailtls.errors import UsageError
-from mailtls.expect import Expectations, load, parse
 from mailtls.model import SERVICES
 from mailtls.net.dns import parse_resolver
-from mailtls.scan import check_host_name, parse_plan, parse_port
+from mailtls.regression.diff import parse_report
+from mailtls.regression.expect import Expectations, load, parse
+from mailtls.scan.host import check_host_name, parse_plan, parse_port
 from mailtls.testing.imap import parse_astrings
 from mailtls.testing.servers import decode_sasl_plain
-from mailtls.versions import TLSVersion
+from mailtls.tls.versions import TLSVersion
 
 GOLDEN = Path(__file__).parent.parent / "regression" / "golden"
 REPORT = (GOLDEN / "report.json").read_bytes()

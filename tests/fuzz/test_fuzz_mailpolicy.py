@@ -9,7 +9,7 @@ from fuzz_helpers import FUZZ, tokens, within
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mailtls.mailpolicy import (
+from mailtls.formats.mailpolicy import (
     MAX_AGE_LIMIT,
     MODES,
     POLICY_SIZE_LIMIT,

@@ -6,7 +6,9 @@ runs ``python -m mailtls check`` against a profile exactly as a user would and c
 parsed JSON report, so each profile is scanned once however many tests look at the result.
 
 The suite needs root and the Debian packages postfix, dovecot-imapd and dovecot-pop3d
-(``scripts/install-interop``); without them it skips with a message saying so.
+(``scripts/install/interop.sh``); without them, or when something else (a system Postfix on
+``*:25``) holds the standard ports of the profile addresses, it skips with a message saying so.
+``scripts/test`` runs it in a private network namespace, where the ports are always free.
 """
 
 from __future__ import annotations
@@ -20,14 +22,20 @@ from typing import Any
 
 import pytest
 from interop_checks import NEUTRAL_CWD, RUNS, CheckResult, Interop, run_mailtls
-from interop_servers import PROFILES, missing_programs, running
+from interop_servers import (
+    PROFILES,
+    InteropError,
+    ensure_ports_free,
+    missing_programs,
+    running,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "interop: against real Postfix and Dovecot from Debian packages "
-        "(needs root and scripts/install-interop)",
+        "(needs root and scripts/install/interop.sh)",
     )
 
 
@@ -41,10 +49,17 @@ def _unavailable() -> str | None:
     if missing:
         return (
             "Postfix/Dovecot not installed (missing: " + ", ".join(missing) + "); run "
-            "scripts/install-interop as root (apt-get installs postfix dovecot-imapd dovecot-pop3d)"
+            "scripts/install/interop.sh as root (apt-get installs postfix dovecot-imapd "
+            "dovecot-pop3d)"
         )
     if os.geteuid() != 0:
         return "starting private Postfix/Dovecot instances needs root"
+    try:
+        for profile in PROFILES.values():
+            ensure_ports_free(profile.address, profile.ports.values())
+    except InteropError as exc:
+        return (f"{exc}; run the suite through scripts/test, which gives it a private network "
+                "namespace where the standard ports are free")
     return None
 
 

@@ -278,8 +278,8 @@ def ensure_ports_free(address: str, ports: Iterable[int]) -> None:
             hint = (f"processes {sorted(set(interop))} are a private instance of another "
                     "interop run, still running or killed before it could clean up")
         else:
-            hint = ("stop whatever listens there (the system postfix/dovecot? "
-                    "scripts/install-interop stops and disables them)")
+            hint = ("something else listens there (the system postfix/dovecot on *:25?); "
+                    "the suite never stops a system service")
         raise InteropError(
             "standard mail port(s) already in use, cannot start the private Postfix/Dovecot: "
             + ", ".join(taken) + " - " + hint

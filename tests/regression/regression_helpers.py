@@ -198,8 +198,8 @@ def full_report() -> Report:
     import dataclasses
     import tomllib
 
-    from mailtls.diff import diff_reports
-    from mailtls.expect import evaluate, parse
+    from mailtls.regression.diff import diff_reports
+    from mailtls.regression.expect import evaluate, parse
     from mailtls.render.jsonout import report_dict
 
     report = sample_report()

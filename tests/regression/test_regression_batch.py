@@ -22,9 +22,9 @@ import jsonschema
 import pytest
 from cli_runner import cli_output as run
 
-from mailtls.batch import read_targets
-from mailtls.cli import main
+from mailtls.cli.app import main
 from mailtls.errors import UsageError
+from mailtls.scan.batch import read_targets
 from mailtls.testing import RunningServer, TestPKI, start_raw
 
 SCHEMA_PATH = Path(__file__).parents[2] / "mailtls/schema/report-1.json"

@@ -14,7 +14,7 @@ import pytest
 from cli_runner import cli_output as run
 from regression_helpers import HOST, golden, older_report, sample_report
 
-from mailtls.diff import diff_exit_code, diff_reports, render_diff_text
+from mailtls.regression.diff import diff_exit_code, diff_reports, render_diff_text
 from mailtls.render.jsonout import render_json, report_dict
 from mailtls.testing import TestPKI, start_imap, start_smtp
 

@@ -14,8 +14,8 @@ from cli_runner import cli_output as run
 from regression_helpers import EXPECTATIONS, HOST, sample_report
 
 from mailtls.errors import UsageError
-from mailtls.expect import ScanSpec, evaluate, expectations_exit_code, init_toml, parse
 from mailtls.model import Outcome
+from mailtls.regression.expect import ScanSpec, evaluate, expectations_exit_code, init_toml, parse
 from mailtls.testing import TestPKI, start_pop3, start_smtp
 
 BASE = ("--address", "127.0.0.1", "--timeout", "20", "--read-timeout", "3",

@@ -27,9 +27,9 @@ from regression_helpers import (
     sample_report,
 )
 
-from mailtls.cli_regression import split_by_host
-from mailtls.exitcodes import FailOn, exit_code
+from mailtls.cli.regression import split_by_host
 from mailtls.model import Report
+from mailtls.model.exitcodes import FailOn, exit_code
 from mailtls.render.jsonout import render_json, report_dict
 from mailtls.render.junit import render_junit
 from mailtls.render.nagios import render_nagios

@@ -1,5 +1,5 @@
 """``secure``: ``mailtls check`` end to end with the STARTTLS security probes (not --quick),
-against loopback servers; tight timeouts keep the "nothing unprompted" waits short.
+against loopback servers.
 
 The version/suite enumeration (tests/tlsscan's subject) is switched off here unless a test asks
 for it: it costs ~40 connections per port and judges nothing these tests look at.
@@ -13,14 +13,10 @@ from typing import Any
 
 import pytest
 
-from mailtls.probes import security as security_module
 from mailtls.probes import tlsscan as tlsscan_module
 from mailtls.testing._runtime import LOOP
 
 READ_TIMEOUT = "2"
-# Loopback servers answer in milliseconds: listen 0.4 s for an unprompted answer instead of the
-# shipped 1 s (an answer later than that is still caught, in order, by the real command).
-TEST_INJECTION_WAIT = 0.4
 
 
 SCAN_TLS = tlsscan_module.scan_tls
@@ -69,9 +65,7 @@ def secure(
     mailtls: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., Secure]:
     def run(*services: str, extra: tuple[str, ...] = (), enumerate_tls: bool = False,
-            json_out: bool = True, shipped_wait: bool = False) -> Secure:
-        if not shipped_wait:
-            monkeypatch.setattr(security_module, "INJECTION_WAIT", TEST_INJECTION_WAIT)
+            json_out: bool = True) -> Secure:
         monkeypatch.setattr(tlsscan_module, "scan_tls",
                             SCAN_TLS if enumerate_tls else _no_enumeration)
         return Secure(mailtls(*services, deep=True, json_out=json_out,

@@ -42,9 +42,10 @@ def test_server_that_runs_pipelined_commands_inside_tls(
 @pytest.mark.parametrize("proto", PROTOCOLS)
 def test_server_that_discards_pipelined_commands(proto: str, pki: TestPKI, secure: Any) -> None:
     with STARTERS[proto](pki) as server:
-        run = secure(f"{SERVICE[proto]}={server.port}", shipped_wait=True)
+        run = secure(f"{SERVICE[proto]}={server.port}")
     probe = run.probe("command_injection")
-    assert any("sending nothing for 1 s" in t["text"] for t in probe["transcript"])
+    # No silence is waited out: the sentinel's answer ends the probe.
+    assert any(t["text"].startswith("sentinel:") for t in probe["transcript"])
     assert probe["verdict"] == "passed" and probe["detail"] == "discarded"
     assert not {i for i in run.ids if "command_injection" in i or "inconclusive" in i}
     assert run.code == 0, run.run.findings
@@ -126,3 +127,39 @@ def test_pop3_without_capa_is_still_probed(pki: TestPKI, secure: Any) -> None:
     with start_pop3(pki, capa=False, inject_vulnerable=True) as server:
         run = secure(f"pop3={server.port}")
     assert run.probe("command_injection")["verdict"] == "failed"
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_vulnerable_server_answering_late_is_caught_by_order_not_by_waiting(
+    proto: str, pki: TestPKI, secure: Any
+) -> None:
+    """The injected command is answered 1.2 s after the handshake: longer than any silence a
+    prober might wait out, yet the answer comes before the sentinel's, and that decides."""
+    with hostile.runs_pipelined_inside_tls(pki, proto, delay=1.2) as server:
+        run = secure(f"{SERVICE[proto]}={server.port}")
+    probe = run.probe("command_injection")
+    assert probe["verdict"] == "failed" and probe["detail"] == "executed", probe["reason"]
+    answer = {"smtp": "250-", "imap": " OK NOOP completed", "pop3": "+OK Capability list"}[proto]
+    assert any(answer in line for line in probe["evidence"])
+    assert run.code == 2
+
+
+def test_imap_answer_after_the_sentinel_is_executed_late(pki: TestPKI, secure: Any) -> None:
+    """IMAP answers carry tags, so even an answer after the sentinel's NOOP is told apart."""
+    with hostile.runs_pipelined_inside_tls(pki, "imap", after_next=True) as server:
+        run = secure(f"imap={server.port}")
+    probe = run.probe("command_injection")
+    assert probe["verdict"] == "failed" and probe["detail"] == "executed_late", probe["reason"]
+    assert "imap.starttls.command_injection" in run.ids
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_sentinel_goes_out_in_one_write_inside_tls(proto: str, pki: TestPKI, secure: Any) -> None:
+    with STARTERS[proto](pki) as server:
+        run = secure(f"{SERVICE[proto]}={server.port}")
+    lines = run.probe("command_injection")["transcript"]
+    at = next(i for i, t in enumerate(lines) if t["text"].startswith("sentinel:"))
+    sent = lines[at + 1 : at + 3]
+    assert all(t["dir"] == "C" and t["tls"] for t in sent)
+    end = "LOGOUT" if proto == "imap" else "QUIT"
+    assert [t["text"].split()[-1] for t in sent] == ["NOOP", end]

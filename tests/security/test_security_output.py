@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from mailtls.checks.rules import RULES, rule_stage
-from mailtls.cli import main
+from mailtls.cli.app import main
 from mailtls.testing import TestPKI, start_imap, start_pop3, start_smtp
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/report-1.json").read_text())

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from mailtls.credentials import PASSWORD_ENV
+from mailtls.model.credentials import PASSWORD_ENV
 from mailtls.probes.security import DUMMY_PREFIX
 from mailtls.testing import PASSWORD, USERNAME, TestPKI, start_imap, start_pop3, start_smtp
 

@@ -17,7 +17,7 @@ import pytest
 
 from mailtls.model import SERVICES, PortState
 from mailtls.net.stream import Timeouts
-from mailtls.scan import PlannedService, ScanRequest, scan
+from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, hostile, start_imap, start_pop3, start_smtp
 
 

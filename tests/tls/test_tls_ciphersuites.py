@@ -8,7 +8,7 @@ import ssl
 import pytest
 from tls_helpers import import_tlslite
 
-from mailtls import ciphersuites as cs
+from mailtls.tls import suites as cs
 
 OPENSSL_KX = {
     "kx-rsa": "RSA",

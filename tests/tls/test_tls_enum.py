@@ -22,15 +22,15 @@ from tls_helpers import (
     tlslite_server,
 )
 
-from mailtls import ciphersuites as cs
-from mailtls.tlsenum import (
+from mailtls.tls import suites as cs
+from mailtls.tls.enumeration import (
     ALL_VERSIONS,
     TLSEnumeration,
     enumerate_tls,
     exchange_from_callable,
     fallback_version,
 )
-from mailtls.tlshello import Version
+from mailtls.tls.hello import Version
 
 T12_PREF = [0xC030, 0x009F, 0xC012, 0x0005, 0x0035, 0xC0AA, 0x0018, 0xFEFF]  # spread over chunks
 T13_PREF = [0x1303, 0x1301, 0x1304]

@@ -8,8 +8,13 @@ import time
 
 from tls_helpers import SERVER_NAME, FakeServer, server_context, ssl_server, tcp_exchange
 
-from mailtls.tlsenum import RateLimited, TLSEnumeration, enumerate_tls, exchange_from_callable
-from mailtls.tlshello import Version
+from mailtls.tls.enumeration import (
+    RateLimited,
+    TLSEnumeration,
+    enumerate_tls,
+    exchange_from_callable,
+)
+from mailtls.tls.hello import Version
 
 T12 = [0xC02F, 0xC030, 0x009C]
 T13 = [0x1301, 0x1302]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tls_helpers import SERVER_NAME, parse_all, read_client_hello, record
 
 from mailtls.errors import ProtocolError
-from mailtls.tlshello import AlertResult, HelloParser, ServerHelloResult, Version, client_hello
+from mailtls.tls.hello import AlertResult, HelloParser, ServerHelloResult, Version, client_hello
 
 FLIGHTS = [
     (bytes.fromhex(f["hex"]), bool(f["want_flight"]))

@@ -28,7 +28,7 @@ from tls_helpers import (
 )
 
 from mailtls.errors import ProtocolError
-from mailtls.tlshello import (
+from mailtls.tls.hello import (
     DEFAULT_GROUPS,
     DEFAULT_TLS12_GROUPS,
     HRR_RANDOM,

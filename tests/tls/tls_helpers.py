@@ -22,8 +22,8 @@ from threaded_server import ThreadedServer
 from threaded_server import tlslite_api as import_tlslite
 
 from mailtls.errors import ConnectRefused, ReadTimeout
-from mailtls.tlsenum import HelloExchange
-from mailtls.tlshello import AlertResult, HelloParser, ServerHelloResult
+from mailtls.tls.enumeration import HelloExchange
+from mailtls.tls.hello import AlertResult, HelloParser, ServerHelloResult
 
 HOST = "127.0.0.1"
 SERVER_NAME = "mail.example.test"
@@ -249,7 +249,7 @@ async def record_flights(*, with_tlslite: bool = True) -> dict[str, dict[str, ob
 
     Returns {name: {"hex": ..., "want_flight": bool, "expect": {...}}}.
     """
-    from mailtls.tlshello import Version, client_hello
+    from mailtls.tls.hello import Version, client_hello
 
     out: dict[str, dict[str, object]] = {}
 
@@ -426,7 +426,7 @@ class FakeServer:
         return record(21, bytes([2, desc]))
 
     async def answer(self, hello: bytes) -> bytes | None:
-        from mailtls import ciphersuites
+        from mailtls.tls import suites as ciphersuites
 
         self.connections += 1
         if self.unreachable:

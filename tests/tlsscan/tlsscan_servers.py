@@ -9,6 +9,7 @@ rate-limiting server. Everything binds 127.0.0.1 only.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import functools
@@ -29,10 +30,10 @@ from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dh, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
-from der_builder import resign_sha1
+from der_builder import resign_sha1, tlv
 from threaded_server import ThreadedServer, tlslite_api
 
 from mailtls.testing import RunningServer, start_raw, upgrade_to_tls
@@ -194,9 +195,16 @@ def _ocsp_response(
 
 
 def _dh_file(prime: int) -> str:
-    pem = dh.DHParameterNumbers(prime, 2).parameters().parameter_bytes(
-        serialization.Encoding.PEM, serialization.ParameterFormat.PKCS3
-    )
+    # PKCS #3 DHParameter ::= SEQUENCE { prime INTEGER, base INTEGER }, written by hand:
+    # cryptography 50 deprecated its finite-field DH API (it warns, and warnings are errors).
+    def integer(value: int) -> bytes:
+        return tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+    der = tlv(0x30, integer(prime) + integer(2))
+    body = base64.encodebytes(der).decode().replace("\n", "")
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    pem = ("-----BEGIN DH PARAMETERS-----\n" + "\n".join(lines)
+           + "\n-----END DH PARAMETERS-----\n").encode()
     fd, path = tempfile.mkstemp(prefix="mailtls-dh-", suffix=".pem")
     with os.fdopen(fd, "wb") as f:
         f.write(pem)

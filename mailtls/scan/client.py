@@ -1,7 +1,7 @@
 """``mailtls client``: find or read a mail client's settings, probe every server in them, judge.
 
-1. The settings: parsed from ``--config FILE`` (``mailtls.clientconfig``), or discovered for an
-   address as clients do (``mailtls.probes.discovery``).
+1. The settings: parsed from ``--config FILE`` (``mailtls.formats.clientconfig``), or discovered
+   for an address as clients do (``mailtls.probes.discovery``).
 2. The plan, per host: each setting's port in the configured mode (named: must be testable),
    the other mode on the same port (to tell "SSL on 587" and "STARTTLS on 993" apart from a
    dead port), and the protocol's standard ports (to find the most secure setting that works).
@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mailtls.checks.client import ClientFacts, judge_client, works
-from mailtls.clientconfig import ParsedConfig, parse_config, service_for
-from mailtls.credentials import LoginCredentials
 from mailtls.errors import DNSError, UsageError
+from mailtls.formats.clientconfig import ParsedConfig, parse_config, service_for
 from mailtls.model import (
     SERVICES,
     DiscoveryStep,
@@ -34,10 +33,11 @@ from mailtls.model import (
     SocketType,
     TLSMode,
 )
+from mailtls.model.credentials import LoginCredentials
 from mailtls.net.dns import Resolver, parse_resolver
 from mailtls.net.stream import Timeouts
 from mailtls.probes.discovery import DiscoveryOptions, discover_client, split_address
-from mailtls.scan import PlannedService, ScanRequest, check_host_name, scan
+from mailtls.scan.host import PlannedService, ScanRequest, check_host_name, scan
 
 _STANDARD = {
     Protocol.IMAP: ("imaps", "imap"),

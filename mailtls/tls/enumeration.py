@@ -50,7 +50,6 @@ from typing import Literal
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mailtls import ciphersuites
 from mailtls.errors import (
     ConnectionClosed,
     ConnectRefused,
@@ -61,7 +60,8 @@ from mailtls.errors import (
     ReadTimeout,
     Unreachable,
 )
-from mailtls.tlshello import (
+from mailtls.tls import suites as ciphersuites
+from mailtls.tls.hello import (
     COMPRESSION_DEFLATE,
     DEFAULT_GROUPS,
     DEFAULT_TLS12_GROUPS,
@@ -611,7 +611,7 @@ async def enumerate_tls(
     """Find every version, suite and group the server behind ``exchange`` accepts.
 
     ``legacy_suites`` / ``tls13_suites`` default to every suite in
-    :mod:`mailtls.ciphersuites`. ``timeout`` bounds each connection. Connections are made one
+    :mod:`mailtls.tls.suites`. ``timeout`` bounds each connection. Connections are made one
     after the other (mail servers rate-limit), ``pause`` seconds apart. A connection the server
     turns away (:class:`RateLimited`) is retried up to ``retries`` times after ``backoff``,
     2 x ``backoff``, ... seconds; after a retry succeeded the pause grows so the rest of the scan

@@ -40,9 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from mailtls.certs import days_left
 from mailtls.errors import UsageError
-from mailtls.exitcodes import FAILURES, OK, UNKNOWN
 from mailtls.model import (
     SERVICES,
     ExpectationResult,
@@ -55,7 +53,9 @@ from mailtls.model import (
     Severity,
     TLSMode,
 )
-from mailtls.versions import TLSVersion
+from mailtls.model.exitcodes import FAILURES, OK, UNKNOWN
+from mailtls.pki.x509 import days_left
+from mailtls.tls.versions import TLSVersion
 
 __all__ = [
     "Expectations",

@@ -104,7 +104,7 @@ class TranscriptLine:
 
 @dataclass(frozen=True)
 class CertificateInfo:
-    """Facts about one X.509 certificate, parsed by ``mailtls.certs``."""
+    """Facts about one X.509 certificate, parsed by ``mailtls.pki.x509``."""
 
     subject: str
     issuer: str
@@ -516,7 +516,7 @@ class ClientReport:
         return sum(s.connections for s in self.steps)
 
 
-# --- regression testing: declared expectations and baseline changes (mailtls.expect / .diff) ---
+# --- regression testing: declared expectations and baseline changes (mailtls.regression) ---
 
 
 class Outcome(enum.StrEnum):
@@ -562,9 +562,9 @@ class Report:
     domains: tuple[DomainReport, ...] = ()  # mail domains (mailtls domain / check --domain)
     # --port25-control: other hosts' port 25, probed only to tell an egress block from a server
     port25_controls: tuple[PortObservation, ...] = ()
-    # --expect FILE: each declared expectation, met or broken (mailtls.expect)
+    # --expect FILE: each declared expectation, met or broken (mailtls.regression.expect)
     expectations: tuple[ExpectationResult, ...] = ()
-    # --baseline FILE: what changed since the baseline report (mailtls.diff); None: no baseline
+    # --baseline FILE: what changed since the baseline (mailtls.regression.diff); None: no baseline
     changes: tuple[Change, ...] | None = None
     client: ClientReport | None = None  # mailtls client: the client configuration verdict
 

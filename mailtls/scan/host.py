@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from mailtls.checks.judge import Judgement, judge_host
-from mailtls.credentials import LoginCredentials
 from mailtls.errors import DNSError, NameNotResolved, UsageError
 from mailtls.model import (
     SERVICES,
@@ -23,6 +22,7 @@ from mailtls.model import (
     Report,
     Service,
 )
+from mailtls.model.credentials import LoginCredentials
 from mailtls.net.dns import Resolver, parse_resolver
 from mailtls.net.stream import Timeouts, resolve
 from mailtls.probes import deep_probes
@@ -113,7 +113,7 @@ class ScanRequest:
     # --user: log in on every port (only inside verified TLS; mailtls.probes.login)
     login: LoginCredentials | None = field(default=None, repr=False)
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
-    # Mail domains (see mailtls.domainscan): checked through DNS, their MX hosts and SRV targets
+    # Mail domains (see mailtls.scan.domain): checked through DNS, their MX hosts and SRV targets
     # probed. detect_domains: a name of ``hosts`` with MX records is checked as a domain.
     domains: tuple[str, ...] = ()
     detect_domains: bool = False
@@ -140,7 +140,7 @@ async def _resolve(
     if request.addresses:
         return list(request.addresses), None
     if dns is not None and request.resolver and not _is_ip_literal(host):
-        from mailtls.domainscan import address_lookup
+        from mailtls.scan.domain import address_lookup
 
         return await address_lookup(dns, host)
     try:
@@ -156,7 +156,7 @@ async def scan(
     request: ScanRequest, *, address_limits: dict[str, asyncio.Semaphore] | None = None
 ) -> Report:
     """Scan ``request``. ``address_limits``: per-address semaphores shared with other scans
-    running at the same time (``mailtls.batch``), so --max-connections holds across hosts."""
+    running at the same time (``mailtls.scan.batch``), so --max-connections holds across hosts."""
     started_at = request.clock()
     started = time.monotonic()
     deadline = started + request.deadline
@@ -179,7 +179,7 @@ async def scan(
         for h, (addresses, error) in zip(host_names, resolved, strict=True)
     ]
     if domain_obs:
-        from mailtls.domainscan import targets_of
+        from mailtls.scan.domain import targets_of
 
         targets.extend(targets_of(domain_obs, request.plan))
     # Tasks are created in exactly the order of _flatten(recorders).
@@ -235,7 +235,7 @@ async def scan(
                                 observations, tuple(findings), roles=target.roles))
     domain_reports: tuple[DomainReport, ...] = ()
     if domain_obs:
-        from mailtls.domainscan import domain_reports as judge_domains
+        from mailtls.scan.domain import domain_reports as judge_domains
 
         domain_reports = judge_domains(domain_obs, hosts, judgement)
     return Report(
@@ -294,7 +294,7 @@ async def _domains(
     if dns is None:
         return hosts, (), notes
     if request.detect_domains:
-        from mailtls.domainscan import has_mx, may_detect
+        from mailtls.scan.domain import has_mx, may_detect
 
         candidates = [h for h in hosts if may_detect(h, resolver_given=bool(request.resolver))]
         answers = await asyncio.gather(*(has_mx(dns, h) for h in candidates))
@@ -305,7 +305,7 @@ async def _domains(
                 domains.append((name, "mx"))
     if not domains:
         return hosts, (), notes
-    from mailtls.domainscan import discover_all
+    from mailtls.scan.domain import discover_all
 
     observations = await discover_all(
         dns, domains, plan=request.plan, timeouts=request.timeouts, ca_file=request.ca_file,

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from mailtls.model import SERVICES, Report
-from mailtls.scan import PlannedService, ScanRequest, scan
+from mailtls.model import SERVICES, Report, Severity
+from mailtls.model.exitcodes import OK, UNKNOWN
+from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, start_imap, start_pop3, start_smtp
 from mailtls.testing.servers import RunningServer
 
@@ -80,3 +81,25 @@ def run_demo() -> Report:
         _deployment(pki, flawed=True) as flawed,
     ):
         return asyncio.run(_scan_both(pki, good, flawed))
+
+
+def demo_exit_code(report: Report) -> int:
+    """0 when the demo worked: the good deployment has no finding at all and the flawed one
+    fails, as designed. 3 (could not demonstrate) otherwise. ``mailtls check`` of the flawed
+    host alone would exit 2: its failures are the point of the demo, not an error of it."""
+    by_name = {host.name: host for host in report.hosts}
+    good, flawed = by_name.get(GOOD), by_name.get(FLAWED)
+    if good is None or flawed is None or good.findings:
+        return UNKNOWN
+    if not any(f.severity is Severity.FAIL for f in flawed.findings):
+        return UNKNOWN
+    return OK
+
+
+def demo_outcome(code: int) -> str:
+    """The line ``mailtls demo`` ends with, saying what its exit code means."""
+    if code == OK:
+        return (f"demo worked (exit 0): {GOOD} passed and {FLAWED} failed, as designed "
+                f"(`mailtls check` alone would exit 2 for {FLAWED})")
+    return (f"demo did not come out as designed (exit {code}): {GOOD} should have no "
+            f"finding and {FLAWED} failures; please report this")

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, NoReturn
 from mailtls import __version__
 from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
 from mailtls.errors import MailTLSError, UsageError
-from mailtls.exitcodes import UNKNOWN, FailOn, exit_code
 from mailtls.model import SERVICES, Report
+from mailtls.model.exitcodes import UNKNOWN, FailOn, exit_code
 from mailtls.net.stream import Timeouts
 
 if TYPE_CHECKING:
-    from mailtls.credentials import LoginCredentials
+    from mailtls.model.credentials import LoginCredentials
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -29,6 +29,14 @@ exit codes:
   2  failures
   3  could not test what was asked (unresolved name, port not reachable when named with
      --only/--service, nothing answered), usage error, or internal error
+"""
+
+
+DEMO_EXIT_CODES_HELP = """\
+exit codes:
+  0  the demo worked: the good deployment has no finding, the flawed one fails as designed
+     (`mailtls check` of the flawed host alone would exit 2; --fail-on does not apply here)
+  3  the demo did not come out as designed, could not run, or was interrupted
 """
 
 
@@ -58,7 +66,7 @@ def _count(text: str) -> int:
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
-    from mailtls.cli_regression import FORMATS, FORMATS_HELP
+    from mailtls.cli.regression import FORMATS, FORMATS_HELP
 
     p.add_argument("--format", choices=FORMATS, default="text", help=FORMATS_HELP)
     p.add_argument(
@@ -175,7 +183,7 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_login_options(p: argparse.ArgumentParser) -> None:
-    from mailtls.credentials import INSECURE_FLAG, PASSWORD_ENV
+    from mailtls.model.credentials import INSECURE_FLAG, PASSWORD_ENV
 
     p.add_argument(
         "--user",
@@ -269,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="treat every NAME as a host, even one with MX records",
     )
     _add_output_options(check)
-    from mailtls.cli_regression import add_check_options, add_subcommands
+    from mailtls.cli.regression import add_check_options, add_subcommands
 
     add_check_options(check)
     from mailtls.fleet.cli import add_db_option, add_fleet_commands
@@ -305,17 +313,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="start built-in loopback mail servers and check them (no network needed)",
         description="Starts two sets of loopback servers — one well configured, one with typical "
         "flaws — on 127.0.0.1 and checks them, so you can see a full report anywhere.",
-        epilog=EXIT_CODES_HELP,
+        epilog=DEMO_EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_output_options(demo)
 
-    from mailtls.cli_client import add_client_command
+    from mailtls.cli.client import add_client_command
 
     add_client_command(sub, output=_add_output_options, login=_add_login_options,
                        exit_codes_help=EXIT_CODES_HELP)
 
-    sub.add_parser("rules", help="list every finding id with its severity and reference")
+    rules = sub.add_parser(
+        "rules",
+        help="list every finding id with its severity, reference and fix, and the grading rule",
+        description="Without ID: every finding id, one line each, then how verdicts and grades "
+        "are derived from the findings. With ID (or a prefix such as cert.): each rule "
+        "explained with its fix.",
+    )
+    rules.add_argument("ids", nargs="*", metavar="ID", help="a finding id, or a prefix (cert.)")
+    rules.add_argument("--format", choices=("text", "json"), default="text",
+                       help="text (default) or json (schema mailtls-rules/1)")
     return parser
 
 
@@ -327,7 +344,7 @@ def _timeouts(args: argparse.Namespace) -> Timeouts:
 
 def _login(args: argparse.Namespace) -> LoginCredentials | None:
     """--user NAME: the password from $MAILTLS_PASSWORD or a prompt (never argv)."""
-    from mailtls.credentials import INSECURE_FLAG, PASSWORD_ENV, LoginCredentials, Secret
+    from mailtls.model.credentials import INSECURE_FLAG, PASSWORD_ENV, LoginCredentials, Secret
 
     user = getattr(args, "user", None)
     if user is None:
@@ -346,13 +363,14 @@ def _login(args: argparse.Namespace) -> LoginCredentials | None:
     return LoginCredentials(user, Secret(password), allow_unverified=args.insecure_login)
 
 
-def _emit(report: Report, args: argparse.Namespace) -> int:
+def _emit(report: Report, args: argparse.Namespace, code: int | None = None) -> int:
     from mailtls.render.jsonout import render_json
     from mailtls.render.terminal import make_console, render_terminal
 
-    code = exit_code(report, FailOn(args.fail_on))
+    if code is None:
+        code = exit_code(report, FailOn(args.fail_on))
     if args.format not in ("text", "json"):
-        from mailtls.cli_regression import emit
+        from mailtls.cli.regression import emit
 
         return emit(report, code, args)
     if args.format == "json":
@@ -364,8 +382,8 @@ def _emit(report: Report, args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from mailtls.cli_regression import prepare_check, run_check
-    from mailtls.scan import ScanRequest, check_host_name, parse_plan
+    from mailtls.cli.regression import prepare_check, run_check
+    from mailtls.scan.host import ScanRequest, check_host_name, parse_plan
 
     prepared = prepare_check(args)  # HOST, --targets or --expect's [scan]; --baseline read
 
@@ -407,21 +425,35 @@ def _check(args: argparse.Namespace) -> int:
     from mailtls.fleet.cli import run_with_db, wants_db
 
     if wants_db(args):  # fleet submit, check --db: runs in the results database
-        return run_with_db(request, args, prepared)
+        from mailtls.cli.regression import emit, finish
+
+        def output(report: Report) -> int:
+            judged, code = finish(report, prepared, FailOn(args.fail_on))
+            return emit(judged, code, args)
+
+        return run_with_db(request, args, prepared, output=output)
     return run_check(request, args, prepared)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from mailtls.demo import run_demo
+    from mailtls.cli.demo import demo_exit_code, demo_outcome, run_demo
 
-    return _emit(run_demo(), args)
+    report = run_demo()
+    code = demo_exit_code(report)  # 0: the demo worked (the flawed host fails by design)
+    _emit(report, args, code)
+    if args.format == "text":
+        print(demo_outcome(code))
+    return code
 
 
-def _rules() -> int:
-    from mailtls.checks.rules import RULES
+def _rules(args: argparse.Namespace) -> int:
+    from mailtls.render.rules import render_rules_json, render_rules_text, select_rules
 
-    for rule in RULES.values():
-        print(f"{rule.id:38} {rule.severity.label:8} {rule.reference}")
+    chosen = select_rules(args.ids)
+    if args.format == "json":
+        sys.stdout.write(render_rules_json(chosen))
+    else:
+        sys.stdout.write(render_rules_text(chosen, explain=bool(args.ids)))
     return 0
 
 
@@ -436,17 +468,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_fleet_command(args, _check)
         if args.command == "diff":
-            from mailtls.cli_regression import run_diff
+            from mailtls.cli.regression import run_diff
 
             return run_diff(args)
         if args.command == "demo":
             return _demo(args)
         if args.command == "client":
-            from mailtls.cli_client import run_client_command
+            from mailtls.cli.client import run_client_command
 
             return run_client_command(args, _emit)
         if args.command == "rules":
-            return _rules()
+            return _rules(args)
         parser.print_help()
         return UNKNOWN
     except UsageError as exc:

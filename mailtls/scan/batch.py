@@ -21,7 +21,7 @@ from typing import IO, Any
 
 from mailtls.errors import UsageError
 from mailtls.model import Report
-from mailtls.scan import ScanRequest, check_host_name, scan
+from mailtls.scan.host import ScanRequest, check_host_name, scan
 
 __all__ = ["BatchResult", "merge_reports", "progress", "read_targets", "scan_batch"]
 

@@ -35,11 +35,11 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mailtls import ciphersuites
 from mailtls.errors import UsageError
-from mailtls.exitcodes import FAILURES, OK, UNKNOWN, WARNINGS, FailOn, worst_code
 from mailtls.model import Change, Severity
-from mailtls.versions import TLSVersion
+from mailtls.model.exitcodes import FAILURES, OK, UNKNOWN, WARNINGS, FailOn, worst_code
+from mailtls.tls import suites as ciphersuites
+from mailtls.tls.versions import TLSVersion
 
 __all__ = [
     "DIFF_SCHEMA",

@@ -1,6 +1,6 @@
-"""``mailtls client``: the command line of the mail-client verification (``mailtls.clientscan``).
+"""``mailtls client``: the command line of the mail-client verification (``mailtls.scan.client``).
 
-Kept apart from ``mailtls.cli`` so that file only wires it in (``add_client_command`` and
+Kept apart from ``mailtls.cli.app`` so that file only wires it in (``add_client_command`` and
 ``run_client_command``).
 """
 
@@ -39,7 +39,7 @@ def add_client_command(
     exit_codes_help: str,
 ) -> None:
     from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
-    from mailtls.cli import _count, _positive
+    from mailtls.cli.app import _count, _positive
 
     p = sub.add_parser(
         "client",
@@ -87,9 +87,9 @@ def add_client_command(
 
 def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argparse.Namespace],
                                                                  int]) -> int:
-    from mailtls.cli import _login
-    from mailtls.clientscan import ClientRequest, check_address, run_client
-    from mailtls.scan import check_host_name, parse_port
+    from mailtls.cli.app import _login
+    from mailtls.scan.client import ClientRequest, check_address, run_client
+    from mailtls.scan.host import check_host_name, parse_port
 
     if args.address is None and args.config is None:
         raise UsageError("give an e-mail address to discover, or --config FILE to verify")

@@ -1,9 +1,10 @@
 """The command-line side of regression testing: ``check --expect/--baseline/--targets``,
 ``--format junit|nagios|prometheus|jsonl``, ``mailtls init`` and ``mailtls diff``.
 
-Kept apart from ``cli.py`` (argparse and the scan request); like it, no logic of its own:
-expectations are judged in ``mailtls.expect``, baselines in ``mailtls.diff``, many hosts run in
-``mailtls.batch``, formats are rendered in ``mailtls.render``.
+Kept apart from ``cli/app.py`` (argparse and the scan request); like it, no logic of its own:
+expectations are judged in ``mailtls.regression.expect``, baselines in
+``mailtls.regression.diff``, many hosts run in ``mailtls.scan.batch``, formats are rendered in
+``mailtls.render``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailtls.errors import UsageError
-from mailtls.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
 from mailtls.model import Report
+from mailtls.model.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
 
 __all__ = [
     "FORMATS",
@@ -59,7 +60,7 @@ exit codes:
 
 
 def _max_hosts(text: str) -> int:
-    from mailtls.cli import _count
+    from mailtls.cli.app import _count
 
     return _count(text)
 
@@ -141,7 +142,7 @@ def add_subcommands(
 
 @dataclass
 class Prepared:
-    expectations: Any = None  # mailtls.expect.Expectations
+    expectations: Any = None  # mailtls.regression.expect.Expectations
     baseline: dict[str, Any] | None = None
     baseline_source: str | None = None
 
@@ -150,7 +151,7 @@ def prepare_check(args: argparse.Namespace) -> Prepared:
     """Fill the hosts from --targets (and the --expect file's [scan] table when the command line
     names none); read --expect and --baseline before any scanning, so a bad file is a usage
     error at once."""
-    from mailtls.batch import load_targets
+    from mailtls.scan.batch import load_targets
 
     prepared = Prepared()
     hosts = list(getattr(args, "hosts", []) or [])
@@ -159,7 +160,7 @@ def prepare_check(args: argparse.Namespace) -> Prepared:
         hosts += load_targets(targets)
     expect_path = getattr(args, "expect", None)
     if expect_path:
-        from mailtls.expect import load
+        from mailtls.regression.expect import load
 
         prepared.expectations = exp = load(expect_path)
         scan = exp.scan
@@ -174,7 +175,7 @@ def prepare_check(args: argparse.Namespace) -> Prepared:
             args.ca_file = os.path.join(base, os.path.expanduser(scan.ca_file))
     baseline = getattr(args, "baseline", None)
     if baseline:
-        from mailtls.diff import load_report
+        from mailtls.regression.diff import load_report
 
         prepared.baseline = load_report(baseline)
         prepared.baseline_source = baseline
@@ -204,14 +205,14 @@ def finish(report: Report, prepared: Prepared, fail_on: FailOn, *,
     options = dict(report.options)
     codes: list[int] = []
     if prepared.expectations is not None:
-        from mailtls.expect import evaluate, expectations_exit_code
+        from mailtls.regression.expect import evaluate, expectations_exit_code
 
         results = evaluate(prepared.expectations, report)
         options["expect"] = prepared.expectations.source
         report = dataclasses.replace(report, expectations=results)
         codes.append(OK if fail_on is FailOn.NEVER else expectations_exit_code(results))
     if prepared.baseline is not None:
-        from mailtls.diff import baseline_exit_code, diff_reports
+        from mailtls.regression.diff import baseline_exit_code, diff_reports
         from mailtls.render.jsonout import report_dict
 
         old = prepared.baseline
@@ -280,11 +281,11 @@ def emit(report: Report, code: int, args: argparse.Namespace, *,
 
 def run_check(request: Any, args: argparse.Namespace, prepared: Prepared) -> int:
     """``check`` and ``init`` once the scan request is built."""
-    from mailtls.scan import scan
+    from mailtls.scan.host import scan
 
     if args.command == "init":
         if getattr(args, "targets", None):
-            from mailtls.batch import scan_batch
+            from mailtls.scan.batch import scan_batch
 
             report = asyncio.run(scan_batch(request)).report
         else:
@@ -303,8 +304,8 @@ def _progress_wanted() -> bool:
 
 def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
                fail_on: FailOn) -> int:
-    from mailtls.batch import DEFAULT_MAX_HOSTS, progress, scan_batch
     from mailtls.render.jsonout import report_dict
+    from mailtls.scan.batch import DEFAULT_MAX_HOSTS, progress, scan_batch
 
     jsonl = args.format == "jsonl"
     codes: list[int] = []
@@ -366,7 +367,7 @@ def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
 
 
 def _write_init(report: Report, args: argparse.Namespace) -> int:
-    from mailtls.expect import ScanSpec, init_toml
+    from mailtls.regression.expect import ScanSpec, init_toml
 
     spec = ScanSpec(
         hosts=tuple(h.name for h in report.hosts),
@@ -387,7 +388,7 @@ def _write_init(report: Report, args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from mailtls.diff import (
+    from mailtls.regression.diff import (
         diff_dict,
         diff_exit_code,
         diff_reports,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from mailtls.checks.domain import judge_domain
 from mailtls.checks.judge import Judgement
-from mailtls.mailpolicy import mx_hosts
+from mailtls.formats.mailpolicy import mx_hosts
 from mailtls.model import (
     SERVICES,
     DNSStatus,
@@ -38,7 +38,7 @@ from mailtls.model import (
 from mailtls.net.dns import Resolver
 from mailtls.net.stream import Timeouts
 from mailtls.probes.domain import DomainOptions, discover, host_addresses, lookup
-from mailtls.scan import PlannedService, ScanTarget
+from mailtls.scan.host import PlannedService, ScanTarget
 
 SPECIAL_USE_SUFFIXES = (".test", ".invalid", ".example", ".localhost")
 

@@ -24,6 +24,7 @@ import re
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from mailtls.errors import ProtocolError
+from mailtls.errortext import library_error_text
 from mailtls.model import CertificateInfo
 
 __all__ = [
@@ -55,6 +57,19 @@ _PARSE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 _VERIFY_ERRORS: tuple[type[Exception], ...] = (*_PARSE_ERRORS, InvalidSignature)
+
+
+def _deprecated_class(module: object, name: str) -> type[Any] | None:
+    """A class cryptography has deprecated (it warns on each access) and will remove: looked up
+    once, quietly; None once it is gone. DSA (deprecated in cryptography 51) is still a key
+    type some servers' certificates carry, and a scanner must name it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = getattr(module, name, None)
+    return found if isinstance(found, type) else None
+
+
+_DSA_PUBLIC_KEY = _deprecated_class(dsa, "DSAPublicKey")
 
 # How many SAN entries ``describe`` and ``match_name`` reasons list before summarising.
 _MAX_LISTED = 8
@@ -86,8 +101,8 @@ def certificate_info(der: bytes) -> CertificateInfo:
         except _PARSE_ERRORS as exc:
             if isinstance(exc, KeyError):
                 msg = f"unsupported ASN.1 value type {exc} in a name"
-            else:
-                msg = _one_line(str(exc) or type(exc).__name__, limit=_MAX_MESSAGE)
+            else:  # never the library's debug dump (cryptography 50+: a Rust ParseError)
+                msg = library_error_text(exc)
             raise ProtocolError(f"not a valid X.509 certificate: {msg}") from exc
 
 
@@ -131,7 +146,10 @@ def chain_info(ders: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
         try:
             infos.append(certificate_info(der))
         except ProtocolError as exc:
-            raise ProtocolError(f"certificate {index} of {len(ders)} in the chain: {exc}") from exc
+            raise ProtocolError(
+                f"the server's certificate could not be parsed (number {index} of {len(ders)} "
+                f"in the chain it sent): {exc}"
+            ) from exc
     return tuple(infos)
 
 
@@ -208,8 +226,8 @@ def _public_key(cert: x509.Certificate) -> tuple[str, int]:
         return "Ed25519", 256  # length of the key itself, 32 bytes (OpenSSL says "253 bits")
     if isinstance(key, ed448.Ed448PublicKey):
         return "Ed448", 456  # 57 bytes
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA", key.key_size
+    if _DSA_PUBLIC_KEY is not None and isinstance(key, _DSA_PUBLIC_KEY):
+        return "DSA", int(key.key_size)
     return "unknown", 0
 
 
@@ -243,7 +261,7 @@ def _verifies_itself(cert: x509.Certificate) -> bool:
             if params is not None or digest is not None:
                 return False
             key.verify(signature, data)
-        elif isinstance(key, dsa.DSAPublicKey):
+        elif _DSA_PUBLIC_KEY is not None and isinstance(key, _DSA_PUBLIC_KEY):
             if params is not None or digest is None:
                 return False
             key.verify(signature, data, digest)

@@ -21,8 +21,8 @@ from enum import IntEnum
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 
-from mailtls import ciphersuites
 from mailtls.errors import ProtocolError
+from mailtls.tls import suites as ciphersuites
 
 __all__ = [
     "ALERT_NAMES",

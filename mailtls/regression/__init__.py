@@ -1,0 +1,1 @@
+"""Regression testing: ``--expect`` TOML expectations (``expect``), report baselines (``diff``)."""

@@ -1,0 +1,102 @@
+"""The project's own scripts: the README's two commands, the lock, and the promise that the test
+suite never touches the services of the machine it runs on (it may be a real mail host)."""
+
+from __future__ import annotations
+
+import re
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts"
+
+# What only an administrator may do to a system service or its configuration.
+FORBIDDEN = [
+    r"\bsystemctl\s+(?:\S+\s+)*(?:stop|disable|mask|kill|restart|reload|reenable|edit|set-property)\b",
+    r"\bupdate-rc\.d\b",
+    r"\binvoke-rc\.d\b",
+    r"\bservice\s+\S+\s+(?:stop|restart|reload|force-reload)\b",
+    r"/etc/init\.d/\S+\s+(?:stop|restart|reload)\b",
+    r"\b(?:postfix|dovecot|postsuper|doveadm)\s+(?:stop|reload|flush|abort)\b",
+    r"\bpostconf\s+-e\b",
+    r"\bkill(?:all)?\s",
+    r"\bpkill\b",
+    r">\s*/etc/(?!apt/)",  # writing a system configuration file
+    r"\brm\s+(?:-\S+\s+)*/etc/",
+]
+
+
+def _shell_scripts() -> list[Path]:
+    found = [SCRIPTS / "test", SCRIPTS / "mailtls", SCRIPTS / "lock", ROOT / ".ci" / "run"]
+    found += sorted((SCRIPTS / "install").glob("*.sh"))
+    found += sorted((SCRIPTS / "lib").glob("*.sh"))
+    return found
+
+
+def _code_lines(path: Path) -> list[tuple[int, str]]:
+    return [(n, line) for n, line in enumerate(path.read_text().splitlines(), 1)
+            if not line.lstrip().startswith("#")]
+
+
+@pytest.mark.parametrize("path", _shell_scripts(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_script_stops_disables_or_reconfigures_a_service(path: Path) -> None:
+    bad = [f"{path.name}:{n}: {line.strip()}" for n, line in _code_lines(path)
+           for pattern in FORBIDDEN if re.search(pattern, line)]
+    assert bad == []
+
+
+@pytest.mark.parametrize("path", sorted((SCRIPTS / "install").glob("*.sh")),
+                         ids=lambda p: p.name)
+def test_install_scripts_are_idempotent_and_start_no_service(path: Path) -> None:
+    """Each installs only what is missing (dpkg-query first), says what it installs, and keeps
+    maintainer scripts from starting a service with a policy-rc.d of its own only if there is
+    none (and removes only that one)."""
+    text = path.read_text()
+    if "apt-get install" not in text:
+        return
+    assert "dpkg-query" in text, "must check what is installed before installing"
+    assert re.search(r"(?:say|echo)\s+\"[^\"]*installing", text), "must say what it installs"
+    if "policy-rc.d" in text:
+        assert "[ ! -e /usr/sbin/policy-rc.d ]" in text
+    assert path.stat().st_mode & stat.S_IXUSR
+
+
+def test_the_test_script_runs_every_install_script_and_ci_runs_the_test_script() -> None:
+    test = (SCRIPTS / "test").read_text()
+    assert re.search(r'for script in scripts/install/\*\.sh; do\s+bash "\$script"', test)
+    ci = [line for _, line in _code_lines(ROOT / ".ci" / "run") if line.strip()]
+    assert ci[-1].strip() == "exec bash scripts/test"
+    assert not (SCRIPTS / "install-interop").exists()
+
+
+def test_readme_quick_start_is_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = quick.split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.strip().splitlines()]
+    assert commands == ["scripts/mailtls demo", "scripts/test"]
+    for name in ("mailtls", "test", "lock"):
+        assert (SCRIPTS / name).stat().st_mode & stat.S_IXUSR, name
+
+
+def _name(requirement: str) -> str:
+    name = re.match(r"[A-Za-z0-9._-]+", requirement)
+    assert name, requirement
+    return re.sub(r"[-_.]+", "-", name.group(0)).lower()
+
+
+def test_constraints_pin_every_dependency_exactly() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in project["dependencies"]}
+    wanted |= {_name(r) for r in project["optional-dependencies"]["test"]}
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, sep, version = line.partition("==")
+            assert sep and re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", version), line
+            pins[_name(name)] = version
+    assert wanted - pins.keys() == set()
+    assert "mailtls" not in pins
