@@ -153,10 +153,12 @@ async def _resolve(
 
 
 async def scan(
-    request: ScanRequest, *, address_limits: dict[str, asyncio.Semaphore] | None = None
+    request: ScanRequest, *, address_limits: dict[str, asyncio.Semaphore] | None = None,
+    on_probe: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Scan ``request``. ``address_limits``: per-address semaphores shared with other scans
-    running at the same time (``mailtls.scan.batch``), so --max-connections holds across hosts."""
+    running at the same time (``mailtls.scan.batch``), so --max-connections holds across hosts.
+    ``on_probe(done, total)`` is called as each port's probe ends (the progress line)."""
     started_at = request.clock()
     started = time.monotonic()
     deadline = started + request.deadline
@@ -205,6 +207,16 @@ async def scan(
         recorders.setdefault(-1, []).append(recorder)
         tasks.append(asyncio.create_task(_limited(limit, recorder.endpoint, quick, recorder)))
 
+    if tasks and on_probe is not None:
+        finished = [0]
+
+        def _ended(_task: asyncio.Task[None]) -> None:
+            finished[0] += 1
+            on_probe(finished[0], len(tasks))
+
+        for task in tasks:
+            task.add_done_callback(_ended)
+        on_probe(0, len(tasks))
     if tasks:
         remaining = max(0.0, deadline - time.monotonic())
         _done, pending = await asyncio.wait(tasks, timeout=remaining)
