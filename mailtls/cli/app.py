@@ -315,7 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(domain)
     add_check_options(domain)  # --targets, --max-hosts, --expect, --baseline: as for check
     add_db_option(domain)
-    add_fleet_commands(sub, scan_options=_add_scan_options, domain_options=_add_domain_options)
+    from mailtls.cli.output import FORMATS
+
+    add_fleet_commands(sub, scan_options=_add_scan_options, domain_options=_add_domain_options,
+                       formats=FORMATS)
 
     demo = sub.add_parser(
         "demo",
@@ -428,7 +431,8 @@ def _check(args: argparse.Namespace) -> int:
     from mailtls.fleet.cli import run_with_db, wants_db
 
     if wants_db(args):  # fleet submit, check --db: runs in the results database
-        from mailtls.cli.regression import emit, finish
+        from mailtls.cli.output import emit
+        from mailtls.cli.regression import finish
 
         def output(report: Report) -> int:
             judged, code = finish(report, prepared, FailOn(args.fail_on))
@@ -474,9 +478,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("check", "domain", "init"):
             return _check(args)
         if args.command in ("worker", "fleet"):
+            from mailtls.cli.output import render
             from mailtls.fleet.cli import run_fleet_command
 
-            return run_fleet_command(args, _check)
+            return run_fleet_command(args, _check, render=render)
         if args.command == "diff":
             from mailtls.cli.regression import run_diff
 

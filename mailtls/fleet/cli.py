@@ -14,7 +14,7 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["add_db_option", "add_fleet_commands", "run_fleet_command", "run_with_db",
            "wants_db"]
 
-REPORT_FORMATS = ("jsonl", "json", "text")
 
 URL_HELP = (f"URLs with a password only from the environment: ${BROKER_ENV}, ${DB_ENV} (a "
             "command line is visible to every user of the machine; mailtls refuses a password "
@@ -72,8 +71,12 @@ def add_db_option(p: argparse.ArgumentParser) -> None:
                    "with a password belongs); see `mailtls fleet --help`")
 
 
+Renderer = Callable[..., str]  # mailtls.cli.output.render(report, code, fmt, fail_on=...)
+
+
 def add_fleet_commands(sub: Any, *, scan_options: Callable[[argparse.ArgumentParser], None],
-                       domain_options: Callable[[argparse.ArgumentParser], None]) -> None:
+                       domain_options: Callable[[argparse.ArgumentParser], None],
+                       formats: Sequence[str]) -> None:
     worker = sub.add_parser(
         "worker", help="run a Celery worker that scans the targets of fleet runs",
         description="A Celery worker: takes targets of `mailtls fleet submit` runs from the "
@@ -142,15 +145,16 @@ def add_fleet_commands(sub: Any, *, scan_options: Callable[[argparse.ArgumentPar
     status.add_argument("--format", choices=("text", "json"), default="text")
 
     report = fleet_sub.add_parser(
-        "report", help="the reports of a run (jsonl, json, text)",
-        description="The stored reports of RUN in the order of its targets file: jsonl (one "
-        "mailtls/1 report per target, as `check --format jsonl`), json (one report with every "
-        "host, as `check --targets --format json`), text (one line per target).",
+        "report", help="the reports of a run, in any format of check",
+        description="The stored reports of RUN in the order of its targets file: jsonl (the "
+        "stored mailtls/1 report of each target, as `check --format jsonl` printed it), json "
+        "(one report with every host, as `check --targets --format json`), every other format "
+        "of check rendered from that report, or summary (one line per target).",
         epilog="exit codes: the worst exit code of the targets (as `check`), 3 if targets are "
         "still pending or the run is unknown")
     report.add_argument("run", metavar="RUN")
     _db_argument(report, required_text="required")
-    report.add_argument("--format", choices=REPORT_FORMATS, default="jsonl")
+    report.add_argument("--format", choices=(*formats, "summary"), default="jsonl")
 
     diff = fleet_sub.add_parser(
         "diff", help="what changed between two runs, per target (as `mailtls diff`)",
@@ -201,13 +205,14 @@ def wants_db(args: argparse.Namespace) -> bool:
 _opened: list[Database] = []
 
 
-def run_fleet_command(args: argparse.Namespace, check: Callable[[argparse.Namespace], int]
-                      ) -> int:
-    """``worker`` and ``fleet ...``; ``check`` is ``mailtls.cli._check`` (submit builds the scan
-    request exactly as ``check`` does, then comes back to ``run_with_db``)."""
+def run_fleet_command(args: argparse.Namespace, check: Callable[[argparse.Namespace], int],
+                      *, render: Renderer) -> int:
+    """``worker`` and ``fleet ...``; ``check`` is ``mailtls.cli.app._check`` (submit builds the
+    scan request exactly as ``check`` does, then comes back to ``run_with_db``); ``render``
+    renders a report in one of check's formats (``fleet report``)."""
     _need_fleet()
     try:
-        return _fleet_command(args, check)
+        return _fleet_command(args, check, render)
     finally:
         _close_all()
 
@@ -217,7 +222,8 @@ def _close_all() -> None:
         _opened.pop().dispose()
 
 
-def _fleet_command(args: argparse.Namespace, check: Callable[[argparse.Namespace], int]) -> int:
+def _fleet_command(args: argparse.Namespace, check: Callable[[argparse.Namespace], int],
+                   render: Renderer) -> int:
     if args.command == "worker":
         return _worker(args)
     sub = getattr(args, "fleet_command", None)
@@ -237,7 +243,7 @@ def _fleet_command(args: argparse.Namespace, check: Callable[[argparse.Namespace
     if sub == "status":
         return _status(args)
     if sub == "report":
-        return _report(args)
+        return _report(args, render)
     if sub == "diff":
         return _diff(args)
     raise UsageError("fleet needs a subcommand: submit, status, report or diff")
@@ -470,23 +476,29 @@ def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
-def _report(args: argparse.Namespace) -> int:
+def _report(args: argparse.Namespace, render: Renderer) -> int:
     db = _open_db(args)
     st = db.status(args.run)
     docs: Iterator[dict[str, Any]] = db.documents(args.run)
     codes: list[int] = []
-    if args.format == "json":
-        merged = merged_document(docs, args.run)
-        sys.stdout.write(json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
-        codes.append(merged["summary"]["exit_code"])
-    else:
+    if args.format in ("jsonl", "summary"):
         for doc in docs:
-            code = int(doc["summary"]["exit_code"])
-            codes.append(code)
+            codes.append(int(doc["summary"]["exit_code"]))
             if args.format == "jsonl":
                 sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
             else:
                 sys.stdout.write(_text_line(doc) + "\n")
+    else:
+        merged = merged_document(docs, args.run)
+        codes.append(merged["summary"]["exit_code"])
+        if args.format == "json":
+            sys.stdout.write(json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+        else:
+            from mailtls.render.load import report_from_dict
+
+            report, code = report_from_dict(merged, source=f"run {args.run}")
+            fail_on = FailOn(db.run_options(args.run).get("fail_on", "warn"))
+            sys.stdout.write(render(report, code, args.format, fail_on=fail_on))
     sys.stdout.flush()
     if not st.finished:
         print(f"mailtls: run {args.run}: {st.pending} of {st.total} target(s) still pending",

@@ -76,8 +76,18 @@ def test_embedded_run_stored_and_reported(counting_server: tuple[Counter, Runnin
     assert code == 2 and len(merged["hosts"]) == 6 and merged["options"]["run"] == run_id
     assert merged["summary"]["exit_code"] == 2
 
-    code, out, _ = run(capsys, "fleet", "report", run_id, "--db", str(db), "--format", "text")
+    code, out, _ = run(capsys, "fleet", "report", run_id, "--db", str(db), "--format",
+                       "summary")
     assert len(out.splitlines()) == 6 and "smtp.starttls.not_offered" in out
+
+    # every other format of check, rendered from the stored reports as check renders them
+    for fmt in ("text", "csv", "junit", "nagios", "prometheus", "html"):
+        code, out, err = run(capsys, "fleet", "report", run_id, "--db", str(db), "--format",
+                             fmt)
+        assert code == 2 and out and err == "", (fmt, err)
+        assert "h005.example.test" in out, fmt
+    code, out, _ = run(capsys, "fleet", "report", run_id, "--db", str(db), "--format", "csv")
+    assert sum("smtp.starttls.not_offered" in line for line in out.splitlines()) == 6
 
     rows = Database(f"sqlite:///{db}").query(queries.FINDING, run=run_id,
                                              finding_id="smtp.starttls.not_offered")
