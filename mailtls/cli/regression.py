@@ -149,12 +149,12 @@ def prepare_check(args: argparse.Namespace) -> Prepared:
     """Fill the hosts from --targets (and the --expect file's [scan] table when the command line
     names none); read --expect and --baseline before any scanning, so a bad file is a usage
     error at once."""
-    from mailtls.scan.batch import load_targets
-
     prepared = Prepared()
     hosts = list(getattr(args, "hosts", []) or [])
     targets = getattr(args, "targets", None)
     if targets:
+        from mailtls.scan.batch import load_targets  # only here: start-up time of every check
+
         hosts += load_targets(targets)
     expect_path = getattr(args, "expect", None)
     if expect_path:
