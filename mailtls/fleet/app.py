@@ -40,7 +40,7 @@ import redis
 from celery import Celery, Task
 
 from mailtls.fleet.db import DONE, FAILED, PENDING, Database
-from mailtls.fleet.limiter import RedisAddressLimits
+from mailtls.fleet.limiter import RedisConnectionBudget
 from mailtls.fleet.task import could_not_test, per_address, rate_limited_addresses, scan_target
 from mailtls.fleet.writer import ResultWriter
 
@@ -119,7 +119,7 @@ def scan_task(self: Task[Any, Any], run_id: str, names: list[str]) -> dict[str, 
     options = state.run_options(run_id)
     max_attempts = int(options.get("max_attempts", 3))
     attempts = state.db.begin_attempts(run_id, pending)
-    limits = RedisAddressLimits(state.redis, limit=per_address(options))
+    limits = RedisConnectionBudget(state.redis, limit=per_address(options))
     counts = asyncio.run(_scan_chunk(state, run_id, pending, attempts, options, max_attempts,
                                      limits))
     if counts.get("retry"):
@@ -130,7 +130,7 @@ def scan_task(self: Task[Any, Any], run_id: str, names: list[str]) -> dict[str, 
 
 async def _scan_chunk(state: WorkerState, run_id: str, names: list[str],
                       attempts: dict[str, int], options: dict[str, Any], max_attempts: int,
-                      limits: RedisAddressLimits) -> dict[str, int]:
+                      limits: RedisConnectionBudget) -> dict[str, int]:
     counts = {"done": 0, FAILED: 0, "retry": 0}
     writer = ResultWriter(state.db, run_id)
 

@@ -362,8 +362,9 @@ def _embedded(request: Any, args: argparse.Namespace, options: dict[str, Any],
     """``check --targets FILE --db URL``: every target through ``scan_target`` in this process
     (``--max-hosts`` at a time, the per-address limit shared), each report stored as it
     finishes; then the usual output of ``check``."""
-    from mailtls.fleet.task import scan_target_report
+    from mailtls.fleet.task import per_address, scan_target_report
     from mailtls.fleet.writer import ResultWriter
+    from mailtls.net.budget import ConnectionBudget
     from mailtls.scan.batch import DEFAULT_MAX_HOSTS, merge_reports
 
     db = _open_db(args)
@@ -372,7 +373,7 @@ def _embedded(request: Any, args: argparse.Namespace, options: dict[str, Any],
     print(f"mailtls: run {run_id} in {db.shown}", file=sys.stderr)
     jsonl = args.format == "jsonl"
     slots = asyncio.Semaphore(args.max_hosts or DEFAULT_MAX_HOSTS)
-    limits: dict[str, asyncio.Semaphore] = {}
+    limits = ConnectionBudget(per_address(options))
     finished: dict[int, Report] = {}
     codes: list[int] = []
 

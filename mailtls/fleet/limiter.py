@@ -1,9 +1,11 @@
 """The per-address connection limit and rate-limit cool-down, shared by every worker in Redis.
 
-``scan`` takes a mapping of per-address semaphores (``address_limits``); the embedded path
-shares plain ``asyncio.Semaphore``s among the targets of one process. A worker passes
-``RedisAddressLimits`` instead: each address's semaphore is a Redis sorted set of leases, so
-``--max-connections`` (1 with ``--slow``) holds across all workers and machines together.
+``scan`` takes a connection budget (``address_limits``, ``mailtls.net.budget``): every
+connection takes a slot of its address for its whole life. The embedded path shares one
+``ConnectionBudget`` among the targets of its process. A worker passes a
+``RedisConnectionBudget``: a slot is first taken in the process (by priority, as always), then
+as a lease in a Redis sorted set per address, so ``--max-connections`` (1 with ``--slow``) holds
+per connection across all workers and machines together.
 
 - A lease is taken atomically (a Lua script: drop expired leases, count, add), renewed every
   ``LEASE_SECONDS / 3`` while its endpoint is probed, and expires by itself ``LEASE_SECONDS``
@@ -11,7 +13,7 @@ shares plain ``asyncio.Semaphore``s among the targets of one process. A worker p
   within that time.
 - Cool-down: when a target's report shows that an address turned connections away (a
   421/BYE/-ERR greeting, the TLS enumeration rate limited), the worker sets a cool-down key for
-  that address; every worker waits it out before it opens the next endpoint there.
+  that address; every worker waits it out before it opens its next connection there.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from typing import Any
 
 import redis
 
-__all__ = ["COOL_DOWN_SECONDS", "LEASE_SECONDS", "RedisAddressLimits"]
+from mailtls.net.budget import BASIC, AddressBudget, ConnectionBudget, Priority
+
+__all__ = ["COOL_DOWN_SECONDS", "LEASE_SECONDS", "RedisConnectionBudget"]
 
 PREFIX = "mailtls:limit:"
 COOL_PREFIX = "mailtls:cool:"
@@ -48,17 +52,26 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class RedisSemaphore(asyncio.Semaphore):
-    """One address's slot in Redis, used as ``async with`` by ``scan`` (only that)."""
+class RedisAddressBudget(AddressBudget):
+    """One address's budget: a slot of this process (served by priority, as in the embedded
+    path), then a lease in Redis shared with every other worker."""
 
-    def __init__(self, owner: RedisAddressLimits, address: str) -> None:
-        super().__init__(1)
+    def __init__(self, owner: RedisConnectionBudget, address: str) -> None:
+        super().__init__(owner.limit)
         self._owner = owner
         self._key = PREFIX + address
         self._cool = COOL_PREFIX + address
         self._held: list[tuple[str, asyncio.Task[None]]] = []
 
-    async def __aenter__(self) -> None:
+    async def acquire(self, priority: Priority = BASIC) -> None:
+        await super().acquire(priority)
+        try:
+            await self._lease()
+        except BaseException:
+            super().release()
+            raise
+
+    async def _lease(self) -> None:
         owner = self._owner
         token = uuid.uuid4().hex
         while True:
@@ -67,9 +80,9 @@ class RedisSemaphore(asyncio.Semaphore):
                 await asyncio.sleep(wait_ms / 1000)
                 continue
             now = _now_ms()
-            got = owner.acquire(keys=[self._key],
-                                args=[now, now + int(owner.lease_seconds * 1000), owner.limit,
-                                      token])
+            got = owner.acquire_script(
+                keys=[self._key],
+                args=[now, now + int(owner.lease_seconds * 1000), owner.limit, token])
             if got:
                 self._held.append((token, asyncio.create_task(self._renew(token))))
                 return
@@ -83,31 +96,36 @@ class RedisSemaphore(asyncio.Semaphore):
             self._owner.client.zadd(self._key, {token: expiry}, xx=True)
             self._owner.client.pexpireat(self._key, expiry)
 
-    async def __aexit__(self, *exc: object) -> None:
-        if self._held:
+    def release(self) -> None:
+        if self._held:  # leases are interchangeable: give back any one of ours
             token, renewal = self._held.pop()
             renewal.cancel()
             self._owner.client.zrem(self._key, token)
+        super().release()
 
 
-class RedisAddressLimits(dict[str, asyncio.Semaphore]):
-    """``address_limits`` for ``scan`` backed by Redis: at most ``limit`` endpoints of one
-    address probed at once by all workers together."""
+class RedisConnectionBudget(ConnectionBudget):
+    """The connection budget of ``scan`` backed by Redis: at most ``limit`` connections to one
+    address open at once, by all workers together."""
 
     def __init__(self, client: redis.Redis, *, limit: int,
                  lease_seconds: float = LEASE_SECONDS) -> None:
-        super().__init__()
+        super().__init__(limit)
         self.client = client
-        self.limit = limit
         self.lease_seconds = lease_seconds
-        self.acquire: Any = client.register_script(_ACQUIRE)
+        self.acquire_script: Any = client.register_script(_ACQUIRE)
+        self._redis_budgets: dict[str, RedisAddressBudget] = {}
 
-    def setdefault(self, key: str, default: asyncio.Semaphore | None = None
-                   ) -> asyncio.Semaphore:
-        if key not in self:
-            self[key] = RedisSemaphore(self, key)
-        return self[key]
+    def for_address(self, address: str) -> AddressBudget:
+        budget = self._redis_budgets.get(address)
+        if budget is None:
+            budget = self._redis_budgets[address] = RedisAddressBudget(self, address)
+        return budget
+
+    @property
+    def peak(self) -> int:
+        return max((b.peak for b in self._redis_budgets.values()), default=0)
 
     def cool_down(self, address: str, seconds: float = COOL_DOWN_SECONDS) -> None:
-        """Every worker waits ``seconds`` before its next endpoint at ``address``."""
+        """Every worker waits ``seconds`` before its next connection to ``address``."""
         self.client.set(COOL_PREFIX + address, "1", px=int(seconds * 1000))

@@ -12,13 +12,13 @@ would travel through the broker and sit in the database.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
 from mailtls.checks.rules import INTERNAL_ERROR
 from mailtls.model import HostReport, Report
 from mailtls.model.exitcodes import FailOn, exit_code
+from mailtls.net.budget import ConnectionBudget
 from mailtls.net.stream import Timeouts
 from mailtls.scan.host import PlannedService, ScanRequest, scan
 
@@ -97,7 +97,7 @@ def document(report: Report, options: dict[str, Any]) -> dict[str, Any]:
 
 
 async def scan_target_report(options: dict[str, Any], target: str, *,
-                             address_limits: dict[str, asyncio.Semaphore] | None = None
+                             address_limits: ConnectionBudget | None = None
                              ) -> tuple[Report, dict[str, Any]]:
     """Scan ``target``: its report and the report's ``mailtls/1`` JSON. ``address_limits`` as
     for ``scan``: shared by the targets of this process (embedded) or backed by Redis
@@ -107,7 +107,7 @@ async def scan_target_report(options: dict[str, Any], target: str, *,
 
 
 async def scan_target(options: dict[str, Any], target: str, *,
-                      address_limits: dict[str, asyncio.Semaphore] | None = None
+                      address_limits: ConnectionBudget | None = None
                       ) -> dict[str, Any]:
     """Scan ``target``: its ``mailtls/1`` report (the Celery task's body)."""
     return (await scan_target_report(options, target, address_limits=address_limits))[1]

@@ -201,44 +201,47 @@ def test_wrong_broker_password_is_one_line_without_it(redis_server: object, tmp_
 
 
 async def test_redis_limiter_leases_cool_down_and_expiry(broker: str) -> None:
-    """The shared limiter on its own: at most `limit` holders of an address at once, a
-    cool-down every holder waits out, and the lease of a holder that died (no renewal, no
-    release) expiring by itself."""
+    """The shared budget on its own: at most `limit` connections to an address at once over
+    two budgets (two workers), a cool-down every holder waits out, and the lease of a holder
+    that died (no renewal, no release) expiring by itself."""
     import asyncio
 
     import redis
 
-    from mailtls.fleet.limiter import RedisAddressLimits
+    from mailtls.fleet.limiter import RedisConnectionBudget
 
     client = redis.Redis.from_url(broker)
-    limits = RedisAddressLimits(client, limit=2, lease_seconds=0.6)
+    workers = [RedisConnectionBudget(client, limit=2, lease_seconds=0.6) for _ in range(2)]
     held = peak = 0
 
-    async def hold() -> None:
+    async def hold(budget: RedisConnectionBudget, address: str = "127.0.0.9") -> None:
         nonlocal held, peak
-        async with limits.setdefault("127.0.0.9"):
+        slot = budget.for_address(address)
+        await slot.acquire()
+        try:
             held += 1
             peak = max(peak, held)
             await asyncio.sleep(0.05)
             held -= 1
+        finally:
+            slot.release()
 
-    await asyncio.gather(*(hold() for _ in range(8)))
+    await asyncio.gather(*(hold(workers[i % 2]) for i in range(8)))
     assert peak == 2
 
-    limits.cool_down("127.0.0.9", 0.4)
+    workers[0].cool_down("127.0.0.9", 0.4)
     started = time.monotonic()
-    await hold()
+    await hold(workers[1])
     assert time.monotonic() - started >= 0.35
 
     # a holder that dies: its renewal stops and it never releases
-    dead = RedisAddressLimits(client, limit=1, lease_seconds=0.6)
-    sem = dead.setdefault("127.0.0.8")
-    await sem.__aenter__()
-    for _token, renewal in sem._held:
+    dead = RedisConnectionBudget(client, limit=1, lease_seconds=0.6)
+    slot = dead.for_address("127.0.0.8")
+    await slot.acquire()
+    for _token, renewal in slot._held:  # type: ignore[attr-defined]
         renewal.cancel()
-    other = RedisAddressLimits(client, limit=1, lease_seconds=0.6)
     started = time.monotonic()
-    async with other.setdefault("127.0.0.8"):
-        waited = time.monotonic() - started
+    await hold(RedisConnectionBudget(client, limit=1, lease_seconds=0.6), "127.0.0.8")
+    waited = time.monotonic() - started
     assert 0.4 < waited < 2.0, waited
     client.close()
