@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 from mailtls import __version__
 from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
+from mailtls.cli.helpformat import HelpFormatter
 from mailtls.errors import MailTLSError, UsageError
-from mailtls.model import SERVICES, Report
+from mailtls.model import ALL_SERVICES, SERVICE_GROUPS, Report
 from mailtls.model.exitcodes import UNKNOWN, FailOn, exit_code
 from mailtls.net.stream import Timeouts
 
@@ -68,7 +69,8 @@ def _count(text: str) -> int:
 def _add_output_options(p: argparse.ArgumentParser) -> None:
     from mailtls.cli.output import FORMATS, FORMATS_HELP
 
-    p.add_argument("--format", choices=FORMATS, default="text", help=FORMATS_HELP)
+    p.add_argument("--format", choices=FORMATS, default="text", metavar="FORMAT",
+                   help=FORMATS_HELP)
     p.add_argument(
         "-v",
         "--verbose",
@@ -100,7 +102,25 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAMES",
         help="check only these services at their standard ports, comma-separated: "
-        + ", ".join(f"{s.name} ({s.default_port})" for s in SERVICES.values()),
+        + ", ".join(f"{s.name} ({s.default_port})" for s in ALL_SERVICES.values()),
+    )
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="GROUPS",
+        help="check these groups of services too, comma-separated: "
+        + "; ".join(f"{g} ({', '.join(m)})" for g, m in SERVICE_GROUPS.items()
+                    if g not in ("mail", "all"))
+        + "; or service names (e.g. --also web,ldap adds 80, 443, 389, 636 to the mail ports)",
+    )
+    p.add_argument(
+        "--services",
+        action="append",
+        default=[],
+        metavar="GROUPS",
+        help="check exactly these groups of services: mail (the default seven), web, ldap, "
+        "ftp, news, or all (mail and the other secure ports of a mail host)",
     )
     p.add_argument(
         "--service",
@@ -170,9 +190,11 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--quick",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="one connection per port: skip the version/cipher enumeration and the "
-        "STARTTLS security probes",
+        "STARTTLS security probes (off by default: check is the full test; --no-quick is "
+        "accepted everywhere, as in mailtls client, whose default is --quick)",
     )
     p.add_argument(
         "--relay-test",
@@ -183,6 +205,7 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--profile",
+        metavar="PROFILE",
         choices=sorted(PROFILES),
         default=DEFAULT_PROFILE,
         help="yardstick for TLS versions and cipher suites (default: mail = BCP 195 / RFC 8996 "
@@ -218,7 +241,7 @@ a NAME is a mail domain (MX, SRV, MTA-STS, TLS-RPT, DANE) when:
     (.test, .invalid, .example, .localhost; RFC 6761) and no --resolver is given.
   Otherwise NAME is a host: its own mail ports are checked, as always.
 a domain's MX hosts are tested on port 25 (--service smtp=PORT to change it) plus the services
-named with --only/--service; its SRV targets on the ports and services their records name.
+  named with --only/--service; its SRV targets on the ports and services their records name.
 """
 
 
@@ -255,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         "IMAP (143, 993) and POP3 (110, 995): STARTTLS and implicit TLS, TLS version, "
         "certificate, plaintext login — with the server's own words as evidence.",
         epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mailtls {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -265,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check every mail port of one or more hosts",
         description="Probe the mail ports of HOST (every A/AAAA address) and report per port.",
         epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     check.add_argument(
         "hosts", nargs="*", metavar="HOST", help="mail server host name or IP (or --targets)"
@@ -306,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         "each on its ports, and check the domain's MTA-STS policy, TLS-RPT record and DANE "
         "TLSA records.",
         epilog=DOMAIN_HELP + "\n" + EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     domain.add_argument("hosts", nargs="*", metavar="DOMAIN",
                         help="mail domain, e.g. example.com (or --targets)")
@@ -326,8 +349,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Starts two sets of loopback servers — one well configured, one with typical "
         "flaws — on 127.0.0.1 and checks them, so you can see a full report anywhere.",
         epilog=DEMO_EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
+    demo.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
+                      help="as for check: one connection per port, no enumeration and no "
+                      "STARTTLS security probes")
+    demo.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
+                      metavar="PROFILE", help="as for check: the yardstick for TLS versions and "
+                      "cipher suites: " + ", ".join(sorted(PROFILES)))
     _add_output_options(demo)
 
     from mailtls.cli.client import add_client_command
@@ -339,8 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_show_command(sub, output=_add_output_options)
 
+    from mailtls.cli.completion import add_completion_command
+
+    add_completion_command(sub)
+
     rules = sub.add_parser(
         "rules",
+        formatter_class=HelpFormatter,
         help="list every finding id with its severity, reference and fix, and the grading rule",
         description="Without ID: every finding id, one line each, then how verdicts and grades "
         "are derived from the findings. With ID (or a prefix such as cert.): each rule "
@@ -415,7 +449,7 @@ def _check(args: argparse.Namespace) -> int:
         dns_timeout=args.dns_timeout,
         port25_controls=tuple(dict.fromkeys(check_host_name(c) for c in args.port25_control)),
         mta_sts_port=args.mta_sts_port,
-        plan=parse_plan(args.only, args.service),
+        plan=parse_plan(args.only, args.service, args.also, args.services),
         addresses=addresses,
         timeouts=_timeouts(args),
         deadline=args.timeout if args.timeout is not None else (600.0 if args.slow else 60.0),
@@ -445,7 +479,7 @@ def _check(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from mailtls.cli.demo import demo_exit_code, demo_outcome, run_demo
 
-    report = run_demo()
+    report = run_demo(quick=args.quick, profile=args.profile)
     code = demo_exit_code(report)  # 0: the demo worked (the flawed host fails by design)
     _emit(report, args, code)
     if args.format == "text" and not getattr(args, "output_file", None):
@@ -492,6 +526,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mailtls.cli.client import run_client_command
 
             return run_client_command(args, _emit)
+        if args.command == "completion":
+            from mailtls.cli.completion import completion_script
+
+            sys.stdout.write(completion_script(parser, args.shell))
+            return 0
         if args.command == "rules":
             return _rules(args)
         parser.print_help()

@@ -11,6 +11,7 @@ import asyncio
 import os
 from collections.abc import Callable
 
+from mailtls.cli.helpformat import HelpFormatter
 from mailtls.errors import UsageError
 from mailtls.model import SERVICES, Report
 from mailtls.net.stream import Timeouts
@@ -49,7 +50,7 @@ def add_client_command(
         "--config FILE), check each incoming and outgoing server, and say what each client "
         "would pick, whether that is secure, and the most secure configuration that works.",
         epilog=CLIENT_HELP + "\n" + exit_codes_help,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("address", nargs="?", metavar="ADDRESS",
                    help="the e-mail address, user@example.com (optional with --config: fills "
@@ -70,17 +71,25 @@ def add_client_command(
     p.add_argument("--ca-file", metavar="PEM",
                    help="trust these CA certificates instead of the system store")
     p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=True,
-                   help="one connection per port (default); --no-quick also enumerates TLS "
-                   "versions and cipher suites")
+                   help="one connection per port (the default here, unlike check: a client "
+                   "check probes every server on several ports and modes, and asks whether a "
+                   "setting works, not which suites it offers); --no-quick also enumerates TLS "
+                   "versions and cipher suites and runs the STARTTLS security probes")
     p.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
-                   help="yardstick for TLS versions and cipher suites (with --no-quick)")
-    p.add_argument("--warn-days", type=_count, default=30, metavar="DAYS")
+                   metavar="PROFILE", help="yardstick for TLS versions and cipher suites (with "
+                   "--no-quick): " + ", ".join(sorted(PROFILES)))
+    p.add_argument("--warn-days", type=_count, default=30, metavar="DAYS",
+                   help="warn when a certificate expires within DAYS (default 30)")
     p.add_argument("--timeout", type=_positive, default=60.0, metavar="S",
                    help="overall deadline in seconds (default 60)")
-    p.add_argument("--connect-timeout", type=_positive, default=5.0, metavar="S")
-    p.add_argument("--read-timeout", type=_positive, default=10.0, metavar="S")
-    p.add_argument("--handshake-timeout", type=_positive, default=10.0, metavar="S")
-    p.add_argument("--max-connections", type=_count, default=5, metavar="N")
+    p.add_argument("--connect-timeout", type=_positive, default=5.0, metavar="S",
+                   help="TCP connect timeout (default 5)")
+    p.add_argument("--read-timeout", type=_positive, default=10.0, metavar="S",
+                   help="how long to wait for each server reply (default 10)")
+    p.add_argument("--handshake-timeout", type=_positive, default=10.0, metavar="S",
+                   help="TLS handshake timeout (default 10)")
+    p.add_argument("--max-connections", type=_count, default=5, metavar="N",
+                   help="connections at once per address (default 5)")
     login(p)
     output(p)
 
