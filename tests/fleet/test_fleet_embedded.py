@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from cli_runner import cli_output as run
-from conftest import Counter, scan_args, targets_file
+from fleet_helpers import Counter, scan_args, targets_file
 
 from mailtls.fleet import queries
 from mailtls.fleet.db import SCHEMA_VERSION, Database, DatabaseError

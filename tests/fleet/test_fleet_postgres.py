@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import cli_output as run
-from conftest import Counter, Worker, mailtls_cmd, scan_args, targets_file, wait_finished
+from fleet_helpers import Counter, Worker, mailtls_cmd, scan_args, targets_file, wait_finished
 from test_fleet_embedded import _run_id, check_queries
 
 from mailtls.fleet.db import SCHEMA_VERSION, Database
