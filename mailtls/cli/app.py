@@ -137,6 +137,11 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         help="connect to this address instead of resolving HOST (repeatable); the "
         "host name is still used for SNI and the certificate check",
     )
+    family = p.add_mutually_exclusive_group()
+    family.add_argument("-4", dest="family", action="store_const", const=4,
+                        help="only the IPv4 addresses of each host")
+    family.add_argument("-6", dest="family", action="store_const", const=6,
+                        help="only the IPv6 addresses of each host")
     p.add_argument(
         "--ca-file", metavar="PEM", help="trust these CA certificates instead of the system store"
     )
@@ -291,9 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     check.add_argument(
-        "hosts", nargs="*", metavar="HOST", help="mail server host name or IP (or --targets)"
+        "hosts", nargs="*", metavar="HOST",
+        help="mail server host name or IP, or HOST:PORT / [IPv6]:PORT for one port (its "
+        "service from the standard port, or --starttls/--implicit); or --targets",
     )
     _add_scan_options(check)
+    from mailtls.cli.targets import add_target_options
+
+    add_target_options(check)
     _add_login_options(check)
     _add_domain_options(check)
     kind = check.add_mutually_exclusive_group()
@@ -426,6 +436,10 @@ def _check(args: argparse.Namespace) -> int:
     from mailtls.scan.host import ScanRequest, check_host_name, parse_plan
 
     prepared = prepare_check(args)  # HOST, --targets or --expect's [scan]; --baseline read
+    if args.command == "check":
+        from mailtls.cli.targets import apply_targets
+
+        apply_targets(args)  # HOST:PORT -> HOST plus --service NAME=PORT
 
     hosts = tuple(dict.fromkeys(check_host_name(h) for h in args.hosts))
     addresses = tuple(dict.fromkeys(check_host_name(a) for a in args.address))
@@ -461,6 +475,7 @@ def _check(args: argparse.Namespace) -> int:
         relay_test=args.relay_test,
         profile=args.profile,
         login=_login(args),
+        family=getattr(args, "family", None),
     )
     from mailtls.fleet.cli import run_with_db, wants_db
 
