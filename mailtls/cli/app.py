@@ -331,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mailtls.cli.regression import add_check_options, add_subcommands
 
     add_check_options(check)
+    from mailtls.fleet.cli import add_db_option, add_fleet_commands
+
+    add_db_option(check)
 
     def _init_options(p: argparse.ArgumentParser) -> None:
         _add_login_options(p)
@@ -353,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_domain_options(domain)
     _add_output_options(domain)
     add_check_options(domain)  # --targets, --max-hosts, --expect, --baseline: as for check
+    add_db_option(domain)
+    from mailtls.cli.output import FORMATS
+
+    add_fleet_commands(sub, scan_options=_add_scan_options, domain_options=_add_domain_options,
+                       formats=FORMATS)
 
     demo = sub.add_parser(
         "demo",
@@ -479,6 +487,17 @@ def _check(args: argparse.Namespace) -> int:
         family=getattr(args, "family", None),
         **({"ehlo": args.ehlo} if getattr(args, "ehlo", None) else {}),
     )
+    from mailtls.fleet.cli import run_with_db, wants_db
+
+    if wants_db(args):  # fleet submit, check --db: runs in the results database
+        from mailtls.cli.output import emit
+        from mailtls.cli.regression import finish
+
+        def output(report: Report) -> int:
+            judged, code = finish(report, prepared, FailOn(args.fail_on))
+            return emit(judged, code, args)
+
+        return run_with_db(request, args, prepared, output=output)
     return run_check(request, args, prepared)
 
 
@@ -517,6 +536,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_show(args)
         if args.command in ("check", "domain", "init"):
             return _check(args)
+        if args.command in ("worker", "fleet"):
+            from mailtls.cli.output import render
+            from mailtls.fleet.cli import run_fleet_command
+
+            return run_fleet_command(args, _check, render=render)
         if args.command == "diff":
             from mailtls.cli.regression import run_diff
 
