@@ -137,6 +137,15 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         help="connect to this address instead of resolving HOST (repeatable); the "
         "host name is still used for SNI and the certificate check",
     )
+    from mailtls.cli.targets import ehlo_name
+
+    p.add_argument(
+        "--ehlo",
+        type=ehlo_name,
+        metavar="NAME",
+        help="the name the SMTP sessions say EHLO with (default mailtls.invalid); for servers "
+        "that refuse a name that does not resolve to the address you test from",
+    )
     family = p.add_mutually_exclusive_group()
     family.add_argument("-4", dest="family", action="store_const", const=4,
                         help="only the IPv4 addresses of each host")
@@ -374,6 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_command(sub, output=_add_output_options, login=_add_login_options,
                        exit_codes_help=EXIT_CODES_HELP)
 
+    from mailtls.cli.serve import add_serve_command
+
+    add_serve_command(sub)
+
     from mailtls.cli.output import add_show_command
 
     add_show_command(sub, output=_add_output_options)
@@ -476,6 +489,7 @@ def _check(args: argparse.Namespace) -> int:
         profile=args.profile,
         login=_login(args),
         family=getattr(args, "family", None),
+        **({"ehlo": args.ehlo} if getattr(args, "ehlo", None) else {}),
     )
     from mailtls.fleet.cli import run_with_db, wants_db
 
@@ -548,6 +562,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "rules":
             return _rules(args)
+        if args.command == "serve":
+            from mailtls.cli.serve import run_serve_command
+
+            return run_serve_command(args)
         parser.print_help()
         return UNKNOWN
     except UsageError as exc:
