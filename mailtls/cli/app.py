@@ -137,6 +137,11 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         help="connect to this address instead of resolving HOST (repeatable); the "
         "host name is still used for SNI and the certificate check",
     )
+    family = p.add_mutually_exclusive_group()
+    family.add_argument("-4", dest="family", action="store_const", const=4,
+                        help="only the IPv4 addresses of each host")
+    family.add_argument("-6", dest="family", action="store_const", const=6,
+                        help="only the IPv6 addresses of each host")
     p.add_argument(
         "--ca-file", metavar="PEM", help="trust these CA certificates instead of the system store"
     )
@@ -291,9 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     check.add_argument(
-        "hosts", nargs="*", metavar="HOST", help="mail server host name or IP (or --targets)"
+        "hosts", nargs="*", metavar="HOST",
+        help="mail server host name or IP, or HOST:PORT / [IPv6]:PORT for one port (its "
+        "service from the standard port, or --starttls/--implicit); or --targets",
     )
     _add_scan_options(check)
+    from mailtls.cli.targets import add_target_options
+
+    add_target_options(check)
     _add_login_options(check)
     _add_domain_options(check)
     kind = check.add_mutually_exclusive_group()
@@ -312,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mailtls.cli.regression import add_check_options, add_subcommands
 
     add_check_options(check)
+    from mailtls.fleet.cli import add_db_option, add_fleet_commands
+
+    add_db_option(check)
 
     def _init_options(p: argparse.ArgumentParser) -> None:
         _add_login_options(p)
@@ -334,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_domain_options(domain)
     _add_output_options(domain)
     add_check_options(domain)  # --targets, --max-hosts, --expect, --baseline: as for check
+    add_db_option(domain)
+    from mailtls.cli.output import FORMATS
+
+    add_fleet_commands(sub, scan_options=_add_scan_options, domain_options=_add_domain_options,
+                       formats=FORMATS)
 
     demo = sub.add_parser(
         "demo",
@@ -355,6 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_client_command(sub, output=_add_output_options, login=_add_login_options,
                        exit_codes_help=EXIT_CODES_HELP)
+
+    from mailtls.cli.serve import add_serve_command
+
+    add_serve_command(sub)
 
     from mailtls.cli.output import add_show_command
 
@@ -418,6 +440,10 @@ def _check(args: argparse.Namespace) -> int:
     from mailtls.scan.host import ScanRequest, check_host_name, parse_plan
 
     prepared = prepare_check(args)  # HOST, --targets or --expect's [scan]; --baseline read
+    if args.command == "check":
+        from mailtls.cli.targets import apply_targets
+
+        apply_targets(args)  # HOST:PORT -> HOST plus --service NAME=PORT
 
     hosts = tuple(dict.fromkeys(check_host_name(h) for h in args.hosts))
     addresses = tuple(dict.fromkeys(check_host_name(a) for a in args.address))
@@ -453,7 +479,19 @@ def _check(args: argparse.Namespace) -> int:
         relay_test=args.relay_test,
         profile=args.profile,
         login=_login(args),
+        family=getattr(args, "family", None),
     )
+    from mailtls.fleet.cli import run_with_db, wants_db
+
+    if wants_db(args):  # fleet submit, check --db: runs in the results database
+        from mailtls.cli.output import emit
+        from mailtls.cli.regression import finish
+
+        def output(report: Report) -> int:
+            judged, code = finish(report, prepared, FailOn(args.fail_on))
+            return emit(judged, code, args)
+
+        return run_with_db(request, args, prepared, output=output)
     return run_check(request, args, prepared)
 
 
@@ -492,6 +530,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_show(args)
         if args.command in ("check", "domain", "init"):
             return _check(args)
+        if args.command in ("worker", "fleet"):
+            from mailtls.cli.output import render
+            from mailtls.fleet.cli import run_fleet_command
+
+            return run_fleet_command(args, _check, render=render)
         if args.command == "diff":
             from mailtls.cli.regression import run_diff
 
@@ -509,6 +552,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "rules":
             return _rules(args)
+        if args.command == "serve":
+            from mailtls.cli.serve import run_serve_command
+
+            return run_serve_command(args)
         parser.print_help()
         return UNKNOWN
     except UsageError as exc:

@@ -171,6 +171,7 @@ class ScanRequest:
     dns_timeout: float = 5.0
     port25_controls: tuple[str, ...] = ()  # --port25-control: port 25 only, to tell egress blocks
     mta_sts_port: int = 443  # where the MTA-STS policy host is reached (tests: a loopback port)
+    family: int | None = None  # -4 / -6: only IPv4 (4) or only IPv6 (6) addresses of each host
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,20 @@ class ScanTarget:
 
 
 async def _resolve(
+    host: str, request: ScanRequest, dns: Resolver | None = None
+) -> tuple[list[str], str | None]:
+    addresses, error = await _resolve_all(host, request, dns)
+    if request.family is None or error is not None:
+        return addresses, error
+    version = request.family
+    kept = [a for a in addresses if ipaddress.ip_address(a.strip("[]")).version == version]
+    if not kept:
+        return [], (f"{host}: no IPv{version} address (-{version}); it has "
+                    f"{', '.join(addresses) or 'none'}")
+    return kept, None
+
+
+async def _resolve_all(
     host: str, request: ScanRequest, dns: Resolver | None = None
 ) -> tuple[list[str], str | None]:
     if request.addresses:
