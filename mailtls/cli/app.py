@@ -137,6 +137,15 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         help="connect to this address instead of resolving HOST (repeatable); the "
         "host name is still used for SNI and the certificate check",
     )
+    from mailtls.cli.targets import ehlo_name
+
+    p.add_argument(
+        "--ehlo",
+        type=ehlo_name,
+        metavar="NAME",
+        help="the name the SMTP sessions say EHLO with (default mailtls.invalid); for servers "
+        "that refuse a name that does not resolve to the address you test from",
+    )
     family = p.add_mutually_exclusive_group()
     family.add_argument("-4", dest="family", action="store_const", const=4,
                         help="only the IPv4 addresses of each host")
@@ -480,6 +489,7 @@ def _check(args: argparse.Namespace) -> int:
         profile=args.profile,
         login=_login(args),
         family=getattr(args, "family", None),
+        **({"ehlo": args.ehlo} if getattr(args, "ehlo", None) else {}),
     )
     from mailtls.fleet.cli import run_with_db, wants_db
 

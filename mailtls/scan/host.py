@@ -39,7 +39,7 @@ from mailtls.net.budget import (
 from mailtls.net.stream import Timeouts, resolve
 from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
-from mailtls.probes.session import Recorder
+from mailtls.probes.session import EHLO_NAME, Recorder
 
 if TYPE_CHECKING:  # dnspython costs ~0.1 s to import: only domain mode and --resolver need it
     from mailtls.net.dns import Resolver
@@ -172,6 +172,7 @@ class ScanRequest:
     port25_controls: tuple[str, ...] = ()  # --port25-control: port 25 only, to tell egress blocks
     mta_sts_port: int = 443  # where the MTA-STS policy host is reached (tests: a loopback port)
     family: int | None = None  # -4 / -6: only IPv4 (4) or only IPv6 (6) addresses of each host
+    ehlo: str = EHLO_NAME  # --ehlo NAME: what the SMTP sessions greet with
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,7 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         slow=request.slow,
         deadline=deadline,
         login=request.login,
+        ehlo=request.ehlo,
     )
 
     dns = _dns_resolver(request)
@@ -267,7 +269,7 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
                 endpoint = Endpoint(
                     target.host, address, planned.port, planned.service, planned.requested
                 )
-                recorder = Recorder(endpoint)
+                recorder = Recorder(endpoint, ehlo=options.ehlo)
                 recorders[index].append(recorder)
                 tasks.append(asyncio.create_task(_limited(endpoint, options, recorder)))
     controls = await _control_recorders(request, dns)
@@ -404,7 +406,8 @@ async def _control_recorders(request: ScanRequest, dns: Resolver | None) -> list
     resolved = await asyncio.gather(*(_resolve(c, plain, dns) for c in request.port25_controls))
     for control, (addresses, _error) in zip(request.port25_controls, resolved, strict=True):
         for address in addresses:
-            recorders.append(Recorder(Endpoint(control, address, 25, SERVICES["smtp"], True)))
+            recorders.append(Recorder(Endpoint(control, address, 25, SERVICES["smtp"], True),
+                                      ehlo=request.ehlo))
     return recorders
 
 
