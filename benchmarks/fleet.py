@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -279,6 +280,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(10)
+            shutil.rmtree(tmp, ignore_errors=True)
     return results
 
 
