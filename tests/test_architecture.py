@@ -33,6 +33,10 @@ NETWORK_EXCEPTIONS: Mapping[str, frozenset[str]] = {
     "mailtls.probes.login": frozenset({"ssl"}),
     # ssl.TLSVersion to configure the flawed demo server (a testing/ server)
     "mailtls.cli.demo": frozenset({"ssl"}),
+    # mailtls serve's hostile servers are servers too (on testing/'s TLS switch)
+    "mailtls.serve": frozenset({"ssl"}),
+    # waits for the private redis-server / PostgreSQL it started to listen (tests, benchmark)
+    "mailtls.fleet.instances": frozenset({"socket"}),
 }
 
 # The layers (first name below mailtls) and the mailtls layers each may import.
@@ -52,12 +56,17 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "probes": FOUNDATION | {"proto", "tls", "pki", "formats", "net"},
     "scan": FOUNDATION | {"proto", "tls", "pki", "formats", "net", "probes", "checks", "render"},
     "testing": FOUNDATION | {"proto"},
+    "serve": FOUNDATION | {"testing"},
     "api": FOUNDATION | {"tls", "pki", "net", "scan", "render"},
     "pytest_plugin": frozenset({"__init__", "api"}),
     "cli": FOUNDATION | {"__init__", "proto", "tls", "pki", "formats", "net", "probes", "checks",
-                         "scan", "regression", "render", "testing"},
+                         "scan", "regression", "render", "testing", "fleet", "serve"},
+    # many hosts on Celery/Redis with a results database (extra mailtls[fleet])
+    "fleet": FOUNDATION | {"__init__", "net", "checks", "scan", "regression", "render"},
     "__init__": frozenset({"tls", "api"}),
-    "__main__": frozenset({"cli"}),
+    # the console script: blocks SIGINT/SIGTERM before importing the rest, then runs cli
+    "launch": frozenset({"cli", "scan"}),
+    "__main__": frozenset({"launch"}),
 }
 # Layers with no I/O at all: bytes, objects and `now` in, objects out.
 PURE = frozenset({"errors", "errortext", "model", "proto", "pki", "formats", "checks", "render",

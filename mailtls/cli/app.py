@@ -139,6 +139,20 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
         help="connect to this address instead of resolving HOST (repeatable); the "
         "host name is still used for SNI and the certificate check",
     )
+    from mailtls.cli.targets import ehlo_name
+
+    p.add_argument(
+        "--ehlo",
+        type=ehlo_name,
+        metavar="NAME",
+        help="the name the SMTP sessions say EHLO with (default mailtls.invalid); for servers "
+        "that refuse a name that does not resolve to the address you test from",
+    )
+    family = p.add_mutually_exclusive_group()
+    family.add_argument("-4", dest="family", action="store_const", const=4,
+                        help="only the IPv4 addresses of each host")
+    family.add_argument("-6", dest="family", action="store_const", const=6,
+                        help="only the IPv6 addresses of each host")
     p.add_argument(
         "--ca-file", metavar="PEM", help="trust these CA certificates instead of the system store"
     )
@@ -294,9 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     check.add_argument(
-        "hosts", nargs="*", metavar="HOST", help="mail server host name or IP (or --targets)"
+        "hosts", nargs="*", metavar="HOST",
+        help="mail server host name or IP, or HOST:PORT / [IPv6]:PORT for one port (its "
+        "service from the standard port, or --starttls/--implicit); or --targets",
     )
     _add_scan_options(check)
+    from mailtls.cli.targets import add_target_options
+
+    add_target_options(check)
     _add_login_options(check)
     _add_domain_options(check)
     kind = check.add_mutually_exclusive_group()
@@ -315,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mailtls.cli.regression import add_check_options, add_subcommands
 
     add_check_options(check)
+    from mailtls.fleet.cli import add_db_option, add_fleet_commands
+
+    add_db_option(check)
 
     def _init_options(p: argparse.ArgumentParser) -> None:
         _add_login_options(p)
@@ -337,6 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_domain_options(domain)
     _add_output_options(domain)
     add_check_options(domain)  # --targets, --max-hosts, --expect, --baseline: as for check
+    add_db_option(domain)
+    from mailtls.cli.output import FORMATS
+
+    add_fleet_commands(sub, scan_options=_add_scan_options, domain_options=_add_domain_options,
+                       formats=FORMATS)
 
     demo = sub.add_parser(
         "demo",
@@ -358,6 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_client_command(sub, output=_add_output_options, login=_add_login_options,
                        exit_codes_help=EXIT_CODES_HELP)
+
+    from mailtls.cli.serve import add_serve_command
+
+    add_serve_command(sub)
 
     from mailtls.cli.output import add_show_command
 
@@ -418,14 +449,20 @@ def _emit(report: Report, args: argparse.Namespace, code: int | None = None) -> 
 
 def _check(args: argparse.Namespace) -> int:
     from mailtls.cli.regression import prepare_check, run_check
+    from mailtls.formats.arguments import check_address
+    from mailtls.net.truststore import check_ca_file
     from mailtls.scan.host import ScanRequest, check_host_name, parse_plan
 
     prepared = prepare_check(args)  # HOST, --targets or --expect's [scan]; --baseline read
+    if args.command == "check":
+        from mailtls.cli.targets import apply_targets
+
+        apply_targets(args)  # HOST:PORT -> HOST plus --service NAME=PORT
 
     hosts = tuple(dict.fromkeys(check_host_name(h) for h in args.hosts))
-    addresses = tuple(dict.fromkeys(check_host_name(a) for a in args.address))
-    if args.ca_file and not os.path.isfile(args.ca_file):
-        raise UsageError(f"--ca-file: no such file: {args.ca_file}")
+    addresses = tuple(dict.fromkeys(check_address(a) for a in args.address))
+    if args.ca_file:
+        check_ca_file(args.ca_file)
     domain_mode = args.command == "domain" or getattr(args, "domain", False)
     if domain_mode and addresses:
         raise UsageError("--address cannot be used with a mail domain: its hosts come from DNS")
@@ -457,18 +494,33 @@ def _check(args: argparse.Namespace) -> int:
         relay_test=args.relay_test,
         profile=args.profile,
         login=_login(args),
+        family=getattr(args, "family", None),
+        **({"ehlo": args.ehlo} if getattr(args, "ehlo", None) else {}),
     )
+    from mailtls.fleet.cli import run_with_db, wants_db
+
+    if wants_db(args):  # fleet submit, check --db: runs in the results database
+        from mailtls.cli.output import emit
+        from mailtls.cli.regression import finish
+
+        def output(report: Report) -> int:
+            judged, code = finish(report, prepared, FailOn(args.fail_on))
+            return emit(judged, code, args)
+
+        return run_with_db(request, args, prepared, output=output)
     return run_check(request, args, prepared)
 
 
 def _demo(args: argparse.Namespace) -> int:
     from mailtls.cli.demo import demo_exit_code, demo_outcome, run_demo
+    from mailtls.cli.regression import report_interruption
 
     report = run_demo(quick=args.quick, profile=args.profile)
     code = demo_exit_code(report)  # 0: the demo worked (the flawed host fails by design)
+    report_interruption(report)
     _emit(report, args, code)
     if args.format == "text" and not getattr(args, "output_file", None):
-        print(demo_outcome(code))
+        print(demo_outcome(code, report))
     return code
 
 
@@ -485,9 +537,49 @@ def _rules(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     entered = time.monotonic()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.entered = entered  # where --timeout counts from (mailtls.cli.runclock.command_started)
+    from mailtls.cli.stdout import OutputError, finish_output
+    from mailtls.scan.interrupt import Interrupted, raise_pending
+
+    args: argparse.Namespace | None = None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.entered = entered  # where --timeout counts from (mailtls.cli.runclock.command_started)
+        raise_pending()  # SIGINT/SIGTERM during start-up (mailtls.launch)
+        code = _run(parser, args)
+    except OutputError as exc:  # stdout: a reader gone (EPIPE), a full disk, ...
+        return finish_output(exc) or UNKNOWN
+    except SystemExit:  # --help, argparse errors: their output is flushed like any other
+        failed = finish_output()
+        if failed is not None:
+            return failed
+        raise
+    except Interrupted as exc:  # a signal while no scan was running to stop gracefully
+        return _interrupted(exc.signal_name, args)
+    failed = finish_output()
+    return code if failed is None else failed
+
+
+def _interrupted(name: str, args: argparse.Namespace | None) -> int:
+    """SIGINT/SIGTERM before the scan could start (or after it ended): no report, exit 3;
+    with --format nagios still the status line monitoring expects."""
+    from mailtls.cli.stdout import OutputError, finish_output
+
+    print(f"mailtls: interrupted by {name}", file=sys.stderr)
+    if args is not None and getattr(args, "format", None) == "nagios":
+        try:
+            sys.stdout.write(f"MAILTLS UNKNOWN - interrupted by {name} before any result\n")
+            sys.stdout.flush()
+        except (OutputError, OSError):
+            pass
+    finish_output()
+    return UNKNOWN
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from mailtls.cli.stdout import OutputError
+    from mailtls.scan.interrupt import Interrupted
+
     try:
         from mailtls.cli.output import prepare_outputs
 
@@ -498,6 +590,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_show(args)
         if args.command in ("check", "domain", "init"):
             return _check(args)
+        if args.command in ("worker", "fleet"):
+            from mailtls.cli.output import render
+            from mailtls.fleet.cli import run_fleet_command
+
+            return run_fleet_command(args, _check, render=render)
         if args.command == "diff":
             from mailtls.cli.regression import run_diff
 
@@ -515,15 +612,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "rules":
             return _rules(args)
+        if args.command == "serve":
+            from mailtls.cli.serve import run_serve_command
+
+            return run_serve_command(args)
         parser.print_help()
         return UNKNOWN
+    except (OutputError, Interrupted):
+        raise
     except UsageError as exc:
         print(f"mailtls: error: {exc}", file=sys.stderr)
         return UNKNOWN
     except MailTLSError as exc:
         print(f"mailtls: {exc}", file=sys.stderr)
         return UNKNOWN
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # in-process use without mailtls.launch's signal handlers
         print("mailtls: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the last line of defence: one line, never a traceback

@@ -90,6 +90,12 @@ def add_client_command(
                    help="TLS handshake timeout (default 10)")
     p.add_argument("--max-connections", type=_count, default=5, metavar="N",
                    help="connections at once per address (default 5)")
+    p.add_argument("--round-trip", action="store_true",
+                   help="also send one tagged test message through the best secure submission "
+                   "setting and find it over IMAP/POP3 (needs --user): delivery time, the TLS "
+                   "of every hop, Authentication-Results; the message is deleted")
+    p.add_argument("--round-trip-timeout", type=_positive, default=60.0, metavar="S",
+                   help="how long to wait for the test message to arrive (default 60)")
     login(p)
     output(p)
 
@@ -105,8 +111,10 @@ def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argpars
     address = check_address(args.address) if args.address else None
     if args.config is not None and not os.path.isfile(args.config):
         raise UsageError(f"--config: no such file: {args.config}")
-    if args.ca_file and not os.path.isfile(args.ca_file):
-        raise UsageError(f"--ca-file: no such file: {args.ca_file}")
+    if args.ca_file:
+        from mailtls.net.truststore import check_ca_file
+
+        check_ca_file(args.ca_file)
     if args.resolver:
         from mailtls.net.dns import parse_resolver
 
@@ -137,4 +145,11 @@ def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argpars
         profile=args.profile,
         login=_login(args),
     )
-    return emit(asyncio.run(run_client(request)), args)
+    if args.round_trip and (request.login is None or address is None):
+        raise UsageError("--round-trip needs an ADDRESS and --user (password from "
+                         "MAILTLS_PASSWORD or the prompt)")
+    if not args.round_trip:
+        return emit(asyncio.run(run_client(request)), args)
+    from mailtls.cli.roundtrip import with_round_trip
+
+    return emit(asyncio.run(with_round_trip(run_client(request), request, args)), args)

@@ -36,6 +36,7 @@ from mailtls.net.stream import Stream, Timeouts, client_context, open_stream
 from mailtls.pki.x509 import chain_info
 from mailtls.probes.portadapters import OTHER_PROTOCOLS, PortAdapter, port_adapter_for
 from mailtls.probes.session import (
+    EHLO_NAME,
     Adapter,
     Conversation,
     IMAPAdapter,
@@ -69,6 +70,7 @@ class ProbeOptions:
     deadline: float | None = None
     # --user: the login test (mailtls.probes.login); never sent outside a verified TLS session
     login: LoginCredentials | None = dataclasses.field(default=None, repr=False)
+    ehlo: str = EHLO_NAME  # --ehlo: what the SMTP sessions greet with
 
     @property
     def trust_store(self) -> str:

@@ -71,7 +71,7 @@ async def _reach_tls(
         raise RateLimited(f"connection refused after earlier ones succeeded ({exc})") from None
     if endpoint.service.tls_mode is TLSMode.IMPLICIT:
         return stream
-    scratch = Recorder(endpoint)  # each enumeration connection's dialogue is not kept
+    scratch = Recorder(endpoint, ehlo=options.ehlo)  # each connection's dialogue is not kept
     try:
         adapter = adapter_for(stream, endpoint, scratch)
         greeting, ok = await adapter.greeting()
@@ -121,6 +121,7 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
     async def exchange(hello: bytes) -> AsyncIterator[bytes]:
         stream = await _reach_tls(endpoint, options, ask_capabilities=not known)
         try:
+            yield b""  # connected (the hello's timeout starts now, not in the slot queue)
             await stream.write(hello)
             received = 0
             while received < MAX_FLIGHT:
@@ -153,6 +154,7 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
         backoff=BACKOFF_SECONDS,
         pause=pause,
         parallel=not options.slow,  # the connection budget bounds how many at once
+        mark_connected=True,
     )
     recorder.connections += result.connections
     versions = {v.label: ok for v, ok in result.versions.items()}

@@ -14,7 +14,7 @@ from typing import Any
 
 from mailtls.errors import UsageError
 from mailtls.model import (
-    SERVICES,
+    ALL_SERVICES,
     CertificateInfo,
     Change,
     ClientPick,
@@ -135,7 +135,7 @@ def _host(h: Doc) -> HostReport:
 
 
 def _service(e: Doc) -> Service:
-    known = SERVICES.get(e["service"])
+    known = ALL_SERVICES.get(e["service"])
     protocol, mode = Protocol(e["protocol"]), TLSMode(e["tls_mode"])
     if known is not None and known.protocol is protocol and known.tls_mode is mode:
         return known
@@ -166,7 +166,13 @@ def _cert(c: Doc) -> CertificateInfo:
         is_ca=bool(c["is_ca"]),
         must_staple=bool(c.get("must_staple", False)),
         ocsp_urls=_strs(c.get("ocsp_urls", ())),
+        subject_key_id=_opt_text(c.get("subject_key_id")),
+        authority_key_id=_opt_text(c.get("authority_key_id")),
     )
+
+
+def _opt_text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _tls(t: Doc | None) -> TLSSession | None:

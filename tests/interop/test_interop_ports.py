@@ -102,10 +102,11 @@ def ports() -> Iterator[tuple[InteropPKI, dict[str, PortsServers]]]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _check(pki: InteropPKI, server: PortsServers, *extra: str) -> tuple[int, dict[str, Any]]:
+def _check(pki: InteropPKI, server: PortsServers, *extra: str,
+           only: tuple[str, ...] = ("--only", ONLY)) -> tuple[int, dict[str, Any]]:
     proc = subprocess.run(
         [sys.executable, "-m", "mailtls", "check", HOST, "--address", server.address,
-         "--ca-file", str(pki.ca_file), "--only", ONLY, "--format", "json", *extra],
+         "--ca-file", str(pki.ca_file), *only, "--format", "json", *extra],
         capture_output=True, text=True, timeout=120, check=False, cwd=NEUTRAL_CWD,
         env={**os.environ, "NO_COLOR": "1"},
     )
@@ -204,6 +205,23 @@ def test_made_up_password_never_in_the_report(
         text = json.dumps(report)
         assert "not-a-password" not in text
         assert "mailtls-probe-" in text  # the made-up user name is shown, as evidence
+
+
+def test_group_options(ports: tuple[InteropPKI, dict[str, PortsServers]]) -> None:
+    """--services picks groups; --also adds them to the seven mail ports, which are closed
+    here: "not offered" (info), not "could not test"."""
+    pki, servers = ports
+    code, report = _check(pki, servers["good"], "--quick", only=("--services", "web,ldap"))
+    endpoints = {e["port"]: e["state"] for e in report["hosts"][0]["endpoints"]}
+    assert endpoints == {80: "open", 443: "open", 389: "open", 636: "open"}
+    assert code == 0, _describe(report)
+    code, report = _check(pki, servers["good"], "--quick", only=("--also", "news"))
+    endpoints = {e["port"]: e["state"] for e in report["hosts"][0]["endpoints"]}
+    assert set(endpoints) == {25, 587, 465, 143, 993, 110, 995, 119, 563}
+    assert endpoints[119] == endpoints[563] == "open"
+    assert {f["id"] for f in report["hosts"][0]["findings"]} == {"port.refused"}
+    assert {f["severity"] for f in report["hosts"][0]["findings"]} == {"info"}
+    assert code == 0, _describe(report)
 
 
 # --- the servers themselves, with other clients ---------------------------------------------------
