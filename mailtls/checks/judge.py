@@ -23,6 +23,7 @@ from mailtls.model import (
     Severity,
     TLSMode,
 )
+from mailtls.model.options import DEFAULTS
 from mailtls.pki.x509 import days_left, describe, match_name
 from mailtls.proto.capabilities import keywords as _keywords
 
@@ -35,7 +36,7 @@ _PLAINTEXT_SASL = {"PLAIN", "LOGIN"}
 @dataclass(frozen=True)
 class Judgement:
     now: dt.datetime
-    warn_days: int = 30
+    warn_days: int = DEFAULTS.warn_days
     profile: str = DEFAULT_PROFILE  # the yardstick for enumerated TLS parameters (--profile)
     # --port25-control hosts probed on port 25: tell an egress block from a server (§D.3)
     port25_controls: tuple[PortObservation, ...] = ()

@@ -10,10 +10,12 @@ import argparse
 import asyncio
 import os
 from collections.abc import Callable
+from types import MappingProxyType
 
+from mailtls.cli.options import client_options, count, positive
 from mailtls.errors import UsageError
 from mailtls.model import SERVICES, Report
-from mailtls.net.stream import Timeouts
+from mailtls.model.options import CLIENT_DEFAULTS
 
 CLIENT_HELP = """\
 discovery order (as clients do it; Thunderbird's, standards §B.1):
@@ -38,8 +40,7 @@ def add_client_command(
     login: Callable[[argparse.ArgumentParser], None],
     exit_codes_help: str,
 ) -> None:
-    from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
-    from mailtls.cli.app import _count, _positive
+    from mailtls.checks.profiles import PROFILES
 
     p = sub.add_parser(
         "client",
@@ -59,8 +60,8 @@ def add_client_command(
                    "(config-v1.1.xml), Thunderbird prefs.js or Apple .mobileconfig")
     p.add_argument("--resolver", metavar="IP[:PORT]",
                    help="ask this DNS resolver for everything (discovery and server names)")
-    p.add_argument("--https-port", type=int, default=443, metavar="PORT",
-                   help="port of the autoconfig web servers (default 443)")
+    p.add_argument("--https-port", type=int, default=CLIENT_DEFAULTS.https_port, metavar="PORT",
+                   help="port of the autoconfig web servers (default %(default)s)")
     p.add_argument("--address", dest="connect_address", action="append", default=[],
                    metavar="IP", help="connect every server name to this address instead of "
                    "resolving it (names still used for SNI and certificates)")
@@ -69,25 +70,29 @@ def add_client_command(
                    "for a better setting, e.g. imaps=10993 (repeatable)")
     p.add_argument("--ca-file", metavar="PEM",
                    help="trust these CA certificates instead of the system store")
-    p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--quick", action=argparse.BooleanOptionalAction,
+                   default=CLIENT_DEFAULTS.quick,
                    help="one connection per port (default); --no-quick also enumerates TLS "
                    "versions and cipher suites")
-    p.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
+    p.add_argument("--profile", choices=sorted(PROFILES), default=CLIENT_DEFAULTS.profile,
                    help="yardstick for TLS versions and cipher suites (with --no-quick)")
-    p.add_argument("--warn-days", type=_count, default=30, metavar="DAYS")
-    p.add_argument("--timeout", type=_positive, default=60.0, metavar="S",
-                   help="overall deadline in seconds (default 60)")
-    p.add_argument("--connect-timeout", type=_positive, default=5.0, metavar="S")
-    p.add_argument("--read-timeout", type=_positive, default=10.0, metavar="S")
-    p.add_argument("--handshake-timeout", type=_positive, default=10.0, metavar="S")
-    p.add_argument("--max-connections", type=_count, default=5, metavar="N")
+    p.add_argument("--warn-days", type=count, default=CLIENT_DEFAULTS.warn_days, metavar="DAYS")
+    p.add_argument("--timeout", type=positive, default=CLIENT_DEFAULTS.timeout, metavar="S",
+                   help=f"overall deadline in seconds (default {CLIENT_DEFAULTS.deadline:g})")
+    p.add_argument("--connect-timeout", type=positive, default=CLIENT_DEFAULTS.timeouts.connect,
+                   metavar="S")
+    p.add_argument("--read-timeout", type=positive, default=CLIENT_DEFAULTS.timeouts.read,
+                   metavar="S")
+    p.add_argument("--handshake-timeout", type=positive,
+                   default=CLIENT_DEFAULTS.timeouts.handshake, metavar="S")
+    p.add_argument("--max-connections", type=count, default=CLIENT_DEFAULTS.max_connections,
+                   metavar="N")
     login(p)
     output(p)
 
 
 def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argparse.Namespace],
                                                                  int]) -> int:
-    from mailtls.cli.app import _login
     from mailtls.scan.client import ClientRequest, check_address, run_client
     from mailtls.scan.host import check_host_name, parse_port
 
@@ -96,14 +101,6 @@ def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argpars
     address = check_address(args.address) if args.address else None
     if args.config is not None and not os.path.isfile(args.config):
         raise UsageError(f"--config: no such file: {args.config}")
-    if args.ca_file and not os.path.isfile(args.ca_file):
-        raise UsageError(f"--ca-file: no such file: {args.ca_file}")
-    if args.resolver:
-        from mailtls.net.dns import parse_resolver
-
-        parse_resolver(args.resolver)
-    if not 1 <= args.https_port <= 65535:
-        raise UsageError(f"--https-port out of range 1-65535: {args.https_port}")
     ports: dict[str, int] = {}
     for item in args.service:
         name, sep, port = item.partition("=")
@@ -111,21 +108,12 @@ def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argpars
         if not sep or name not in SERVICES:
             raise UsageError(f"--service wants NAME=PORT with NAME one of {', '.join(SERVICES)}")
         ports[name] = parse_port(port)
+    addresses = tuple(dict.fromkeys(check_host_name(a) for a in args.connect_address))
     request = ClientRequest(
         address=address,
         config_path=args.config,
-        resolver=args.resolver,
-        addresses=tuple(dict.fromkeys(check_host_name(a) for a in args.connect_address)),
-        https_port=args.https_port,
-        ports=ports,
-        timeouts=Timeouts(connect=args.connect_timeout, read=args.read_timeout,
-                          handshake=args.handshake_timeout),
-        deadline=args.timeout,
-        max_connections=args.max_connections,
-        ca_file=args.ca_file,
-        warn_days=args.warn_days,
-        quick=args.quick,
-        profile=args.profile,
-        login=_login(args),
+        addresses=addresses,
+        ports=MappingProxyType(ports),
+        options=client_options(args),  # checks --ca-file, --resolver, --https-port; then login
     )
     return emit(asyncio.run(run_client(request)), args)

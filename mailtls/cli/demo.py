@@ -17,6 +17,7 @@ from typing import Any
 
 from mailtls.model import SERVICES, Report, Severity
 from mailtls.model.exitcodes import OK, UNKNOWN
+from mailtls.model.options import ScanOptions
 from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, start_imap, start_pop3, start_smtp
 from mailtls.testing.servers import RunningServer
@@ -63,7 +64,7 @@ async def _scan_both(pki: TestPKI, good: tuple[PlannedService, ...],
                      flawed: tuple[PlannedService, ...]) -> Report:
     def request(host: str, plan: tuple[PlannedService, ...]) -> ScanRequest:
         return ScanRequest(hosts=(host,), plan=plan, addresses=("127.0.0.1",),
-                           ca_file=pki.ca_file(), deadline=30.0)
+                           options=ScanOptions(ca_file=pki.ca_file(), timeout=30.0))
 
     first, second = await asyncio.gather(scan(request(GOOD, good)), scan(request(FLAWED, flawed)))
     return dataclasses.replace(

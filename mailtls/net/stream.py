@@ -16,7 +16,6 @@ import ssl
 import threading
 import time
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 from mailtls.errors import (
@@ -30,6 +29,7 @@ from mailtls.errors import (
     TLSHandshakeError,
     Unreachable,
 )
+from mailtls.model.options import Timeouts as Timeouts  # re-exported; model/options.py owns it
 
 READ_CHUNK = 16384
 
@@ -42,15 +42,6 @@ _UNREACHABLE_ERRNOS = {
     errno.ENETDOWN,
     errno.EHOSTDOWN,
 }
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Per-step limits in seconds (httpx's Timeout, with the names of our steps)."""
-
-    connect: float = 5.0
-    read: float = 10.0
-    handshake: float = 10.0
 
 
 def verifying_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContext:

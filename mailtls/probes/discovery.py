@@ -25,8 +25,8 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from mailtls.errors import (
     ConnectRefused,
@@ -65,10 +65,10 @@ _SRV_SOCKET = {
 
 @dataclass(frozen=True)
 class DiscoveryOptions:
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    ca_file: str | None = None
-    https_port: int = 443  # where the autoconfig web servers are reached (tests: loopback)
-    ports: dict[str, int] = field(default_factory=dict)  # service -> port for guesses
+    timeouts: Timeouts
+    ca_file: str | None
+    https_port: int  # where the autoconfig web servers are reached (tests: loopback)
+    ports: Mapping[str, int]  # service -> port for guesses
 
 
 def split_address(address: str) -> tuple[str, str]:

@@ -30,6 +30,7 @@ from mailtls.model import (
     Verification,
 )
 from mailtls.model.credentials import LoginCredentials
+from mailtls.model.options import ScanOptions
 from mailtls.net.stream import Stream, Timeouts, client_context, open_stream
 from mailtls.pki.x509 import chain_info
 from mailtls.probes.session import (
@@ -51,20 +52,48 @@ PLAINTEXT_SNIFF_SECONDS = 3.0
 
 @dataclasses.dataclass(frozen=True)
 class ProbeOptions:
-    timeouts: Timeouts = dataclasses.field(default_factory=Timeouts)
-    ca_file: str | None = None
-    quick: bool = False  # only the basic probe: one connection per port
-    relay_test: bool = False  # opt-in: may try MAIL FROM/RCPT TO relaying on port 25
-    # --slow: pause between the deep probes' connections (the scan also allows one at a time)
-    slow: bool = False
+    """The scan's options as the probes of one endpoint read them (nothing declared again)."""
+
+    scan: ScanOptions
     # time.monotonic() of the scan deadline: deep probes stop starting connections before it
     deadline: float | None = None
-    # --user: the login test (mailtls.probes.login); never sent outside a verified TLS session
-    login: LoginCredentials | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self.scan.timeouts
+
+    @property
+    def ca_file(self) -> str | None:
+        return self.scan.ca_file
 
     @property
     def trust_store(self) -> str:
-        return self.ca_file or "system"
+        return self.scan.trust_store
+
+    @property
+    def quick(self) -> bool:
+        """Only the basic probe: one connection per port."""
+        return self.scan.quick
+
+    @property
+    def relay_test(self) -> bool:
+        """Opt-in: may try MAIL FROM/RCPT TO relaying on port 25."""
+        return self.scan.relay_test
+
+    @property
+    def slow(self) -> bool:
+        """--slow: pause between the deep probes' connections (the scan allows one at a time)."""
+        return self.scan.slow
+
+    @property
+    def login(self) -> LoginCredentials | None:
+        """--user: the login test (mailtls.probes.login); never outside a verified TLS session."""
+        return self.scan.login
+
+    def basic(self) -> ProbeOptions:
+        """The same limits for a basic probe only, never logging in (port 25 control hosts)."""
+        return dataclasses.replace(
+            self, scan=dataclasses.replace(self.scan, quick=True, login=None))
 
 
 def sni_for(host: str) -> str | None:
