@@ -68,11 +68,11 @@ from mailtls.tls.hello import (
     AlertResult,
     HelloParser,
     ServerHelloResult,
-    Version,
     client_hello,
     group_name,
     sslv2_client_hello,
 )
+from mailtls.tls.versions import PROTOCOL_VERSIONS, TLSVersion
 
 __all__ = [
     "ALL_VERSIONS",
@@ -95,14 +95,7 @@ class RateLimited(NetworkError):
     that answered before): says nothing about TLS; back off and retry."""
 
 
-ALL_VERSIONS: tuple[Version, ...] = (
-    Version.SSL2,
-    Version.SSL3,
-    Version.TLS1_0,
-    Version.TLS1_1,
-    Version.TLS1_2,
-    Version.TLS1_3,
-)
+ALL_VERSIONS: tuple[TLSVersion, ...] = PROTOCOL_VERSIONS
 #: Groups probed for TLS 1.3 (no key share is needed for them: the server answers with an HRR).
 TLS13_GROUP_CANDIDATES: tuple[int, ...] = (
     *DEFAULT_GROUPS,
@@ -138,9 +131,9 @@ class TLSEnumeration:
     ``notes``: one line per extra probe, what was offered and what came back.
     """
 
-    versions: dict[Version, bool | None]
-    suites: dict[Version, tuple[int, ...]]
-    server_order: dict[Version, bool | None]
+    versions: dict[TLSVersion, bool | None]
+    suites: dict[TLSVersion, tuple[int, ...]]
+    server_order: dict[TLSVersion, bool | None]
     groups: tuple[int, ...]
     ecdhe_groups: tuple[int, ...]
     dh_bits: int | None
@@ -157,11 +150,11 @@ class TLSEnumeration:
     notes: tuple[str, ...] = ()
 
     @property
-    def accepted_versions(self) -> tuple[Version, ...]:
+    def accepted_versions(self) -> tuple[TLSVersion, ...]:
         return tuple(v for v, ok in self.versions.items() if ok)
 
-    def suite_names(self, version: Version) -> tuple[str, ...]:
-        names = ciphersuites.ssl2_name if version == Version.SSL2 else ciphersuites.suite_name
+    def suite_names(self, version: TLSVersion) -> tuple[str, ...]:
+        names = ciphersuites.ssl2_name if version == TLSVersion.SSL2 else ciphersuites.suite_name
         return tuple(names(code) for code in self.suites.get(version, ()))
 
 
@@ -283,8 +276,8 @@ class _State:
             return _Failure("protocol", str(exc))
 
     def _note(self, result: ServerHelloResult | AlertResult) -> ServerHelloResult | AlertResult:
-        if isinstance(result, ServerHelloResult) and result.version <= Version.TLS1_2:
-            if result.version != Version.SSL2:
+        if isinstance(result, ServerHelloResult) and result.version <= TLSVersion.TLS1_2:
+            if result.version != TLSVersion.SSL2:
                 self.secure_renegotiation = bool(self.secure_renegotiation) or (
                     result.secure_renegotiation
                 )
@@ -297,7 +290,7 @@ class _State:
 
     def hello(
         self,
-        version: Version,
+        version: TLSVersion,
         suites: Sequence[int],
         *,
         groups: Sequence[int] | None = None,
@@ -305,7 +298,7 @@ class _State:
         compression_methods: Sequence[int] = (0,),
         status_request: bool = False,
     ) -> bytes:
-        if version == Version.TLS1_3 and groups is None:
+        if version == TLSVersion.TLS1_3 and groups is None:
             groups = tuple(dict.fromkeys((*key_shares, *DEFAULT_GROUPS)))
         return client_hello(
             version,
@@ -318,8 +311,8 @@ class _State:
         )
 
 
-def _matches(result: ServerHelloResult, version: Version) -> bool:
-    if version == Version.TLS1_3:
+def _matches(result: ServerHelloResult, version: TLSVersion) -> bool:
+    if version == TLSVersion.TLS1_3:
         return result.tls13
     return result.version == version
 
@@ -332,13 +325,13 @@ class _VersionScan:
 
 
 async def _scan_version(
-    st: _State, version: Version, candidates: Sequence[int], chunk_size: int
+    st: _State, version: TLSVersion, candidates: Sequence[int], chunk_size: int
 ) -> _VersionScan:
-    key_shares = _TLS13_KEY_SHARES if version == Version.TLS1_3 else ()
+    key_shares = _TLS13_KEY_SHARES if version == TLSVersion.TLS1_3 else ()
     scan = _VersionScan()
     answered = False
     incomplete = False  # a chunk went unanswered: "no suite found" would not mean "refused"
-    if version == Version.SSL3:  # client_hello() adds the renegotiation SCSV there
+    if version == TLSVersion.SSL3:  # client_hello() adds the renegotiation SCSV there
         chunk_size = max(1, chunk_size - 1)
     for start in range(0, len(candidates), chunk_size):
         pool = list(candidates[start : start + chunk_size])
@@ -386,8 +379,8 @@ async def _scan_version(
     return scan
 
 
-async def _choice(st: _State, version: Version, suites: Sequence[int]) -> int | None:
-    key_shares = _TLS13_KEY_SHARES if version == Version.TLS1_3 else ()
+async def _choice(st: _State, version: TLSVersion, suites: Sequence[int]) -> int | None:
+    key_shares = _TLS13_KEY_SHARES if version == TLSVersion.TLS1_3 else ()
     res = await st.probe(st.hello(version, suites, key_shares=key_shares), want_flight=False)
     if isinstance(res, ServerHelloResult) and _matches(res, version) and res.cipher in suites:
         return res.cipher
@@ -395,7 +388,7 @@ async def _choice(st: _State, version: Version, suites: Sequence[int]) -> int | 
 
 
 async def _server_order(
-    st: _State, version: Version, scan: _VersionScan
+    st: _State, version: TLSVersion, scan: _VersionScan
 ) -> tuple[bool | None, tuple[int, ...]]:
     found = scan.accepted
     if len(found) < 2:
@@ -429,7 +422,7 @@ async def _tls13_groups(st: _State, suites: Sequence[int], candidates: Sequence[
     found: list[int] = []
     pool = list(candidates)
     while pool:
-        hello = st.hello(Version.TLS1_3, suites, groups=pool, key_shares=())
+        hello = st.hello(TLSVersion.TLS1_3, suites, groups=pool, key_shares=())
         res = await st.probe(hello, want_flight=False)
         if not isinstance(res, ServerHelloResult) or not res.tls13:
             break
@@ -445,7 +438,7 @@ async def _tls13_groups(st: _State, suites: Sequence[int], candidates: Sequence[
 
 
 async def _ecdhe_groups(
-    st: _State, version: Version, suites: Sequence[int], candidates: Sequence[int]
+    st: _State, version: TLSVersion, suites: Sequence[int], candidates: Sequence[int]
 ) -> list[int]:
     """ECDHE curves, found by dropping each chosen one from the offer.
 
@@ -493,7 +486,7 @@ def _certificate_curve(ders: Sequence[bytes]) -> int | None:
 async def _scan_sslv2(st: _State, kinds: Sequence[int]) -> tuple[bool | None, tuple[int, ...]]:
     res = await st.probe(sslv2_client_hello(kinds), want_flight=False)
     if isinstance(res, ServerHelloResult):
-        if res.version == Version.SSL2:
+        if res.version == TLSVersion.SSL2:
             accepted = tuple(k for k in res.sslv2_cipher_kinds if k in kinds)
             return bool(accepted), accepted
         return False, ()
@@ -511,13 +504,13 @@ async def _scan_sslv2(st: _State, kinds: Sequence[int]) -> tuple[bool | None, tu
 #: Versions a fallback to which is a downgrade worth guarding against. A fallback from TLS 1.3 to
 #: 1.2 needs no SCSV (the ServerHello.random sentinel, RFC 8446 §4.1.3, catches it), and with
 #: SSLv3, TLS 1.0 and 1.1 gone (RFC 8996) there is nothing left to fall back to.
-_FALLBACK_VERSIONS = (Version.SSL3, Version.TLS1_0, Version.TLS1_1)
+_FALLBACK_VERSIONS = (TLSVersion.SSL3, TLSVersion.TLS1_0, TLSVersion.TLS1_1)
 
 
-def fallback_version(accepted: Iterable[Version]) -> Version | None:
+def fallback_version(accepted: Iterable[TLSVersion]) -> TLSVersion | None:
     """The version of the TLS_FALLBACK_SCSV probe: the highest of SSLv3, TLS 1.0 and 1.1 that
     the server accepts below its highest version; None when there is none (not applicable)."""
-    found = sorted({Version(v) for v in accepted if v != Version.SSL2})
+    found = sorted({TLSVersion(v) for v in accepted if v != TLSVersion.SSL2})
     below = [v for v in found[:-1] if v in _FALLBACK_VERSIONS]
     return below[-1] if below else None
 
@@ -526,8 +519,8 @@ def _said(res: _Outcome) -> str:
     if isinstance(res, AlertResult):
         return f"{res.name} alert"
     if isinstance(res, ServerHelloResult):
-        known = res.version in {v.value for v in Version}
-        label = Version(res.version).label if known else f"0x{res.version:04X}"
+        known = res.version in {v.value for v in PROTOCOL_VERSIONS}
+        label = TLSVersion(res.version).label if known else f"0x{res.version:04X}"
         return f"ServerHello {label} {res.cipher_name}"
     return f"{res.kind}: {res.detail}"
 
@@ -542,12 +535,12 @@ class _Extras:
 
 
 async def _extra_probes(
-    st: _State, versions: dict[Version, bool | None], suites: dict[Version, tuple[int, ...]]
+    st: _State, versions: dict[TLSVersion, bool | None], suites: dict[TLSVersion, tuple[int, ...]]
 ) -> _Extras:
     out = _Extras()
     if st.stopped is not None:  # rate limited or out of time: the reason is on record
         return out
-    legacy = [v for v in (Version.TLS1_2, Version.TLS1_1, Version.TLS1_0)
+    legacy = [v for v in (TLSVersion.TLS1_2, TLSVersion.TLS1_1, TLSVersion.TLS1_0)
               if versions.get(v) and suites.get(v)]
     if legacy:
         v = legacy[0]
@@ -594,7 +587,7 @@ async def enumerate_tls(
     exchange: HelloExchange,
     *,
     server_name: str | None,
-    versions: Sequence[Version] = ALL_VERSIONS,
+    versions: Sequence[TLSVersion] = ALL_VERSIONS,
     timeout: float = 10.0,
     max_suites_per_hello: int = 128,
     legacy_suites: Sequence[int] | None = None,
@@ -638,31 +631,31 @@ async def enumerate_tls(
     modern = list(
         tls13_suites if tls13_suites is not None else (s.code for s in ciphersuites.TLS13_SUITES)
     )
-    result_versions: dict[Version, bool | None] = {}
-    result_suites: dict[Version, tuple[int, ...]] = {}
-    result_order: dict[Version, bool | None] = {}
+    result_versions: dict[TLSVersion, bool | None] = {}
+    result_suites: dict[TLSVersion, tuple[int, ...]] = {}
+    result_order: dict[TLSVersion, bool | None] = {}
     groups13: list[int] = []
     groups12: list[int] = []
 
     for version in sorted(set(versions)):
-        if version == Version.SSL2:
+        if version == TLSVersion.SSL2:
             kinds = [k.code for k in ciphersuites.SSL2_CIPHER_KINDS]
             ok, accepted = await _scan_sslv2(st, kinds)
             result_versions[version], result_suites[version] = ok, accepted
             result_order[version] = None
             continue
-        candidates = modern if version == Version.TLS1_3 else legacy
+        candidates = modern if version == TLSVersion.TLS1_3 else legacy
         scan = await _scan_version(st, version, candidates, max_suites_per_hello)
         result_versions[version] = scan.supported
         order, suites = await _server_order(st, version, scan)
         result_suites[version] = suites
         result_order[version] = order
-        if version == Version.TLS1_3 and scan.accepted and probe_groups:
+        if version == TLSVersion.TLS1_3 and scan.accepted and probe_groups:
             groups13 = await _tls13_groups(st, suites, tls13_groups)
 
     if probe_groups:
         for version in sorted(result_suites, reverse=True):
-            if version in (Version.SSL2, Version.TLS1_3):
+            if version in (TLSVersion.SSL2, TLSVersion.TLS1_3):
                 continue
             ecdhe = [
                 s
