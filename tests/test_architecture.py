@@ -327,3 +327,27 @@ def test_checker_passes_a_clean_tree(tmp_path: Path) -> None:
     })
     found = check_tree(root, known=frozenset())
     assert all(v == [] for v in found.values()), found
+
+
+def _asserts_on_events(root: Path) -> list[str]:
+    """``assert isinstance(event, ...)`` on what a server sent: gone under ``python -O``."""
+    found = []
+    for layer_dir in ("probes", "proto", "net", "tls", "pki", "formats"):
+        for path in sorted((root / layer_dir).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if not isinstance(node, ast.Assert):
+                    continue
+                names = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+                if names & {"event", "reply", "status", "answer", "response"}:
+                    found.append(f"{module_name(path, root)}:{node.lineno}")
+    return found
+
+
+def test_server_input_is_never_checked_with_assert() -> None:
+    assert _asserts_on_events(PACKAGE) == [], "raise ProtocolError (probes.session.expect_event)"
+
+
+def test_the_assert_check_catches_one(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"probes/x.py": "def f(event: object) -> None:\n"
+                                           "    assert isinstance(event, int)\n"})
+    assert _asserts_on_events(root) == ["mailtls.probes.x:2"]

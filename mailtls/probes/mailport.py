@@ -200,14 +200,13 @@ async def _dialogue(
             raise ReadTimeout(f"{timeout} (the server never spoke)") from None
         recorder.tls_on_starttls_port = True
         return
-    if isinstance(adapter, IMAPAdapter):
-        recorder.preauth = adapter.preauth
+    recorder.preauth = adapter.preauth
     if not recorder.greeting_ok:
         recorder.fail("greeting_rejected", "the server refused the session in its greeting")
         return
 
     caps, raw = await adapter.capabilities()
-    if isinstance(adapter, IMAPAdapter) and caps is None and adapter.greeting_caps is not None:
+    if caps is None and adapter.greeting_caps is not None:
         caps = tuple(sorted(adapter.greeting_caps))
     if implicit:
         recorder.capabilities_after, recorder.capabilities_after_reply = caps, raw
