@@ -48,7 +48,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
-    from mailtls.cli.regression import FORMATS, FORMATS_HELP
+    from mailtls.cli.output import FORMATS, FORMATS_HELP
 
     p.add_argument("--format", choices=FORMATS, default="text", help=FORMATS_HELP)
     p.add_argument(
@@ -59,11 +59,20 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-color", action="store_true", help="no colour (also: NO_COLOR=1)")
     p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress line on standard error (there is none when it is not a terminal)",
+    )
+    p.add_argument(
         "--fail-on",
         choices=[f.value for f in FailOn],
         default=FailOn.WARN.value,
         help="lowest severity that makes the exit code non-zero (default: warn)",
     )
+    from mailtls.cli.output import add_output_file_options
+
+    add_output_file_options(p)
 
 
 DOMAIN_HELP = """\
@@ -158,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_command(sub, output=_add_output_options, login=add_login_options,
                        exit_codes_help=EXIT_CODES_HELP)
 
+    from mailtls.cli.output import add_show_command
+
+    add_show_command(sub, output=_add_output_options)
+
     rules = sub.add_parser(
         "rules",
         help="list every finding id with its severity, reference and fix, and the grading rule",
@@ -172,21 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _emit(report: Report, args: argparse.Namespace, code: int | None = None) -> int:
-    from mailtls.render.jsonout import render_json
-    from mailtls.render.terminal import make_console, render_terminal
+    from mailtls.cli.output import emit
 
     if code is None:
         code = exit_code(report, FailOn(args.fail_on))
-    if args.format not in ("text", "json"):
-        from mailtls.cli.regression import emit
-
-        return emit(report, code, args)
-    if args.format == "json":
-        sys.stdout.write(render_json(report, code) + "\n")
-    else:
-        console = make_console(color=False if args.no_color else None)
-        render_terminal(report, console, verbose=args.verbose, exit_code=code)
-    return code
+    return emit(report, code, args)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -222,7 +225,7 @@ def _demo(args: argparse.Namespace) -> int:
     report = run_demo()
     code = demo_exit_code(report)  # 0: the demo worked (the flawed host fails by design)
     _emit(report, args, code)
-    if args.format == "text":
+    if args.format == "text" and not getattr(args, "output_file", None):
         print(demo_outcome(code))
     return code
 
@@ -242,6 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from mailtls.cli.output import prepare_outputs
+
+        prepare_outputs(args)
+        if args.command == "show":
+            from mailtls.cli.output import run_show
+
+            return run_show(args)
         if args.command in ("check", "domain", "init"):
             return _check(args)
         if args.command == "diff":

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mailtls.cli.options import count
+
+# the formats and the writing of a report live in cli/output.py; re-exported for callers
+from mailtls.cli.output import FORMATS, emit, split_by_host
 from mailtls.errors import UsageError
 from mailtls.model import Report
 from mailtls.model.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
@@ -37,13 +40,9 @@ __all__ = [
     "prepare_check",
     "run_check",
     "run_diff",
+    "split_by_host",
 ]
 
-FORMATS = ("text", "json", "jsonl", "junit", "nagios", "prometheus")
-FORMATS_HELP = ("text (default) for people; json for programs (schema mailtls/1); jsonl: one "
-                "JSON report per host, written as each finishes; junit for CI; nagios: plugin "
-                "status line and perfdata; prometheus: text exposition for node_exporter's "
-                "textfile collector")
 
 REGRESSION_EXIT_HELP = """\
 with --expect FILE the file decides: 0 every expectation met, 2 one is broken, 3 one could not
@@ -157,13 +156,13 @@ def prepare_check(args: argparse.Namespace) -> Prepared:
     """The hosts from HOST and --targets (and the --expect file's [scan] table when the command
     line names none); --expect and --baseline read before any scanning, so a bad file is a usage
     error at once. ``args`` is not changed."""
-    from mailtls.scan.batch import load_targets
-
     hosts = list(args.hosts)
     only, services = tuple(args.only), tuple(args.service)
     addresses, ca_file = tuple(args.address), args.ca_file
     targets = args.targets
     if targets:
+        from mailtls.scan.batch import load_targets  # only here: start-up time of every check
+
         hosts += load_targets(targets)
     expectations = None
     if args.expect:
@@ -232,57 +231,6 @@ def finish(report: Report, prepared: Prepared, fail_on: FailOn, *,
     return dataclasses.replace(report, options=options), code
 
 
-def split_by_host(report: Report) -> list[Report]:
-    """One report per host (and per mail domain), for JSON Lines."""
-    if len(report.hosts) + len(report.domains) <= 1:
-        return [report]
-    parts = [dataclasses.replace(
-        report, hosts=(h,), domains=(), port25_controls=(),
-        expectations=tuple(e for e in report.expectations if e.host == h.name),
-        changes=None if report.changes is None else tuple(
-            c for c in report.changes if c.host == h.name)) for h in report.hosts]
-    parts += [dataclasses.replace(report, hosts=(), domains=(d,), port25_controls=(),
-                                  expectations=(), changes=None) for d in report.domains]
-    return parts
-
-
-def emit(report: Report, code: int, args: argparse.Namespace, *,
-         interrupted: bool = False) -> int:
-    """Render ``report`` in ``args.format`` on stdout; the exit code (Nagios: 3 if interrupted)."""
-    fmt = args.format
-    if fmt == "nagios":
-        from mailtls.render.nagios import render_nagios
-
-        if interrupted:
-            code = UNKNOWN
-        sys.stdout.write(render_nagios(report, code, interrupted=interrupted))
-    elif fmt == "junit":
-        from mailtls.render.junit import render_junit
-
-        sys.stdout.write(render_junit(report, code, fail_on=_fail_on(args)))
-    elif fmt == "prometheus":
-        from mailtls.render.prometheus import render_prometheus
-
-        sys.stdout.write(render_prometheus(report, code))
-    elif fmt in ("json", "jsonl"):
-        from mailtls.render.jsonout import render_json, report_dict
-
-        if fmt == "json":
-            sys.stdout.write(render_json(report, code) + "\n")
-        else:
-            for one in split_by_host(report):
-                one_code = exit_code(one, _fail_on(args)) if len(report.hosts) > 1 else code
-                sys.stdout.write(json.dumps(report_dict(one, one_code), ensure_ascii=False)
-                                 + "\n")
-    else:
-        from mailtls.render.terminal import make_console, render_terminal
-
-        console = make_console(color=False if args.no_color else None)
-        render_terminal(report, console, verbose=args.verbose, exit_code=code)
-    sys.stdout.flush()
-    return code
-
-
 def run_check(request: ScanRequest, args: argparse.Namespace, prepared: Prepared) -> int:
     """``check`` and ``init`` once the scan request is built."""
     from mailtls.scan.host import scan
@@ -297,12 +245,18 @@ def run_check(request: ScanRequest, args: argparse.Namespace, prepared: Prepared
         return _write_init(report, args, prepared)
     fail_on = _fail_on(args)
     if not _batch_mode(args):
-        report, code = finish(asyncio.run(scan(request)), prepared, fail_on)
+        from mailtls.render.progress import probe_progress
+
+        with probe_progress(_progress_wanted(args), ", ".join(prepared.hosts)) as on_probe:
+            scanned = asyncio.run(scan(request, on_probe=on_probe))
+        report, code = finish(scanned, prepared, fail_on)
         return emit(report, code, args)
     return _run_batch(request, args, prepared, fail_on)
 
 
-def _progress_wanted() -> bool:
+def _progress_wanted(args: argparse.Namespace | None = None) -> bool:
+    if args is not None and getattr(args, "quiet", False):
+        return False
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
@@ -313,15 +267,18 @@ def _run_batch(request: ScanRequest, args: argparse.Namespace, prepared: Prepare
 
     jsonl = args.format == "jsonl"
     codes: list[int] = []
+    # JSON Lines stream host by host: to -o FILE when given, else to standard output
+    target = getattr(args, "output_file", None)
+    sink = open(target, "w", encoding="utf-8") if jsonl and target else sys.stdout  # noqa: SIM115
 
     with progress(len(request.hosts) + len(request.domains),
-                  enabled=_progress_wanted()) as advance:
+                  enabled=_progress_wanted(args)) as advance:
 
         def on_host(host_report: Report) -> None:
             if jsonl:
                 one, code = finish(host_report, prepared, fail_on, restrict_baseline=True)
-                sys.stdout.write(json.dumps(report_dict(one, code), ensure_ascii=False) + "\n")
-                sys.stdout.flush()
+                sink.write(json.dumps(report_dict(one, code), ensure_ascii=False) + "\n")
+                sink.flush()
                 codes.append(code)
             advance(host_report)
 
@@ -347,10 +304,20 @@ def _run_batch(request: ScanRequest, args: argparse.Namespace, prepared: Prepare
                 if installed:
                     loop.remove_signal_handler(signal.SIGINT)
 
-        result = asyncio.run(main())
+        try:
+            result = asyncio.run(main())
+        finally:
+            if sink is not sys.stdout:
+                sink.close()
 
     if jsonl:
         code = worst_code(*codes) if codes else UNKNOWN
+        if getattr(args, "outputs", ()):
+            from mailtls.cli.output import write_outputs
+
+            whole, _ = finish(result.report, prepared, fail_on,
+                              restrict_baseline=result.interrupted)
+            write_outputs(whole, code, args, interrupted=result.interrupted)
     else:
         report, code = finish(result.report, prepared, fail_on,
                               restrict_baseline=result.interrupted)

@@ -30,6 +30,7 @@ from mailtls.errors import (
     Unreachable,
 )
 from mailtls.model.options import Timeouts as Timeouts  # re-exported; model/options.py owns it
+from mailtls.net.budget import AddressBudget, take_slot
 
 READ_CHUNK = 16384
 
@@ -162,12 +163,17 @@ class Stream:
     """A connected TCP stream that can be upgraded to TLS in place."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeouts: Timeouts
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        timeouts: Timeouts,
+        slot: AddressBudget | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._timeouts = timeouts
         self._closed = False
+        self._slot = slot  # the connection budget's slot, given back on close
 
     @property
     def timeouts(self) -> Timeouts:
@@ -265,22 +271,40 @@ class Stream:
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(Exception):
-            self._writer.close()
-        # A peer that resets or skips close_notify can make wait_closed raise or hang.
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(1.0):
-                await self._writer.wait_closed()
+        try:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            # A peer that resets or skips close_notify can make wait_closed raise or hang.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await self._writer.wait_closed()
+        finally:  # the slot is free once the connection is gone (also when cancelled)
+            if self._slot is not None:
+                self._slot.release()
+                self._slot = None
 
 
 async def open_stream(address: str, port: int, timeouts: Timeouts) -> Stream:
-    """TCP connect to an IP address; TLS, if any, is started by the caller with ``start_tls``."""
+    """TCP connect to an IP address; TLS, if any, is started by the caller with ``start_tls``.
+
+    Under a connection budget (``mailtls.net.budget``) this first waits for a slot for
+    ``address``; the connect timeout starts once the slot is there, and ``Stream.close``
+    gives the slot back."""
     where = f"{address} port {port}"
+    slot = await take_slot(address)
     try:
         async with asyncio.timeout(timeouts.connect):
             reader, writer = await asyncio.open_connection(address, port, limit=1 << 20)
     except TimeoutError:
+        if slot is not None:
+            slot.release()
         raise ConnectTimeout(f"{where}: no answer within {timeouts.connect:g} s") from None
     except OSError as exc:
+        if slot is not None:
+            slot.release()
         raise _map_connect_error(exc, where) from None
-    return Stream(reader, writer, timeouts)
+    except BaseException:  # cancelled (the deadline): the slot must not leak
+        if slot is not None:
+            slot.release()
+        raise
+    return Stream(reader, writer, timeouts, slot)

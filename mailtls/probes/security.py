@@ -977,5 +977,11 @@ async def probe_security(endpoint: Endpoint, options: ProbeOptions, recorder: Re
         return
     if recorder.tls_on_starttls_port or recorder.preauth:
         return  # no plaintext dialogue to probe (PREAUTH is reported as it is)
-    for name, body in plan(endpoint, options):
-        await _run(name, body, endpoint, options, recorder)
+    probes = plan(endpoint, options)
+    order = {name: index for index, (name, _body) in enumerate(probes)}
+    try:
+        # Side by side: each probe has its own connection and reads only the basic probe's facts
+        await asyncio.gather(*(_run(name, body, endpoint, options, recorder)
+                               for name, body in probes))
+    finally:  # the report lists them in plan order, whichever finished first
+        recorder.security.sort(key=lambda p: order.get(p.name, len(order)))

@@ -2,7 +2,9 @@
 starting TLS (STARTTLS dialogue or implicit), with hand-built hellos (``mailtls.tls.enumeration``);
 then whether it compresses, staples OCSP responses and honours TLS_FALLBACK_SCSV (up to two hellos).
 
-Politeness: the connections are made one after the other. A server that turns one away before
+Politeness: independent questions run side by side, every connection under the address's
+connection budget (at most ``--max-connections`` at once, ``mailtls.net.budget``); ``--slow``
+makes them one after the other. A server that turns one away before
 TLS (SMTP 421, IMAP BYE, POP3 -ERR greeting, a reset during the STARTTLS dialogue, a refused
 connection to the port that answered a moment ago) is rate limiting, not broken: the enumeration
 backs off and retries, and reports "rate limited" when it had to give up. ``--slow`` adds a
@@ -22,7 +24,7 @@ from mailtls.errors import (
     ReadTimeout,
     SessionRejected,
 )
-from mailtls.model import Direction, Endpoint, TLSMode, TLSScan
+from mailtls.model import Direction, Endpoint, Protocol, TLSMode, TLSScan
 from mailtls.net.stream import Stream, open_stream
 from mailtls.probes.mailport import ProbeOptions, adapter_for, sni_for
 from mailtls.probes.session import Recorder
@@ -51,8 +53,14 @@ def _refusal(lines: tuple[str, ...]) -> str:
     return " ".join(lines)[:160] or "(empty reply)"
 
 
-async def _reach_tls(endpoint: Endpoint, options: ProbeOptions) -> Stream:
+async def _reach_tls(
+    endpoint: Endpoint, options: ProbeOptions, *, ask_capabilities: bool = True
+) -> Stream:
     """A fresh connection, brought to the point where the next bytes are a ClientHello.
+
+    ``ask_capabilities=False`` (IMAP and POP3, once the basic probe saw STARTTLS/STLS work):
+    the question is answered already, so STARTTLS follows the greeting at once, one round trip
+    less per connection. SMTP always says EHLO first (RFC 3207 §4: servers want it).
 
     Raises :class:`RateLimited` when the server turns the connection away before TLS, and
     ``ConnectRefused`` when the dialogue fails in a way that will not change by waiting.
@@ -73,11 +81,12 @@ async def _reach_tls(endpoint: Endpoint, options: ProbeOptions) -> Stream:
             if permanent:
                 raise ConnectRefused(f"the server refused the session: {_refusal(greeting)}")
             raise RateLimited(f"greeting {_refusal(greeting)}")
-        caps, raw = await adapter.capabilities()
-        if not adapter.offers_starttls(caps or ()):
-            if raw and raw[-1][:1] == "4":  # SMTP 421 to EHLO
-                raise RateLimited(f"capabilities refused: {_refusal(raw)}")
-            raise ConnectRefused("STARTTLS is no longer offered")
+        if ask_capabilities or endpoint.service.protocol is Protocol.SMTP:
+            caps, raw = await adapter.capabilities()
+            if not adapter.offers_starttls(caps or ()):
+                if raw and raw[-1][:1] == "4":  # SMTP 421 to EHLO
+                    raise RateLimited(f"capabilities refused: {_refusal(raw)}")
+                raise ConnectRefused("STARTTLS is no longer offered")
         accepted, reply = await adapter.starttls()
         if not accepted:
             if reply and reply[-1][:1] == "4":  # 454 TLS not available due to temporary reason
@@ -108,8 +117,10 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
     read_timeout = options.timeouts.read
     recorder.in_tls = False  # the basic probe's session is over: these notes are not inside TLS
 
+    known = bool(recorder.starttls_accepted)  # the basic probe's STARTTLS went through
+
     async def exchange(hello: bytes) -> AsyncIterator[bytes]:
-        stream = await _reach_tls(endpoint, options)
+        stream = await _reach_tls(endpoint, options, ask_capabilities=not known)
         try:
             await stream.write(hello)
             received = 0
@@ -142,6 +153,7 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
         retries=RETRIES,
         backoff=BACKOFF_SECONDS,
         pause=pause,
+        parallel=not options.slow,  # the connection budget bounds how many at once
     )
     recorder.connections += result.connections
     versions = {v.label: ok for v, ok in result.versions.items()}

@@ -226,9 +226,11 @@ def report_dict(report: Report, exit_code: int) -> dict[str, Any]:
 
 def _regression_fields(report: Report) -> dict[str, Any]:
     """``expectations`` (--expect) and ``baseline`` (--baseline), only when asked for."""
-    from mailtls.regression.diff import change_dict
-
     out: dict[str, Any] = {}
+    if not report.expectations and report.changes is None:
+        return out
+    from mailtls.regression.diff import change_dict  # only then: start-up time of every check
+
     if report.expectations:
         out["expectations"] = [
             {

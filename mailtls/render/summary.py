@@ -26,6 +26,7 @@ __all__ = [
     "GRADES",
     "GRADE_RULE",
     "GRADE_SCHEME",
+    "HTML_COLOURS",
     "PASS",
     "STYLE",
     "Headline",
@@ -70,6 +71,14 @@ STYLE: dict[str, str] = {
     "warn": "yellow",
     "info": "cyan",
     PASS: "green",
+}
+# The same verdicts as colours for the HTML report (red, magenta, amber, teal, green).
+HTML_COLOURS: dict[str, str] = {
+    "fail": "#c62828",
+    "unknown": "#8e24aa",
+    "warn": "#e69500",
+    "info": "#00838f",
+    PASS: "#2e7d32",
 }
 GRADE_STYLE: dict[str, str] = {
     "A+": "bold green", "A": "green", "B": "yellow", "C": "yellow", "?": "bold magenta",

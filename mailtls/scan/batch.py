@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from mailtls.errors import UsageError
 from mailtls.model import Report
+from mailtls.net.budget import ConnectionBudget
 from mailtls.scan.host import ScanRequest, check_host_name, scan
 
 __all__ = ["BatchResult", "merge_reports", "progress", "read_targets", "scan_batch"]
@@ -90,7 +91,7 @@ async def scan_batch(
 ) -> BatchResult:
     started_at = request.clock()
     started = time.monotonic()
-    limits: dict[str, asyncio.Semaphore] = {}
+    limits = ConnectionBudget(1 if request.options.slow else request.options.max_connections)
     slots = asyncio.Semaphore(max_hosts)
     stop = stop or asyncio.Event()
     finished: dict[int, Report] = {}

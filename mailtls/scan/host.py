@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import ipaddress
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mailtls.checks.judge import Judgement, judge_host
 from mailtls.errors import DNSError, NameNotResolved, UsageError
@@ -23,11 +25,22 @@ from mailtls.model import (
     Service,
 )
 from mailtls.model.options import DEFAULTS, ScanOptions
-from mailtls.net.dns import Resolver, parse_resolver
+from mailtls.net.budget import (
+    BASIC,
+    ConnectionBudget,
+    Priority,
+    current_budget,
+    priority,
+    reset_budget,
+    use_budget,
+)
 from mailtls.net.stream import resolve
 from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
 from mailtls.probes.session import Recorder
+
+if TYPE_CHECKING:  # dnspython costs ~0.1 s to import: only domain mode and --resolver need it
+    from mailtls.net.dns import Resolver
 
 
 @dataclass(frozen=True)
@@ -141,15 +154,26 @@ async def _resolve(
 
 
 async def scan(
-    request: ScanRequest, *, address_limits: dict[str, asyncio.Semaphore] | None = None
+    request: ScanRequest, *, address_limits: ConnectionBudget | None = None,
+    on_probe: Callable[[int, int], None] | None = None,
 ) -> Report:
-    """Scan ``request``. ``address_limits``: per-address semaphores shared with other scans
-    running at the same time (``mailtls.scan.batch``), so --max-connections holds across hosts."""
+    """Scan ``request``. ``address_limits``: the connection budget shared with other scans
+    running at the same time (``mailtls.scan.batch``), so --max-connections holds across hosts.
+    ``on_probe(done, total)`` is called as each port's probe ends (the progress line)."""
+    budget = address_limits if address_limits is not None else ConnectionBudget(
+        1 if request.options.slow else request.options.max_connections)
+    token = use_budget(budget)  # every connection of this scan's tasks takes a slot of it
+    try:
+        return await _scan(request, on_probe)
+    finally:
+        reset_budget(token)
+
+
+async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | None) -> Report:
     started_at = request.clock()
     started = time.monotonic()
     opts = request.options
     deadline = started + opts.deadline
-    per_address = 1 if opts.slow else opts.max_connections
     options = ProbeOptions(opts, deadline=deadline)
 
     dns = _dns_resolver(request)
@@ -166,26 +190,31 @@ async def scan(
     # Tasks are created in exactly the order of _flatten(recorders).
     recorders: dict[int, list[Recorder]] = {i: [] for i in range(len(targets))}
     tasks: list[asyncio.Task[None]] = []
-    limits: dict[str, asyncio.Semaphore] = {} if address_limits is None else address_limits
     for index, target in enumerate(targets):
         for address in target.addresses:
-            limit = limits.setdefault(address, asyncio.Semaphore(per_address))
             for planned in target.plan:
                 endpoint = Endpoint(
                     target.host, address, planned.port, planned.service, planned.requested
                 )
                 recorder = Recorder(endpoint)
                 recorders[index].append(recorder)
-                tasks.append(asyncio.create_task(_limited(limit, endpoint, options, recorder)))
+                tasks.append(asyncio.create_task(_limited(endpoint, options, recorder)))
     controls = await _control_recorders(request, dns)
     quick = options.basic()  # controls: never log in
     for recorder in controls:
-        limit = limits.setdefault(
-            recorder.endpoint.address, asyncio.Semaphore(per_address)
-        )
         recorders.setdefault(-1, []).append(recorder)
-        tasks.append(asyncio.create_task(_limited(limit, recorder.endpoint, quick, recorder)))
+        tasks.append(asyncio.create_task(_limited(recorder.endpoint, quick, recorder)))
 
+    if tasks and on_probe is not None:
+        finished = [0]
+
+        def _ended(_task: asyncio.Task[None]) -> None:
+            finished[0] += 1
+            on_probe(finished[0], len(tasks))
+
+        for task in tasks:
+            task.add_done_callback(_ended)
+        on_probe(0, len(tasks))
     if tasks:
         remaining = max(0.0, deadline - time.monotonic())
         _done, pending = await asyncio.wait(tasks, timeout=remaining)
@@ -256,6 +285,8 @@ def _dns_resolver(request: ScanRequest) -> Resolver | None:
     """The resolver of this scan: only when DNS beyond getaddrinfo is needed."""
     if not (request.options.resolver or request.domains or request.detect_domains):
         return None
+    from mailtls.net.dns import Resolver, parse_resolver
+
     server = parse_resolver(request.options.resolver) if request.options.resolver else None
     try:
         return Resolver(server, timeout=request.options.dns_timeout)
@@ -336,23 +367,39 @@ def _login_options(request: ScanRequest) -> dict[str, object]:
     }
 
 
-async def _limited(
-    limit: asyncio.Semaphore, endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
-) -> None:
-    """All probes of one endpoint, one connection at a time, under the per-address limit."""
-    async with limit:
-        recorder.started = time.monotonic()  # waiting for the limit is not the port's time
-        try:
-            await _all_probes(endpoint, options, recorder)
-        finally:
-            recorder.finished = time.monotonic()
+async def _limited(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder) -> None:
+    """All probes of one endpoint; each connection waits for a slot of the address's budget.
+
+    The basic probes of every port go first (``BASIC``); the deep probes and the login test
+    follow at the priority of their port's expected cost, the slowest port first: its
+    enumeration is the scan's critical path."""
+    recorder.started = time.monotonic()
+    try:
+        with priority(BASIC):
+            await probe_port(endpoint, options, recorder)
+        # --slow: one port's deep probes at a time per address, so their pauses add up
+        budget = current_budget()
+        slow = options.slow and budget is not None
+        lane = budget.lane(endpoint.address) if slow and budget else contextlib.nullcontext()
+        async with lane:
+            with priority(_deep_priority(recorder)):
+                if not options.quick and recorder.state is PortState.OPEN:
+                    await deep_probes(endpoint, options, recorder)
+                if options.login is not None:
+                    from mailtls.probes.login import login_probe
+
+                    await login_probe(endpoint, options, recorder)
+    finally:
+        recorder.finished = time.monotonic()
 
 
-async def _all_probes(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder) -> None:
-    await probe_port(endpoint, options, recorder)
-    if not options.quick and recorder.state is PortState.OPEN:
-        await deep_probes(endpoint, options, recorder)
-    if options.login is not None:
-        from mailtls.probes.login import login_probe
+def _deep_priority(recorder: Recorder) -> Priority:
+    """After every basic probe; among the ports, the one whose connections cost most first.
 
-        await login_probe(endpoint, options, recorder)
+    The deep probes of every port make about the same number of connections (the suite
+    enumeration's), so a port's cost is its cost per connection, which its basic probe just
+    measured: a STARTTLS dialogue costs more round trips than implicit TLS, a server that forks
+    a process per connection more time."""
+    spent = time.monotonic() - recorder.started
+    per_connection = spent / max(1, recorder.connections)
+    return (1.0, -per_connection)

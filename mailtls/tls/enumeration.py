@@ -45,7 +45,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -104,7 +104,6 @@ TLS13_GROUP_CANDIDATES: tuple[int, ...] = (
 )  # fmt: skip
 #: Curves probed for ECDHE in TLS <= 1.2.
 TLS12_GROUP_CANDIDATES: tuple[int, ...] = DEFAULT_TLS12_GROUPS
-_TLS13_KEY_SHARES = (0x001D, 0x0017)
 
 
 @dataclass(frozen=True)
@@ -167,6 +166,10 @@ class _Failure:
 _Outcome = ServerHelloResult | AlertResult | _Failure
 
 
+def _limited(outcome: _Outcome) -> TypeGuard[_Failure]:
+    return isinstance(outcome, _Failure) and outcome.kind == "limited"
+
+
 def exchange_from_callable(fn: Callable[[bytes], Awaitable[bytes | None]]) -> HelloExchange:
     """Adapt ``fn(hello) -> first bytes of the answer, or None when no connection``."""
 
@@ -198,24 +201,59 @@ class _State:
     backoff_seconds: float = 0.0
     stopped: str | None = None  # why no more connections are made (gave up, deadline)
     admitted: int = 0  # connections the server let in since it last turned one away
+    # Independent questions side by side; after the first connection the server turned away,
+    # one connection at a time again (the rate limit is the server's word on concurrency).
+    parallel: bool = False
+    serial: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def gather(self, *steps: Awaitable[object]) -> None:
+        """Run ``steps`` side by side when parallel, else one after the other, in order."""
+        if self.parallel:
+            await asyncio.gather(*steps)
+            return
+        for step in steps:
+            await step
 
     def _left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
     async def probe(self, hello: bytes, *, want_flight: bool) -> _Outcome:
         """One exchange; a connection the server turns away is retried after a growing wait."""
+        if not self.parallel:
+            return await self._probe(hello, want_flight=want_flight)
+        first: _Outcome | None = None
+        calm = not (self.rate_limited or self.pause > 0)
+        if calm and self.stopped is None and self._left() > 0:
+            first = await self._probe_once(hello, want_flight=want_flight)
+            if not _limited(first):
+                self.admitted += 1
+                return first
+        # Turned away (now or before): one connection at a time from here on, retries included
+        async with self.serial:
+            return await self._probe(hello, want_flight=want_flight, first=first)
+
+    async def _probe(
+        self, hello: bytes, *, want_flight: bool, first: _Outcome | None = None
+    ) -> _Outcome:
         delay = self.backoff
         attempts = 0
         while True:
             if self.stopped is None and self._left() <= 0:
                 self.stopped = "the scan deadline was reached"
                 self.errors.append(f"stopped early: {self.stopped}")
+            if first is not None:
+                # Turned away side by side with others: counted, then tried again in line
+                # (the first in line backs off; by the time the others' turn comes, the
+                # server may have let us in again, and they only keep the pause).
+                self.rate_limited += 1
+                first = None
+                continue
             if self.stopped is not None:
                 return _Failure("connect", f"not tried: {self.stopped}")
             if self.pause > 0 and self.connections:
                 await asyncio.sleep(min(self.pause, max(0.0, self._left())))
             outcome = await self._probe_once(hello, want_flight=want_flight)
-            if not (isinstance(outcome, _Failure) and outcome.kind == "limited"):
+            if not _limited(outcome):
                 if attempts:
                     # The server let us in again. It admitted ``admitted`` connections, then
                     # made us wait ``waited``: spread that wait over as many connections from
@@ -322,66 +360,115 @@ class _VersionScan:
     accepted: list[int] = field(default_factory=list)
     supported: bool | None = None
     chunks_with_hits: int = 0
+    candidates: Sequence[int] = ()  # in the order offered (the client's preference)
+
+
+@dataclass
+class _Chunk:
+    """One chunk's discovery: accepted suites in the order found, and how it ended."""
+
+    accepted: list[int] = field(default_factory=list)
+    answered: bool = False  # the server answered something (a refusal is an answer)
+    incomplete: bool = False  # the chunk's first hello went unanswered
+    untestable: bool = False  # nothing answered at all: no connection, silence, garbage
+    unsupported: bool = False  # the first hello was refused for its version
+
+
+def _key_shares(version: TLSVersion) -> tuple[int, ...]:
+    """TLS 1.3 hellos carry no key share: the server answers with a HelloRetryRequest, which
+    names the suite (and group) it picked just as a ServerHello would, and costs it no key
+    exchange, no signature and no certificate (RFC 8446 §4.1.4)."""
+    return ()
+
+
+async def _scan_chunk(
+    st: _State, version: TLSVersion, pool: list[int], first_result: _Outcome | None = None
+) -> _Chunk:
+    chunk = _Chunk()
+    first = True
+    while pool:
+        if first and first_result is not None:
+            res = first_result
+        else:
+            res = await st.probe(st.hello(version, pool, key_shares=_key_shares(version)),
+                                 want_flight=True)
+        if isinstance(res, _Failure):
+            if res.kind == "closed":  # a hang-up is an answer: "not with these suites"
+                chunk.answered = True
+                break
+            if st.stopped is None:  # else the reason is on record once
+                st.errors.append(f"{version.label}: {res.kind}: {res.detail}")
+            if first:
+                chunk.incomplete = True
+                chunk.untestable = not chunk.answered
+            break
+        chunk.answered = True
+        if isinstance(res, AlertResult):
+            if first and res.name == "protocol_version":
+                chunk.unsupported = True
+            break
+        if not _matches(res, version):
+            if first:  # the server negotiated another version: it does not do this one
+                chunk.unsupported = True
+                break
+            st.errors.append(f"{version.label}: version changed to 0x{res.version:04X}")
+            break
+        if res.cipher not in pool:
+            st.errors.append(
+                f"{version.label}: server chose {res.cipher_name}, which was not offered"
+            )
+            break
+        chunk.accepted.append(res.cipher)
+        pool.remove(res.cipher)
+        first = False
+    return chunk
 
 
 async def _scan_version(
     st: _State, version: TLSVersion, candidates: Sequence[int], chunk_size: int
 ) -> _VersionScan:
-    key_shares = _TLS13_KEY_SHARES if version == TLSVersion.TLS1_3 else ()
-    scan = _VersionScan()
-    answered = False
-    incomplete = False  # a chunk went unanswered: "no suite found" would not mean "refused"
+    """Every suite of ``candidates`` the server accepts at ``version``.
+
+    The first hello goes alone: a version the server does not speak costs one hello. When it
+    does, the other chunks of candidates are worked through at the same time as the first."""
+    scan = _VersionScan(candidates=tuple(candidates))
     if version == TLSVersion.SSL3:  # client_hello() adds the renegotiation SCSV there
         chunk_size = max(1, chunk_size - 1)
-    for start in range(0, len(candidates), chunk_size):
-        pool = list(candidates[start : start + chunk_size])
-        first = True
-        hits_before = len(scan.accepted)
-        while pool:
-            res = await st.probe(st.hello(version, pool, key_shares=key_shares), want_flight=True)
-            if isinstance(res, _Failure):
-                if res.kind == "closed":  # a hang-up is an answer: "not with these suites"
-                    answered = True
-                    break
-                if st.stopped is None:  # else the reason is on record once
-                    st.errors.append(f"{version.label}: {res.kind}: {res.detail}")
-                if not answered:  # no connection, silence or garbage: this version is untestable
-                    return scan
-                if first:
-                    incomplete = True
-                break
-            answered = True
-            if isinstance(res, AlertResult):
-                if first and res.name == "protocol_version":
-                    scan.supported = bool(scan.accepted)
-                    return scan
-                break
-            if not _matches(res, version):
-                if first:  # the server negotiated another version: it does not do this one
-                    scan.supported = bool(scan.accepted)
-                    return scan
-                st.errors.append(f"{version.label}: version changed to 0x{res.version:04X}")
-                break
-            if res.cipher not in pool:
-                st.errors.append(
-                    f"{version.label}: server chose {res.cipher_name}, which was not offered"
-                )
-                break
-            scan.accepted.append(res.cipher)
-            pool.remove(res.cipher)
-            first = False
-        if len(scan.accepted) > hits_before:
+    pools = [list(candidates[i : i + chunk_size]) for i in range(0, len(candidates), chunk_size)]
+    if not pools:
+        return scan
+    opening = await st.probe(st.hello(version, pools[0], key_shares=_key_shares(version)),
+                             want_flight=True)
+    head = await _scan_chunk(st, version, pools[0], opening)
+    if head.untestable:
+        return scan  # no connection, silence or garbage: this version is untestable
+    if head.unsupported:
+        scan.supported = False
+        return scan
+    chunks = [head, *(_Chunk() for _ in pools[1:])]
+
+    async def rest(index: int) -> None:
+        chunks[index] = await _scan_chunk(st, version, pools[index])
+
+    await st.gather(*(rest(i) for i in range(1, len(pools))))
+    answered = any(c.answered for c in chunks)
+    incomplete = any(c.incomplete for c in chunks)
+    for chunk in chunks:
+        scan.accepted.extend(chunk.accepted)
+        if chunk.accepted:
             scan.chunks_with_hits += 1
     if scan.accepted:
         scan.supported = True
+    elif any(c.unsupported for c in chunks):
+        scan.supported = False
     else:
         scan.supported = None if incomplete or not answered else False
     return scan
 
 
 async def _choice(st: _State, version: TLSVersion, suites: Sequence[int]) -> int | None:
-    key_shares = _TLS13_KEY_SHARES if version == TLSVersion.TLS1_3 else ()
-    res = await st.probe(st.hello(version, suites, key_shares=key_shares), want_flight=False)
+    res = await st.probe(st.hello(version, suites, key_shares=_key_shares(version)),
+                         want_flight=False)
     if isinstance(res, ServerHelloResult) and _matches(res, version) and res.cipher in suites:
         return res.cipher
     return None
@@ -393,6 +480,22 @@ async def _server_order(
     found = scan.accepted
     if len(found) < 2:
         return None, tuple(found)
+    if scan.chunks_with_hits <= 1:
+        # Every discovery hello offered what was left of one chunk, in our order. A server that
+        # followed our order picked the accepted suites in our order; one that picked them in
+        # another order follows its own, and the discovery already listed them in that order.
+        rank = {code: index for index, code in enumerate(scan.candidates)}
+        if found != sorted(found, key=lambda code: rank.get(code, len(rank))):
+            return True, tuple(found)
+        # Found in our order: one hello with them reversed tells the two apart.
+        backward = await _choice(st, version, found[::-1])
+        if backward == found[-1]:
+            return False, tuple(found)
+        if backward == found[0]:
+            return True, tuple(found)
+        if st.stopped is None:
+            st.errors.append(f"{version.label}: no stable answer while testing the suite order")
+        return None, tuple(found)
     forward = await _choice(st, version, found)
     backward = await _choice(st, version, found[::-1])
     if forward is None or backward is None:
@@ -400,8 +503,6 @@ async def _server_order(
             st.errors.append(f"{version.label}: no stable answer while testing the suite order")
         return None, tuple(found)
     if forward == backward:
-        if scan.chunks_with_hits <= 1 and forward == found[0]:
-            return True, tuple(found)  # the discovery loop already followed the server's order
         ordered = [forward]
         pool = [s for s in found if s != forward]
         while len(pool) > 1:
@@ -542,8 +643,9 @@ async def _extra_probes(
         return out
     legacy = [v for v in (TLSVersion.TLS1_2, TLSVersion.TLS1_1, TLSVersion.TLS1_0)
               if versions.get(v) and suites.get(v)]
-    if legacy:
-        v = legacy[0]
+    notes: dict[str, str] = {}
+
+    async def compression_and_stapling(v: TLSVersion) -> None:
         hello = st.hello(v, suites[v], compression_methods=(COMPRESSION_DEFLATE, 0),
                          status_request=True)
         res = await st.probe(hello, want_flight=True)
@@ -562,11 +664,11 @@ async def _extra_probes(
                 stapled = "status_request acknowledged, but no CertificateStatus followed"
             else:
                 stapled = "status_request acknowledged, the flight was cut short"
-            out.notes.append(f"{offer}: compression {method}; {stapled}")
+            notes["compression"] = f"{offer}: compression {method}; {stapled}"
         else:
-            out.notes.append(f"{offer}: {_said(res)} (compression and stapling unknown)")
-    fallback = fallback_version(v for v, ok in versions.items() if ok)
-    if fallback is not None and suites.get(fallback):
+            notes["compression"] = f"{offer}: {_said(res)} (compression and stapling unknown)"
+
+    async def fallback_scsv(fallback: TLSVersion) -> None:
         hello = st.hello(fallback, [*suites[fallback], ciphersuites.TLS_FALLBACK_SCSV])
         res = await st.probe(hello, want_flight=False)
         said = _said(res)
@@ -579,7 +681,14 @@ async def _extra_probes(
             out.fallback_scsv, said = True, f"the server hung up ({res.detail})"
         elif isinstance(res, ServerHelloResult) and res.version == fallback:
             out.fallback_scsv = False
-        out.notes.append(f"{fallback.label} hello with TLS_FALLBACK_SCSV: {said}")
+        notes["fallback"] = f"{fallback.label} hello with TLS_FALLBACK_SCSV: {said}"
+
+    questions = [compression_and_stapling(legacy[0])] if legacy else []
+    fallback = fallback_version(v for v, ok in versions.items() if ok)
+    if fallback is not None and suites.get(fallback):
+        questions.append(fallback_scsv(fallback))
+    await st.gather(*questions)  # two independent hellos
+    out.notes.extend(notes[k] for k in ("compression", "fallback") if k in notes)
     return out
 
 
@@ -600,6 +709,7 @@ async def enumerate_tls(
     backoff: float = 1.0,
     pause: float = 0.0,
     extra_probes: bool = True,
+    parallel: bool = False,
 ) -> TLSEnumeration:
     """Find every version, suite and group the server behind ``exchange`` accepts.
 
@@ -611,6 +721,10 @@ async def enumerate_tls(
     stays below the server's limit. No connection is started after ``deadline``
     (``time.monotonic()``): what was found by then is returned, the rest is untested (None).
     ``extra_probes``: the compression/stapling and fallback hellos (at most two connections).
+    ``parallel``: independent questions side by side (TLS 1.3 next to the older versions, the
+    versions next to each other, chunks of suites once the version is known to be spoken,
+    the two extra hellos); the caller bounds the connections at once (``mailtls.net.budget``).
+    After the first connection the server turns away, one connection at a time again.
     """
     if max_suites_per_hello < 1:
         raise ValueError("max_suites_per_hello must be positive")
@@ -624,6 +738,7 @@ async def enumerate_tls(
         retries=retries,
         backoff=backoff,
         pause=pause,
+        parallel=parallel,
     )
     legacy = list(
         legacy_suites if legacy_suites is not None else (s.code for s in ciphersuites.LEGACY_SUITES)
@@ -637,13 +752,13 @@ async def enumerate_tls(
     groups13: list[int] = []
     groups12: list[int] = []
 
-    for version in sorted(set(versions)):
+    async def one_version(version: TLSVersion) -> None:
         if version == TLSVersion.SSL2:
             kinds = [k.code for k in ciphersuites.SSL2_CIPHER_KINDS]
             ok, accepted = await _scan_sslv2(st, kinds)
             result_versions[version], result_suites[version] = ok, accepted
             result_order[version] = None
-            continue
+            return
         candidates = modern if version == TLSVersion.TLS1_3 else legacy
         scan = await _scan_version(st, version, candidates, max_suites_per_hello)
         result_versions[version] = scan.supported
@@ -651,9 +766,14 @@ async def enumerate_tls(
         result_suites[version] = suites
         result_order[version] = order
         if version == TLSVersion.TLS1_3 and scan.accepted and probe_groups:
-            groups13 = await _tls13_groups(st, suites, tls13_groups)
+            groups13.extend(await _tls13_groups(st, suites, tls13_groups))
 
-    if probe_groups:
+    async def legacy_versions() -> None:
+        await st.gather(*(one_version(v) for v in wanted if v != TLSVersion.TLS1_3))
+        if not st.parallel and TLSVersion.TLS1_3 in wanted:
+            await one_version(TLSVersion.TLS1_3)  # one at a time: in version order, as ever
+        if not probe_groups:
+            return
         for version in sorted(result_suites, reverse=True):
             if version in (TLSVersion.SSL2, TLSVersion.TLS1_3):
                 continue
@@ -663,8 +783,21 @@ async def enumerate_tls(
                 if ciphersuites.describe(s).kx in ("ECDHE", "ECDHE_PSK")
             ]
             if ecdhe:
-                groups12 = await _ecdhe_groups(st, version, ecdhe, ecdhe_groups)
+                groups12.extend(await _ecdhe_groups(st, version, ecdhe, ecdhe_groups))
                 break
+
+    # Independent questions side by side (each connection still waits for its slot of the
+    # caller's connection budget): TLS 1.3 (suites, order, groups: the longest chain) next to
+    # the older versions, whose ECDHE curves follow their suites.
+    wanted = sorted(set(versions))
+    if st.parallel and TLSVersion.TLS1_3 in wanted:
+        await asyncio.gather(one_version(TLSVersion.TLS1_3), legacy_versions())
+    else:
+        await legacy_versions()
+    # The report lists versions in order, however the answers arrived.
+    result_versions = {v: result_versions[v] for v in wanted if v in result_versions}
+    result_suites = {v: result_suites[v] for v in wanted if v in result_suites}
+    result_order = {v: result_order[v] for v in wanted if v in result_order}
 
     extras = await _extra_probes(st, result_versions, result_suites) if extra_probes else _Extras()
     return TLSEnumeration(
