@@ -11,6 +11,7 @@ from mailtls.checks import rules as R
 from mailtls.checks.common import port_label, where
 from mailtls.checks.login import judge_login
 from mailtls.checks.port25 import filtered_port25, interception, masked_smtp
+from mailtls.checks.ports import judge_other_port, silent_first_request
 from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
 from mailtls.checks.security import judge_security
 from mailtls.checks.tlsparams import judge_certificate_crypto, judge_tls_scan
@@ -76,13 +77,17 @@ def judge_port(
 ) -> list[Finding]:
     if obs.state is not PortState.OPEN:
         return _reachability(obs, siblings, judgement.port25_controls)
+    # LDAP, FTP, NNTP, HTTP (checks/ports.py): their own session start, upgrade and probes
+    other = obs.endpoint.service.protocol not in (Protocol.SMTP, Protocol.IMAP, Protocol.POP3)
     out: list[Finding] = []
-    out.extend(_session(obs))
-    out.extend(_starttls(obs))
+    out.extend((silent_first_request(obs) or _session(obs)) if other else _session(obs))
+    out.extend(judge_other_port(obs) if other else _starttls(obs))
     out.extend(_tls(obs))
     out.extend(judge_tls_scan(obs, PROFILES[judgement.profile]))
     out.extend(_certificate(obs, judgement))
     out.extend(judge_certificate_crypto(obs))
+    if other:
+        return out
     out.extend(_plaintext_login(obs))
     out.extend(judge_login(obs))
     out.extend(judge_security(obs))

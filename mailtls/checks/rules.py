@@ -819,12 +819,116 @@ CLIENT_PICK_INSECURE = _rule(
 )
 
 
+# --- the other secure ports of a mail host (issue 17; checks/ports.py) ---------------------------
+# LDAP 389 StartTLS, FTP 21 AUTH TLS, NNTP 119 STARTTLS: the same STARTTLS rules per protocol.
+STARTTLS_NOT_OFFERED.update({
+    p: _rule(
+        f"{p}.starttls.not_offered", Severity.FAIL, f"{word} not offered",
+        ref, f"Configure a certificate and enable {word}; until then everything, passwords "
+        "included, crosses the network in plaintext.", "SHOULD",
+    )
+    for p, word, ref in (
+        ("ldap", "StartTLS", "RFC 4511 §4.14; RFC 4513 §3"),
+        ("ftp", "AUTH TLS", "RFC 4217 §4, §6"),
+        ("nntp", "STARTTLS", "RFC 4642 §2; RFC 8143 §3"),
+    )
+})
+STARTTLS_REFUSED.update({
+    p: _rule(
+        f"{p}.starttls.refused", Severity.FAIL, f"{word} advertised but refused",
+        ref, f"Fix the TLS configuration (certificate, key); do not advertise {word} when it "
+        "cannot work.",
+    )
+    for p, word, ref in (
+        ("ldap", "StartTLS", "RFC 4511 §4.14.2; RFC 4513 §3.1"),
+        ("ftp", "AUTH TLS", "RFC 4217 §4.1"),
+        ("nntp", "STARTTLS", "RFC 4642 §2.2.1"),
+    )
+})
+STARTTLS_AFTER_TLS["nntp"] = _rule(
+    "nntp.starttls.advertised_after_tls", Severity.WARN, "STARTTLS still advertised under TLS",
+    "RFC 4642 §2.2.2", "After the TLS handshake the server must not list STARTTLS in "
+    "CAPABILITIES any more (a sign of a confused TLS layer or a proxy).", "MUST NOT",
+)
+COMMAND_INJECTION.update({
+    p: _rule(
+        f"{p}.starttls.command_injection", Severity.FAIL,
+        f"Commands pipelined after {word} run inside TLS",
+        ref, f"Update the server: after its {word} go-ahead it must discard every byte it has "
+        "buffered. An attacker on the path can otherwise inject commands that run in the "
+        "victim's TLS session.", "MUST",
+    )
+    for p, word, ref in (
+        ("ftp", "AUTH TLS", "RFC 4217 §4; CVE-2011-1575 (Pure-FTPd)"),
+        ("nntp", "STARTTLS", "RFC 4642 §2.2.2; CVE-2012-3523 (INN)"),
+    )
+})
+PLAINTEXT_ACCEPTED.update({
+    p: _rule(
+        f"{p}.auth.plaintext_accepted", Severity.FAIL, title, ref, fix, requirement,
+    )
+    for p, title, ref, fix, requirement in (
+        ("ftp", "Login processed before AUTH TLS", "RFC 4217 §4, §15.1; RFC 2577 §5",
+         "Require AUTH TLS before USER/PASS (vsftpd force_local_logins_ssl=YES; ProFTPD "
+         "TLSRequired on; answers 530/534).", "SHOULD"),
+        ("nntp", "Login processed before STARTTLS", "RFC 4643 §2.3.1, §6; RFC 4642 §1",
+         "Refuse AUTHINFO USER/PASS until STARTTLS (483 encryption required) and do not "
+         "advertise AUTHINFO USER before it (INN readers.conf: require_ssl).", "SHOULD NOT"),
+        ("ldap", "Simple bind (password) processed without TLS",
+         "RFC 4513 §5.1.3, §6.3.2; RFC 4511 Appendix A.2 (confidentialityRequired)",
+         "Refuse simple binds on unprotected connections with confidentialityRequired (13) "
+         "(OpenLDAP olcSecurity: simple_bind=128, or tls=1 to require StartTLS for everything).",
+         "SHOULD"),
+    )
+})
+PLAINTEXT_AUTH["nntp"] = _rule(
+    "nntp.auth.plaintext_offered", Severity.WARN, "AUTHINFO USER offered before STARTTLS",
+    "RFC 4643 §2.3.1; RFC 4642 §1", "List AUTHINFO USER in CAPABILITIES only after STARTTLS "
+    "(INN: readers.conf require_ssl; nnrpd advertises it only then).", "SHOULD NOT",
+)
+FTP_DATA_UNPROTECTED = _rule(
+    "ftp.data.unprotected", Severity.FAIL, "FTP refuses PROT P: data connections in plaintext",
+    "RFC 4217 §8-9", "Allow PBSZ 0 / PROT P (vsftpd ssl_enable=YES with force_local_data_ssl); "
+    "otherwise listings and files cross the network unencrypted beside the TLS control "
+    "connection.",
+)
+HTTP_NO_HTTPS_REDIRECT = _rule(
+    "http.redirect.missing", Severity.WARN, "Port 80 does not redirect to HTTPS",
+    "RFC 6797 §7.2", "Answer every plaintext HTTP request with a 301/308 redirect to the same "
+    "URL under https:// (nginx: return 301 https://$host$request_uri;), so webmail and "
+    "autoconfig users land on TLS.", "SHOULD",
+)
+HTTP_HSTS_ON_PLAINTEXT = _rule(
+    "http.hsts.on_plaintext", Severity.INFO, "Strict-Transport-Security sent over plaintext HTTP",
+    "RFC 6797 §7.2, §8.1", "Browsers ignore the field over plaintext; send it only on the HTTPS "
+    "responses.", "MUST NOT",
+)
+HTTP_HSTS_MISSING = _rule(
+    "http.hsts.missing", Severity.WARN, "HTTPS sends no Strict-Transport-Security",
+    "RFC 6797 §7.1, §6.1", "Send Strict-Transport-Security: max-age=31536000 on the HTTPS "
+    "responses (nginx: add_header Strict-Transport-Security \"max-age=31536000\" always;), so "
+    "browsers never try plaintext HTTP again for this host.",
+)
+HTTP_HSTS_INVALID = _rule(
+    "http.hsts.invalid", Severity.WARN, "Strict-Transport-Security field is invalid",
+    "RFC 6797 §6.1, §8.1", "The field needs exactly one max-age=<seconds> directive and no "
+    "directive twice; a browser ignores a field that breaks these rules.", "MUST",
+)
+HTTP_HSTS_SHORT = _rule(
+    "http.hsts.short_max_age", Severity.WARN, "Strict-Transport-Security max-age is short",
+    "RFC 6797 §11.2", "Use a max-age of at least 180 days (a year, 31536000, is usual); a short "
+    "one lapses between visits and leaves the first plaintext request open again. "
+    "max-age=0 removes the policy.",
+)
+
+
 # --- which rules apply where (JUnit's passing test cases, Prometheus' check status) -------------
 
 # The first label of an endpoint rule's id; rules with another first label (host.*, and mail
 # domain rules) are not judged per endpoint.
-_ENDPOINT_SCOPES = ("port", "session", "tls", "cert", "starttls", "service", "smtp", "imap", "pop3")
-_PROTOCOL_SCOPES = ("smtp", "imap", "pop3")
+_ENDPOINT_SCOPES = ("port", "session", "tls", "cert", "starttls", "service", "smtp", "imap", "pop3",
+                    "ldap", "ftp", "nntp", "http")
+_PROTOCOL_SCOPES = ("smtp", "imap", "pop3", "ldap", "ftp", "nntp", "http")
 # Judged only on ports where TLS starts with STARTTLS/STLS, or only on implicit-TLS ports.
 _STARTTLS_ONLY = ("tls.implicit_on_starttls_port", "imap.preauth")
 _STARTTLS_ONLY_SUFFIXES = (".starttls.not_offered", ".starttls.refused", ".auth.plaintext_offered",
@@ -840,6 +944,12 @@ _SERVICE_ONLY: dict[str, tuple[str, ...]] = {
     "smtp.starttls.not_enforced": ("submission",),
     "smtp.starttls.required_on_mx": ("smtp",),
     "smtp.open_relay": ("smtp",),
+    "ftp.data.unprotected": ("ftp",),
+    "http.redirect.missing": ("http",),
+    "http.hsts.on_plaintext": ("http",),
+    "http.hsts.missing": ("https",),
+    "http.hsts.invalid": ("https",),
+    "http.hsts.short_max_age": ("https",),
 }
 # What a rule needs to have been judged at all (else JUnit reports it as skipped).
 REACHABILITY, SESSION, TLS_SESSION, TLS_ENUMERATION = "reach", "session", "tls", "enumeration"
@@ -858,7 +968,7 @@ _TLS_SESSION_PREFIXES = ("cert.", "tls.version.")
 _SECURITY_PROBE_IDS = (
     *(r.id for r in COMMAND_INJECTION.values()), *(r.id for r in PLAINTEXT_ACCEPTED.values()),
     SMTP_NOT_ENFORCED.id, SMTP_STATE_KEPT.id, SMTP_REQUIRED_ON_MX.id, SMTP_OPEN_RELAY.id,
-    PROBE_INCONCLUSIVE.id,
+    PROBE_INCONCLUSIVE.id, FTP_DATA_UNPROTECTED.id,
 )
 
 

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from mailtls import __version__
+from mailtls.checks.profiles import PROFILES
+from mailtls.cli.helpformat import HelpFormatter
 from mailtls.cli.options import (
     ABSENT,
     add_domain_options,
@@ -23,6 +25,7 @@ from mailtls.cli.options import (
 from mailtls.errors import MailTLSError, UsageError
 from mailtls.model import Report
 from mailtls.model.exitcodes import UNKNOWN, FailOn, exit_code
+from mailtls.model.options import DEFAULTS
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -50,7 +53,8 @@ class _Parser(argparse.ArgumentParser):
 def _add_output_options(p: argparse.ArgumentParser) -> None:
     from mailtls.cli.output import FORMATS, FORMATS_HELP
 
-    p.add_argument("--format", choices=FORMATS, default="text", help=FORMATS_HELP)
+    p.add_argument("--format", choices=FORMATS, default="text", metavar="FORMAT",
+                   help=FORMATS_HELP)
     p.add_argument(
         "-v",
         "--verbose",
@@ -83,7 +87,7 @@ a NAME is a mail domain (MX, SRV, MTA-STS, TLS-RPT, DANE) when:
     (.test, .invalid, .example, .localhost; RFC 6761) and no --resolver is given.
   Otherwise NAME is a host: its own mail ports are checked, as always.
 a domain's MX hosts are tested on port 25 (--service smtp=PORT to change it) plus the services
-named with --only/--service; its SRV targets on the ports and services their records name.
+  named with --only/--service; its SRV targets on the ports and services their records name.
 """
 
 
@@ -94,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "IMAP (143, 993) and POP3 (110, 995): STARTTLS and implicit TLS, TLS version, "
         "certificate, plaintext login — with the server's own words as evidence.",
         epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mailtls {__version__}")
     parser.set_defaults(**ABSENT)  # what a command without the flag reads (cli/options.py)
@@ -105,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check every mail port of one or more hosts",
         description="Probe the mail ports of HOST (every A/AAAA address) and report per port.",
         epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     check.add_argument(
         "hosts", nargs="*", metavar="HOST", help="mail server host name or IP (or --targets)"
@@ -143,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         "each on its ports, and check the domain's MTA-STS policy, TLS-RPT record and DANE "
         "TLSA records.",
         epilog=DOMAIN_HELP + "\n" + EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     domain.add_argument("hosts", nargs="*", metavar="DOMAIN",
                         help="mail domain, e.g. example.com (or --targets)")
@@ -158,8 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Starts two sets of loopback servers — one well configured, one with typical "
         "flaws — on 127.0.0.1 and checks them, so you can see a full report anywhere.",
         epilog=DEMO_EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
+    demo.add_argument("--quick", action=argparse.BooleanOptionalAction, default=DEFAULTS.quick,
+                      help="as for check: one connection per port, no enumeration and no "
+                      "STARTTLS security probes")
+    demo.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULTS.profile,
+                      metavar="PROFILE", help="as for check: the yardstick for TLS versions and "
+                      "cipher suites: " + ", ".join(sorted(PROFILES)))
     _add_output_options(demo)
 
     from mailtls.cli.client import add_client_command
@@ -171,8 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_show_command(sub, output=_add_output_options)
 
+    from mailtls.cli.completion import add_completion_command
+
+    add_completion_command(sub)
+
     rules = sub.add_parser(
         "rules",
+        formatter_class=HelpFormatter,
         help="list every finding id with its severity, reference and fix, and the grading rule",
         description="Without ID: every finding id, one line each, then how verdicts and grades "
         "are derived from the findings. With ID (or a prefix such as cert.): each rule "
@@ -205,7 +220,7 @@ def _check(args: argparse.Namespace) -> int:
     if domain_mode and addresses:
         raise UsageError("--address cannot be used with a mail domain: its hosts come from DNS")
     controls = tuple(dict.fromkeys(check_host_name(c) for c in args.port25_control))
-    plan = parse_plan(prepared.only, prepared.services)
+    plan = parse_plan(prepared.only, prepared.services, args.also, args.services)
     request = ScanRequest(
         hosts=() if domain_mode else hosts,
         domains=hosts if domain_mode else (),
@@ -222,7 +237,7 @@ def _check(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from mailtls.cli.demo import demo_exit_code, demo_outcome, run_demo
 
-    report = run_demo()
+    report = run_demo(quick=args.quick, profile=args.profile)
     code = demo_exit_code(report)  # 0: the demo worked (the flawed host fails by design)
     _emit(report, args, code)
     if args.format == "text" and not getattr(args, "output_file", None):
@@ -264,6 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mailtls.cli.client import run_client_command
 
             return run_client_command(args, _emit)
+        if args.command == "completion":
+            from mailtls.cli.completion import completion_script
+
+            sys.stdout.write(completion_script(parser, args.shell))
+            return 0
         if args.command == "rules":
             return _rules(args)
         parser.print_help()

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from types import MappingProxyType
 
+from mailtls.cli.helpformat import HelpFormatter
 from mailtls.cli.options import client_options, count, positive
 from mailtls.errors import UsageError
 from mailtls.model import SERVICES, Report
@@ -50,7 +51,7 @@ def add_client_command(
         "--config FILE), check each incoming and outgoing server, and say what each client "
         "would pick, whether that is secure, and the most secure configuration that works.",
         epilog=CLIENT_HELP + "\n" + exit_codes_help,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("address", nargs="?", metavar="ADDRESS",
                    help="the e-mail address, user@example.com (optional with --config: fills "
@@ -72,21 +73,26 @@ def add_client_command(
                    help="trust these CA certificates instead of the system store")
     p.add_argument("--quick", action=argparse.BooleanOptionalAction,
                    default=CLIENT_DEFAULTS.quick,
-                   help="one connection per port (default); --no-quick also enumerates TLS "
-                   "versions and cipher suites")
+                   help="one connection per port (the default here, unlike check: a client "
+                   "check probes every server on several ports and modes, and asks whether a "
+                   "setting works, not which suites it offers); --no-quick also enumerates TLS "
+                   "versions and cipher suites and runs the STARTTLS security probes")
     p.add_argument("--profile", choices=sorted(PROFILES), default=CLIENT_DEFAULTS.profile,
-                   help="yardstick for TLS versions and cipher suites (with --no-quick)")
-    p.add_argument("--warn-days", type=count, default=CLIENT_DEFAULTS.warn_days, metavar="DAYS")
+                   metavar="PROFILE", help="yardstick for TLS versions and cipher suites (with "
+                   "--no-quick): " + ", ".join(sorted(PROFILES)))
+    p.add_argument("--warn-days", type=count, default=CLIENT_DEFAULTS.warn_days, metavar="DAYS",
+                   help="warn when a certificate expires within DAYS (default %(default)s)")
     p.add_argument("--timeout", type=positive, default=CLIENT_DEFAULTS.timeout, metavar="S",
                    help=f"overall deadline in seconds (default {CLIENT_DEFAULTS.deadline:g})")
     p.add_argument("--connect-timeout", type=positive, default=CLIENT_DEFAULTS.timeouts.connect,
-                   metavar="S")
+                   metavar="S", help="TCP connect timeout (default %(default)g)")
     p.add_argument("--read-timeout", type=positive, default=CLIENT_DEFAULTS.timeouts.read,
-                   metavar="S")
+                   metavar="S", help="how long to wait for each server reply (default %(default)g)")
     p.add_argument("--handshake-timeout", type=positive,
-                   default=CLIENT_DEFAULTS.timeouts.handshake, metavar="S")
+                   default=CLIENT_DEFAULTS.timeouts.handshake, metavar="S",
+                   help="TLS handshake timeout (default %(default)g)")
     p.add_argument("--max-connections", type=count, default=CLIENT_DEFAULTS.max_connections,
-                   metavar="N")
+                   metavar="N", help="connections at once per address (default %(default)s)")
     login(p)
     output(p)
 

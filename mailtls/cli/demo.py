@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from mailtls.checks.profiles import DEFAULT_PROFILE
 from mailtls.model import SERVICES, Report, Severity
 from mailtls.model.exitcodes import OK, UNKNOWN
 from mailtls.model.options import ScanOptions
@@ -61,10 +62,12 @@ def _deployment(pki: TestPKI, flawed: bool) -> Iterator[tuple[PlannedService, ..
 
 
 async def _scan_both(pki: TestPKI, good: tuple[PlannedService, ...],
-                     flawed: tuple[PlannedService, ...]) -> Report:
+                     flawed: tuple[PlannedService, ...], *, quick: bool = False,
+                     profile: str | None = None) -> Report:
     def request(host: str, plan: tuple[PlannedService, ...]) -> ScanRequest:
         return ScanRequest(hosts=(host,), plan=plan, addresses=("127.0.0.1",),
-                           options=ScanOptions(ca_file=pki.ca_file(), timeout=30.0))
+                           options=ScanOptions(ca_file=pki.ca_file(), timeout=30.0, quick=quick,
+                                               profile=profile or DEFAULT_PROFILE))
 
     first, second = await asyncio.gather(scan(request(GOOD, good)), scan(request(FLAWED, flawed)))
     return dataclasses.replace(
@@ -75,13 +78,15 @@ async def _scan_both(pki: TestPKI, good: tuple[PlannedService, ...],
     )
 
 
-def run_demo() -> Report:
+def run_demo(*, quick: bool = False, profile: str | None = None) -> Report:
+    """Both deployments scanned as ``mailtls check`` would (``quick``/``profile`` as its
+    --quick/--profile)."""
     with (
         TestPKI(names=(GOOD, FLAWED, "127.0.0.1")) as pki,
         _deployment(pki, flawed=False) as good,
         _deployment(pki, flawed=True) as flawed,
     ):
-        return asyncio.run(_scan_both(pki, good, flawed))
+        return asyncio.run(_scan_both(pki, good, flawed, quick=quick, profile=profile))
 
 
 def demo_exit_code(report: Report) -> int:

@@ -16,7 +16,7 @@ import sys
 
 from mailtls.checks.profiles import PROFILES
 from mailtls.errors import UsageError
-from mailtls.model import SERVICES
+from mailtls.model import ALL_SERVICES, SERVICE_GROUPS
 from mailtls.model.credentials import INSECURE_FLAG, PASSWORD_ENV, LoginCredentials, Secret
 from mailtls.model.exitcodes import FailOn
 from mailtls.model.options import (
@@ -76,7 +76,25 @@ def add_scan_options(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAMES",
         help="check only these services at their standard ports, comma-separated: "
-        + ", ".join(f"{s.name} ({s.default_port})" for s in SERVICES.values()),
+        + ", ".join(f"{s.name} ({s.default_port})" for s in ALL_SERVICES.values()),
+    )
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="GROUPS",
+        help="check these groups of services too, comma-separated: "
+        + "; ".join(f"{g} ({', '.join(m)})" for g, m in SERVICE_GROUPS.items()
+                    if g not in ("mail", "all"))
+        + "; or service names (e.g. --also web,ldap adds 80, 443, 389, 636 to the mail ports)",
+    )
+    p.add_argument(
+        "--services",
+        action="append",
+        default=[],
+        metavar="GROUPS",
+        help="check exactly these groups of services: mail (the default seven), web, ldap, "
+        "ftp, news, or all (mail and the other secure ports of a mail host)",
     )
     p.add_argument(
         "--service",
@@ -147,9 +165,11 @@ def add_scan_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--quick",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.quick,
         help="one connection per port: skip the version/cipher enumeration and the "
-        "STARTTLS security probes",
+        "STARTTLS security probes (off by default: check is the full test; --no-quick is "
+        "accepted everywhere, as in mailtls client, whose default is --quick)",
     )
     p.add_argument(
         "--relay-test",
@@ -162,6 +182,7 @@ def add_scan_options(p: argparse.ArgumentParser) -> None:
         "--profile",
         choices=sorted(PROFILES),
         default=DEFAULTS.profile,
+        metavar="PROFILE",
         help="yardstick for TLS versions and cipher suites (default: mail = BCP 195 / RFC 8996 "
         "/ RFC 8314); also mozilla-intermediate, mozilla-modern (Mozilla guidelines 6.0), "
         "ncsc (NCSC-NL 2025)",

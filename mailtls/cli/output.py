@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mailtls.cli.helpformat import HelpFormatter
 from mailtls.errors import UsageError
 from mailtls.model import Report
 from mailtls.model.exitcodes import UNKNOWN, FailOn, exit_code
@@ -250,7 +251,7 @@ def add_show_command(sub: Any, *, output: Callable[[argparse.ArgumentParser], No
         "Lines) in any format, without scanning again: mailtls show report.json --format "
         "html -o report.html.",
         epilog=SHOW_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     show.add_argument("report", metavar="REPORT.json", help="the saved report ('-': stdin)")
     output(show)

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mailtls.cli.options import count
-
 # the formats and the writing of a report live in cli/output.py; re-exported for callers
+from mailtls.cli.helpformat import HelpFormatter
+from mailtls.cli.options import count
 from mailtls.cli.output import FORMATS, emit, split_by_host
 from mailtls.errors import UsageError
 from mailtls.model import Report
@@ -111,7 +111,7 @@ def add_subcommands(
         "`mailtls check --expect mailtls.toml` in CI. Review it: every finding of the scan is "
         "listed as accepted.",
         epilog="exit codes: 0 written, 3 usage error or no host resolved",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     init.add_argument("hosts", nargs="*", metavar="HOST", help="mail server host name or IP")
     scan_options(init)
@@ -126,7 +126,7 @@ def add_subcommands(
         "resolved findings, ports opened or closed, TLS versions and suites gained or lost "
         "(when both have tls_scan), capabilities, a new certificate.",
         epilog=DIFF_EXIT_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     diff.add_argument("old", metavar="OLD.json", help="the earlier report ('-': stdin)")
     diff.add_argument("new", metavar="NEW.json", help="the later report")

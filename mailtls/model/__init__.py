@@ -15,11 +15,18 @@ class Protocol(enum.StrEnum):
     SMTP = "smtp"
     IMAP = "imap"
     POP3 = "pop3"
+    # the other secure ports of a mail host (issue 17; mailtls.ports)
+    LDAP = "ldap"
+    FTP = "ftp"
+    NNTP = "nntp"
+    HTTP = "http"
 
 
 class TLSMode(enum.StrEnum):
     STARTTLS = "starttls"
     IMPLICIT = "implicit"
+    # plaintext with no upgrade in the protocol (HTTP on 80): the probe looks for the way to TLS
+    NONE = "none"
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,32 @@ SERVICES: dict[str, Service] = {
         Service("pop3", Protocol.POP3, TLSMode.STARTTLS, 110, "POP3, STLS (RFC 2595)"),
         Service("pop3s", Protocol.POP3, TLSMode.IMPLICIT, 995, "POP3, implicit TLS (RFC 8314)"),
     )
+}
+
+# The other secure ports of a mail host, beside the seven mail ones (issue 17). Not in the
+# default plan: named with --only/--service or added by group with --also/--services.
+OTHER_SERVICES: dict[str, Service] = {
+    s.name: s
+    for s in (
+        Service("http", Protocol.HTTP, TLSMode.NONE, 80, "HTTP: redirect to HTTPS (RFC 6797 §7.2)"),
+        Service("https", Protocol.HTTP, TLSMode.IMPLICIT, 443, "HTTPS (RFC 9110 §4.2.2), HSTS"),
+        Service("ldap", Protocol.LDAP, TLSMode.STARTTLS, 389, "LDAP, StartTLS (RFC 4511 §4.14)"),
+        Service("ldaps", Protocol.LDAP, TLSMode.IMPLICIT, 636, "LDAP over implicit TLS"),
+        Service("ftp", Protocol.FTP, TLSMode.STARTTLS, 21, "FTP, AUTH TLS (RFC 4217)"),
+        Service("ftps", Protocol.FTP, TLSMode.IMPLICIT, 990, "FTP over implicit TLS"),
+        Service("nntp", Protocol.NNTP, TLSMode.STARTTLS, 119, "NNTP, STARTTLS (RFC 4642)"),
+        Service("nntps", Protocol.NNTP, TLSMode.IMPLICIT, 563, "NNTP, implicit TLS (RFC 4642)"),
+    )
+}
+ALL_SERVICES: dict[str, Service] = {**SERVICES, **OTHER_SERVICES}
+# --also GROUP / --services GROUP
+SERVICE_GROUPS: dict[str, tuple[str, ...]] = {
+    "mail": tuple(SERVICES),
+    "web": ("http", "https"),
+    "ldap": ("ldap", "ldaps"),
+    "ftp": ("ftp", "ftps"),
+    "news": ("nntp", "nntps"),
+    "all": tuple(ALL_SERVICES),
 }
 
 # The implicit-TLS sibling of each STARTTLS service (RFC 8314 §3).

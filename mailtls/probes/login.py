@@ -35,13 +35,14 @@ from mailtls.model import (
     LoginAttempt,
     LoginOutcome,
     PortState,
+    Protocol,
     TLSMode,
 )
 from mailtls.model.credentials import INSECURE_FLAG, LoginCredentials, b64, sasl_plain
 from mailtls.net.https import https_context
 from mailtls.net.stream import Stream, open_stream
 from mailtls.pki.x509 import chain_info, match_name
-from mailtls.probes.mailport import ProbeOptions, adapter_for, sni_for
+from mailtls.probes.mailport import ProbeOptions, mail_adapter_for, sni_for
 from mailtls.probes.session import (
     REDACTED,
     Adapter,
@@ -67,7 +68,8 @@ ANSWER_TIMEOUT = 15.0
 def wants_login(endpoint: Endpoint) -> bool:
     """Not on the relay service (port 25): that is where other servers deliver, not where
     clients log in (submission on port 25 can still be tested as ``--service submission=25``)."""
-    return endpoint.service.name != "smtp"
+    mail = endpoint.service.protocol in (Protocol.SMTP, Protocol.IMAP, Protocol.POP3)
+    return mail and endpoint.service.name != "smtp"  # (the login test speaks mail only)
 
 
 @dataclass
@@ -261,7 +263,7 @@ async def _session(
     verify: bool,
 ) -> tuple[LoginOutcome, str]:
     implicit = endpoint.service.tls_mode is TLSMode.IMPLICIT
-    adapter = adapter_for(stream, endpoint, recorder)
+    adapter = mail_adapter_for(stream, endpoint, recorder)
     try:
         if implicit:
             await _start_tls(stream, endpoint, recorder, progress, context, verify)
@@ -288,7 +290,7 @@ async def _session(
                     f"{len(leftovers)} plaintext byte(s) after the go-ahead, discarded",
                 )
             await _start_tls(stream, endpoint, recorder, progress, context, verify)
-            adapter = adapter_for(stream, endpoint, recorder, resumed=True)
+            adapter = mail_adapter_for(stream, endpoint, recorder, resumed=True)
             caps, _raw = await adapter.capabilities()
         assert recorder.in_tls  # the one rule nothing may bend: credentials only inside TLS
         outcome, reason = await _authenticate(adapter, caps, progress)

@@ -33,6 +33,7 @@ from mailtls.model.credentials import LoginCredentials
 from mailtls.model.options import ScanOptions
 from mailtls.net.stream import Stream, Timeouts, client_context, open_stream
 from mailtls.pki.x509 import chain_info
+from mailtls.probes.portadapters import OTHER_PROTOCOLS, PortAdapter, port_adapter_for
 from mailtls.probes.session import (
     Adapter,
     Conversation,
@@ -106,15 +107,27 @@ def sni_for(host: str) -> str | None:
 
 def adapter_for(
     stream: Stream, endpoint: Endpoint, recorder: Recorder, *, resumed: bool = False
-) -> Adapter:
+) -> Adapter | PortAdapter:
     """A fresh dialogue; ``resumed`` for the session after STARTTLS (no greeting due)."""
     protocol = endpoint.service.protocol
+    if protocol in OTHER_PROTOCOLS:  # LDAP, FTP, NNTP, HTTP
+        return port_adapter_for(stream, endpoint, recorder, resumed=resumed)
     if protocol is Protocol.SMTP:
         return SMTPAdapter(Conversation(stream, SMTPDialogue(), recorder))
     if protocol is Protocol.IMAP:
         return IMAPAdapter(Conversation(stream, IMAPDialogue(), recorder))
     dialogue = POP3Dialogue(expect_greeting=not resumed)
     return POP3Adapter(Conversation(stream, dialogue, recorder))
+
+
+def mail_adapter_for(
+    stream: Stream, endpoint: Endpoint, recorder: Recorder, *, resumed: bool = False
+) -> Adapter:
+    """``adapter_for`` where only the seven mail services can come (login, mail probes)."""
+    adapter = adapter_for(stream, endpoint, recorder, resumed=resumed)
+    if isinstance(adapter, SMTPAdapter | IMAPAdapter | POP3Adapter):
+        return adapter
+    raise ValueError(f"{endpoint.service.name} is not a mail service")
 
 
 async def _handshake(
@@ -216,10 +229,12 @@ async def _dialogue(
 
     recorder.capabilities_before, recorder.capabilities_reply = caps, raw
     recorder.starttls_offered = adapter.offers_starttls(caps or ())
-    if caps is None and isinstance(adapter, POP3Adapter):
+    if caps is None and (isinstance(adapter, POP3Adapter)
+                         or getattr(adapter, "tries_unadvertised", False)):
         # A POP3 server without CAPA cannot advertise STLS (RFC 2595 §4); try it anyway, so
         # that "no STLS" is a fact, not an inference.
-        recorder.note(Direction.NOTE, "no CAPA: trying STLS without an advertisement")
+        recorder.note(Direction.NOTE, f"no capabilities: trying {adapter.starttls_word} "
+                                      "without an advertisement")
         recorder.starttls_offered = None
     if recorder.starttls_offered is False or recorder.preauth:
         await _polite_quit(adapter)
@@ -249,7 +264,7 @@ async def _dialogue(
     await _polite_quit(adapter)
 
 
-async def _polite_quit(adapter: Adapter) -> None:
+async def _polite_quit(adapter: Adapter | PortAdapter) -> None:
     with contextlib.suppress(MailTLSError):
         await adapter.quit()
 

@@ -60,7 +60,7 @@ from mailtls.model import (
     TLSMode,
 )
 from mailtls.net.stream import Stream, client_context, open_stream
-from mailtls.probes.mailport import ProbeOptions, adapter_for, sni_for
+from mailtls.probes.mailport import ProbeOptions, mail_adapter_for, sni_for
 from mailtls.probes.session import (
     Adapter,
     IMAPAdapter,
@@ -163,7 +163,7 @@ class _Session:
                   f"{cipher[0] if cipher else '?'}")
 
     def adapter(self, stream: Stream, *, resumed: bool = False) -> Adapter:
-        return adapter_for(stream, self.endpoint, self.notes, resumed=resumed)
+        return mail_adapter_for(stream, self.endpoint, self.notes, resumed=resumed)
 
     async def open(self) -> tuple[Stream, Adapter, tuple[str, ...] | None]:
         """Connect, read the greeting and the capabilities, as the basic probe did."""
@@ -926,6 +926,8 @@ async def _open_relay(sess: _Session, rec: Recorder) -> _Outcome:
 
 def plan(endpoint: Endpoint, options: ProbeOptions) -> list[tuple[str, Body]]:
     """The probes that apply to ``endpoint``, in the order they run."""
+    if endpoint.service.protocol not in (Protocol.SMTP, Protocol.IMAP, Protocol.POP3):
+        return []  # LDAP, FTP, NNTP: probes/portsecurity.py
     if endpoint.service.tls_mode is not TLSMode.STARTTLS:
         return []
     probes: list[tuple[str, Body]] = [("command_injection", _command_injection)]

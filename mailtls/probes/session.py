@@ -23,6 +23,8 @@ from mailtls.model import (
     TranscriptLine,
 )
 from mailtls.net.stream import Stream
+from mailtls.proto.ftp import FTPDialogue
+from mailtls.proto.http import HTTPDialogue
 from mailtls.proto.imap import (
     IMAPDialogue,
     IMAPEvent,
@@ -31,7 +33,9 @@ from mailtls.proto.imap import (
     capabilities_from,
     parse_greeting,
 )
+from mailtls.proto.ldap import LDAPDialogue
 from mailtls.proto.lines import decode_line
+from mailtls.proto.nntp import NNTPDialogue
 from mailtls.proto.pop3 import POP3Dialogue, POP3Event, POP3MultiLine, POP3Status, parse_capa
 from mailtls.proto.smtp import SMTPDialogue, SMTPReply, parse_ehlo
 
@@ -115,7 +119,11 @@ class Recorder:
         return PortObservation(**values)
 
 
-D = TypeVar("D", SMTPDialogue, IMAPDialogue, POP3Dialogue)
+D = TypeVar(
+    "D", SMTPDialogue, IMAPDialogue, POP3Dialogue,
+    # the other ports (mailtls.probes.portadapters)
+    FTPDialogue, NNTPDialogue, HTTPDialogue, LDAPDialogue,
+)
 E = TypeVar("E")
 
 

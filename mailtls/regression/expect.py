@@ -42,7 +42,7 @@ from typing import Any
 
 from mailtls.errors import UsageError
 from mailtls.model import (
-    SERVICES,
+    ALL_SERVICES,
     ExpectationResult,
     Finding,
     HostReport,
@@ -201,8 +201,9 @@ def _ports(table: Mapping[str, Any], key: str, bad: Any, prefix: str) -> tuple[P
             out.append(item)
         else:
             name = item.strip().lower()
-            if name not in SERVICES:
-                raise bad(prefix + key, f"unknown service {item!r} (known: {', '.join(SERVICES)})")
+            if name not in ALL_SERVICES:
+                raise bad(prefix + key,
+                          f"unknown service {item!r} (known: {', '.join(ALL_SERVICES)})")
             out.append(name)
     return tuple(out)
 
@@ -266,7 +267,7 @@ def _matches(ref: PortRef, obs: PortObservation) -> bool:
 def _ref_label(ref: PortRef) -> str:
     if isinstance(ref, int):
         return f"port {ref}"
-    return f"{ref} ({SERVICES[ref].default_port})" if ref in SERVICES else ref
+    return f"{ref} ({ALL_SERVICES[ref].default_port})" if ref in ALL_SERVICES else ref
 
 
 def _state_line(obs: PortObservation) -> str:

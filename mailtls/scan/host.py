@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from mailtls.checks.judge import Judgement, judge_host
 from mailtls.errors import DNSError, NameNotResolved, UsageError
 from mailtls.model import (
+    ALL_SERVICES,
+    SERVICE_GROUPS,
     SERVICES,
     DomainObservation,
     DomainReport,
@@ -54,28 +56,63 @@ def default_plan() -> tuple[PlannedService, ...]:
     return tuple(PlannedService(s, s.default_port, False) for s in SERVICES.values())
 
 
-def parse_plan(only: Sequence[str], services: Sequence[str]) -> tuple[PlannedService, ...]:
-    """``--only smtp,imaps`` and ``--service submission=2587``; neither gives all seven."""
+def parse_plan(
+    only: Sequence[str],
+    services: Sequence[str],
+    also: Sequence[str] = (),
+    groups: Sequence[str] = (),
+) -> tuple[PlannedService, ...]:
+    """``--only smtp,imaps``, ``--service submission=2587``, ``--services GROUP,...`` and
+    ``--also GROUP,...``; with none of them, the seven mail services.
+
+    Named services (--only/--service) must be testable (``requested``); services that come in
+    with a group (--services/--also: web, ldap, ftp, news, mail, all) are planned like the
+    default seven: a closed one is "not offered". ``--also`` adds to the default seven unless
+    --only/--service/--services chose the services."""
     plan: list[PlannedService] = []
     for item in only:
-        for name in filter(None, (n.strip().lower() for n in item.split(","))):
-            if name not in SERVICES:
-                raise UsageError(f"unknown service {name!r} (known: {', '.join(SERVICES)})")
-            plan.append(PlannedService(SERVICES[name], SERVICES[name].default_port, True))
+        for name in _names(item):
+            if name not in ALL_SERVICES:
+                raise UsageError(f"unknown service {name!r} (known: {', '.join(ALL_SERVICES)})")
+            plan.append(PlannedService(ALL_SERVICES[name], ALL_SERVICES[name].default_port, True))
     for item in services:
         name, sep, port_text = item.partition("=")
         name = name.strip().lower()
-        if not sep or name not in SERVICES:
+        if not sep or name not in ALL_SERVICES:
             raise UsageError(
-                f"--service wants NAME=PORT with NAME one of {', '.join(SERVICES)}; got {item!r}"
+                f"--service wants NAME=PORT with NAME one of {', '.join(ALL_SERVICES)}; "
+                f"got {item!r}"
             )
-        plan.append(PlannedService(SERVICES[name], parse_port(port_text), True))
+        plan.append(PlannedService(ALL_SERVICES[name], parse_port(port_text), True))
+    plan.extend(_group_plan(groups, "--services"))
+    extra = _group_plan(also, "--also")
     if not plan:
-        return default_plan()
+        plan = list(default_plan()) if extra or not (only or services or groups) else plan
+    plan.extend(extra)
     unique: dict[tuple[str, int], PlannedService] = {}
     for p in plan:
         unique.setdefault((p.service.name, p.port), p)
     return tuple(unique.values())
+
+
+def _names(item: str) -> list[str]:
+    return [n for n in (n.strip().lower() for n in item.split(",")) if n]
+
+
+def _group_plan(items: Sequence[str], option: str) -> list[PlannedService]:
+    """The services of the groups (or single services) named, at their standard ports."""
+    out: list[PlannedService] = []
+    for item in items:
+        for name in _names(item):
+            members = SERVICE_GROUPS.get(name) or ((name,) if name in ALL_SERVICES else None)
+            if members is None:
+                raise UsageError(
+                    f"{option}: unknown group or service {name!r} (groups: "
+                    f"{', '.join(SERVICE_GROUPS)}; or a service name)"
+                )
+            out.extend(PlannedService(ALL_SERVICES[m], ALL_SERVICES[m].default_port, False)
+                       for m in members)
+    return out
 
 
 def parse_port(text: str) -> int:

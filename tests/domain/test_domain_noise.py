@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from domain_helpers import DomainRun
+from domain_dns import FakeDNS
+from domain_helpers import DomainRun, Site
+from roundtrip import assert_round_trip
+
+from mailtls.render.load import report_from_dict
+
+Make = Callable[..., FakeDNS]
 
 
 @dataclass
@@ -25,3 +31,16 @@ def test_dead_resolver_findings_are_grouped(run: Callable[..., DomainRun]) -> No
     assert "no TLSA records" not in out
     assert "not looked up (no MX host to test)" in out
     assert "mail domain example.test: UNKNOWN (grade ?)" in out
+
+
+def test_domain_report_round_trips_every_format(good_site: Site, make_dns: Make,
+                                                run: Callable[..., DomainRun]) -> None:
+    """A saved domain report (MX, SRV, MTA-STS policy, TLS-RPT, TLSA, DANE results) renders
+    every format exactly as the scan's own report did (mailtls show)."""
+    dns = make_dns(good_site.zone(), ad=True)
+    r = run("example.test", "--service", f"smtp={good_site.smtp_port}",
+            "--mta-sts-port", str(good_site.policy.port), dns=dns)
+    report, code = report_from_dict(r.report)
+    assert report.domains and report.domains[0].dane and report.domains[0].observation.srv
+    doc = assert_round_trip(report, code)
+    assert doc == r.report
