@@ -39,7 +39,7 @@ class Judgement:
     now: dt.datetime
     warn_days: int = DEFAULTS.warn_days
     profile: str = DEFAULT_PROFILE  # the yardstick for enumerated TLS parameters (--profile)
-    # --port25-control hosts probed on port 25: tell an egress block from a server (§D.3)
+    # --port25-control hosts probed on port 25: tell an egress block from a server (OP25B)
     port25_controls: tuple[PortObservation, ...] = ()
 
 
@@ -128,7 +128,7 @@ def _reachability(
         return [R.PORT_UNREACHABLE.finding(f"{_label(obs)} is unreachable: {obs.error}",
                                            evidence=evidence, severity=missing, **_where(obs))]
     # Filtered. On 25, when the same address answers on other ports, the classic explanation is
-    # an outbound block on the tester's network, not a broken server (standards §D.3).
+    # an outbound block on the tester's network, not a broken server (OP25B).
     others = [
         s for s in siblings
         if s.endpoint.address == obs.endpoint.address and s.endpoint.port != obs.endpoint.port
@@ -207,7 +207,7 @@ def _starttls(obs: PortObservation) -> list[Finding]:
     if not obs.starttls_offered:
         evidence = obs.capabilities_reply or obs.greeting
         if not obs.preauth:
-            masked = masked_smtp(obs)  # a middlebox may have stripped it (standards §D.3)
+            masked = masked_smtp(obs)  # a middlebox may have stripped it (OP25B)
             out.append(R.STARTTLS_NOT_OFFERED[proto].finding(
                 f"{_label(obs)} does not offer {word}: the session stays in plaintext"
                 + (" (or a middlebox on the path stripped it: the dialogue is masked)"

@@ -19,7 +19,7 @@ from mailtls.model import SERVICES, Report
 from mailtls.model.options import CLIENT_DEFAULTS
 
 CLIENT_HELP = """\
-discovery order (as clients do it; Thunderbird's, standards §B.1):
+discovery order (as clients do it; Thunderbird's FindConfig.sys.mjs):
   1. https://autoconfig.DOMAIN/mail/config-v1.1.xml?emailaddress=ADDRESS
   2. https://DOMAIN/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=ADDRESS
   3. the most preferred MX host's domain and base domain: https://autoconfig.<that>/...

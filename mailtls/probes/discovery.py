@@ -1,4 +1,5 @@
-"""Discover a mail account's servers the way clients do (standards §B.1, §B.2, §B.5, §A.12).
+"""Discover a mail account's servers the way clients do (Thunderbird's FindConfig.sys.mjs,
+draft-ietf-mailmaint-autoconfig, Thunderbird for Android, RFC 6186).
 Records what each lookup found; judges nothing.
 
 Order (Thunderbird's, which Thunderbird for Android / K-9 follows for the first three):
