@@ -68,6 +68,7 @@ class Run:
     found: dict[int, dict[str, set[str]]] = field(default_factory=dict)  # port -> version -> suites
     report: dict[str, Any] | None = None
     error: str | None = None
+    connections: dict[int, int] = field(default_factory=dict)  # per port, counted by a relay
 
 
 def timed(argv: Sequence[str], *, cwd: str, env: dict[str, str] | None = None

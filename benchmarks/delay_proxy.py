@@ -9,16 +9,21 @@ one round trip before anything flows, as the TCP handshake would.
 
     python benchmarks/delay_proxy.py LISTEN_ADDRESS TARGET_ADDRESS RTT_MS PORT [PORT ...]
 
-Both addresses must be loopback (127.0.0.0/8). It prints "ready" when listening and runs until
-killed. Run in its own process, so its work does not slow the tool being measured.
+Both addresses must be loopback (127.0.0.0/8). It prints "ready" when listening; for every line
+read on stdin it prints the connections relayed per port since the last such line (one JSON
+object), and it ends when stdin ends. Run in its own process, so its work does not slow the
+tool being measured.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
+import os
 import sys
 import time
+from collections import Counter
 
 CHUNK = 65536
 
@@ -74,14 +79,27 @@ async def _relay(client_reader: asyncio.StreamReader, client_writer: asyncio.Str
 
 async def serve(listen: str, target: str, rtt: float, ports: list[int]) -> None:
     servers = []
+    counts: Counter[int] = Counter()
+    # asyncio drops its reference to a connection's task when the client hangs up: keep one
+    # here, or a relay still flushing the other direction is collected half-way
+    alive: set[asyncio.Task[None]] = set()
     for port in ports:
-        async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter,
-                         port: int = port) -> None:
+        async def relay(r: asyncio.StreamReader, w: asyncio.StreamWriter, port: int) -> None:
             await _relay(r, w, target, port, rtt)
+
+        def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter, port: int = port) -> None:
+            counts[port] += 1
+            task = asyncio.get_running_loop().create_task(relay(r, w, port))
+            alive.add(task)
+            task.add_done_callback(alive.discard)
 
         servers.append(await asyncio.start_server(handle, listen, port, backlog=512))
     print("ready", flush=True)
-    await asyncio.gather(*(s.serve_forever() for s in servers))
+    loop = asyncio.get_running_loop()
+    while await loop.run_in_executor(None, sys.stdin.readline):
+        print(json.dumps({str(p): counts[p] for p in ports}), flush=True)
+        counts.clear()
+    os._exit(0)  # stdin ended: the benchmark is done; relays still open end with the process
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ Writes benchmarks/results/rtt.json.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -44,12 +45,20 @@ def start_proxy(target: str, rtt_ms: float) -> subprocess.Popen[str]:
     proxy = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("delay_proxy.py")), PROXY_ADDRESS, target,
          str(rtt_ms), *(str(p) for p in PORTS.values())],
-        stdout=subprocess.PIPE, text=True)
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proxy.stdout is not None
     if proxy.stdout.readline().strip() != "ready":
         proxy.kill()
         raise RuntimeError("the delay proxy did not start")
     return proxy
+
+
+def connections(proxy: subprocess.Popen[str]) -> dict[int, int]:
+    """Connections the proxy relayed per port since the last call."""
+    assert proxy.stdin is not None and proxy.stdout is not None
+    proxy.stdin.write("\n")
+    proxy.stdin.flush()
+    return {int(k): v for k, v in json.loads(proxy.stdout.readline()).items()}
 
 
 def main() -> int:
@@ -78,17 +87,24 @@ def main() -> int:
             proxy = start_proxy(target, rtt)
             try:
                 run_mailtls(HOST, PROXY_ADDRESS, ca, tmp, "--quick")  # warm-up (postscreen)
+                connections(proxy)
                 results[rtt] = {t: [] for t in tools}
                 for round_ in range(args.runs):
                     order = tools if round_ % 2 == 0 else tools[::-1]
                     for tool in order:
                         run = runners[tool]()
+                        run.connections = connections(proxy)
                         results[rtt][tool].append(run)
-                        print(f"rtt {rtt:g} ms, {tool}: {run.seconds:.2f} s"
+                        print(f"rtt {rtt:g} ms, {tool}: {run.seconds:.2f} s, "
+                              f"{sum(run.connections.values())} connections"
                               + (f" ({run.error})" if run.error else ""), flush=True)
             finally:
-                proxy.kill()
-                proxy.wait()
+                if proxy.stdin is not None:
+                    proxy.stdin.close()
+                try:
+                    proxy.wait(10)
+                except subprocess.TimeoutExpired:
+                    proxy.kill()
     return report(rtts, tools, results)
 
 
@@ -97,15 +113,18 @@ def report(rtts: list[float], tools: list[str], results: dict[float, dict[str, l
     base = {t: median([r.seconds for r in results[rtts[0]][t]]) for t in tools}
     rows = []
     print()
-    print(f"{'rtt ms':>6} {'tool':8} {'median s':>9} {'round trips':>12}")
+    print(f"{'rtt ms':>6} {'tool':8} {'median s':>9} {'round trips':>12} {'connections':>12}")
     for rtt in rtts:
         for tool in tools:
             wall = median([r.seconds for r in results[rtt][tool]])
             trips = (wall - base[tool]) / (rtt / 1000) if rtt else None
+            conns = results[rtt][tool][-1].connections
             rows.append({"rtt_ms": rtt, "tool": tool, "median_s": round(wall, 3),
-                         "round_trips": round(trips, 1) if trips is not None else None})
+                         "round_trips": round(trips, 1) if trips is not None else None,
+                         "connections": sum(conns.values()), "connections_per_port": conns})
             print(f"{rtt:>6g} {tool:8} {wall:>9.2f} "
-                  f"{(f'{trips:.0f}' if trips is not None else '-'):>12}")
+                  f"{(f'{trips:.0f}' if trips is not None else '-'):>12} "
+                  f"{sum(conns.values()):>12}")
     per_port: dict[str, Any] = {}
     for rtt in rtts:
         if not rtt:

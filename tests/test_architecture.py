@@ -33,6 +33,8 @@ NETWORK_EXCEPTIONS: Mapping[str, frozenset[str]] = {
     "mailtls.probes.login": frozenset({"ssl"}),
     # ssl.TLSVersion to configure the flawed demo server (a testing/ server)
     "mailtls.cli.demo": frozenset({"ssl"}),
+    # waits for the private redis-server / PostgreSQL it started to listen (tests, benchmark)
+    "mailtls.fleet.instances": frozenset({"socket"}),
 }
 
 # The layers (first name below mailtls) and the mailtls layers each may import.
@@ -55,7 +57,9 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "api": FOUNDATION | {"tls", "pki", "net", "scan", "render"},
     "pytest_plugin": frozenset({"__init__", "api"}),
     "cli": FOUNDATION | {"__init__", "proto", "tls", "pki", "formats", "net", "probes", "checks",
-                         "scan", "regression", "render", "testing"},
+                         "scan", "regression", "render", "testing", "fleet"},
+    # many hosts on Celery/Redis with a results database (extra mailtls[fleet])
+    "fleet": FOUNDATION | {"__init__", "net", "checks", "scan", "regression", "render"},
     "__init__": frozenset({"tls", "api"}),
     "__main__": frozenset({"cli"}),
 }

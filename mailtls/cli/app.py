@@ -7,6 +7,7 @@ exit 2, which means "failures" here and CRITICAL to Nagios), and argparse costs 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -112,9 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     check.add_argument(
-        "hosts", nargs="*", metavar="HOST", help="mail server host name or IP (or --targets)"
+        "hosts", nargs="*", metavar="HOST",
+        help="mail server host name or IP, or HOST:PORT / [IPv6]:PORT for one port (its "
+        "service from the standard port, or --starttls/--implicit); or --targets",
     )
     add_scan_options(check)
+    from mailtls.cli.targets import add_target_options
+
+    add_target_options(check)
     add_login_options(check)
     add_domain_options(check)
     kind = check.add_mutually_exclusive_group()
@@ -133,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mailtls.cli.regression import add_check_options, add_subcommands
 
     add_check_options(check)
+    from mailtls.fleet.cli import add_db_option, add_fleet_commands
+
+    add_db_option(check)
 
     def _init_options(p: argparse.ArgumentParser) -> None:
         add_login_options(p)
@@ -155,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_domain_options(domain)
     _add_output_options(domain)
     add_check_options(domain)  # --targets, --max-hosts, --expect, --baseline: as for check
+    add_db_option(domain)
+    from mailtls.cli.output import FORMATS
+
+    add_fleet_commands(sub, scan_options=add_scan_options, domain_options=add_domain_options,
+                       formats=FORMATS)
 
     demo = sub.add_parser(
         "demo",
@@ -213,6 +227,15 @@ def _check(args: argparse.Namespace) -> int:
 
     # HOST, --targets or --expect's [scan]; --expect and --baseline read
     prepared = prepare_check(args)
+    if args.command == "check":
+        from mailtls.cli.targets import apply_targets
+
+        # HOST:PORT -> HOST plus --service NAME=PORT, worked on a copy: args stay as parsed
+        view = argparse.Namespace(**{**vars(args), "hosts": list(prepared.hosts),
+                                     "service": list(prepared.services)})
+        apply_targets(view)
+        prepared = dataclasses.replace(prepared, hosts=tuple(view.hosts),
+                                       services=tuple(view.service))
 
     hosts = tuple(dict.fromkeys(check_host_name(h) for h in prepared.hosts))
     addresses = tuple(dict.fromkeys(check_host_name(a) for a in prepared.addresses))
@@ -231,6 +254,17 @@ def _check(args: argparse.Namespace) -> int:
         addresses=addresses,
         options=scan_options(args, ca_file=prepared.ca_file),
     )
+    from mailtls.fleet.cli import run_with_db, wants_db
+
+    if wants_db(args):  # fleet submit, check --db: runs in the results database
+        from mailtls.cli.output import emit
+        from mailtls.cli.regression import finish
+
+        def output(report: Report) -> int:
+            judged, code = finish(report, prepared, FailOn(args.fail_on))
+            return emit(judged, code, args)
+
+        return run_with_db(request, args, prepared, output=output)
     return run_check(request, args, prepared)
 
 
@@ -269,6 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_show(args)
         if args.command in ("check", "domain", "init"):
             return _check(args)
+        if args.command in ("worker", "fleet"):
+            from mailtls.cli.output import render
+            from mailtls.fleet.cli import run_fleet_command
+
+            return run_fleet_command(args, _check, render=render)
         if args.command == "diff":
             from mailtls.cli.regression import run_diff
 

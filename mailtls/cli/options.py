@@ -44,6 +44,7 @@ ABSENT: dict[str, object] = {
     "fail_on": FailOn.WARN.value,
     "no_color": False,
     "verbose": False,
+    "family": DEFAULTS.family,
 }
 
 
@@ -111,6 +112,11 @@ def add_scan_options(p: argparse.ArgumentParser) -> None:
         help="connect to this address instead of resolving HOST (repeatable); the "
         "host name is still used for SNI and the certificate check",
     )
+    family = p.add_mutually_exclusive_group()
+    family.add_argument("-4", dest="family", action="store_const", const=4,
+                        help="only the IPv4 addresses of each host")
+    family.add_argument("-6", dest="family", action="store_const", const=6,
+                        help="only the IPv6 addresses of each host")
     p.add_argument(
         "--ca-file", metavar="PEM", help="trust these CA certificates instead of the system store"
     )
@@ -292,6 +298,7 @@ def scan_options(args: argparse.Namespace, *, ca_file: str | None) -> ScanOption
         resolver=resolver,
         dns_timeout=args.dns_timeout,
         mta_sts_port=args.mta_sts_port,
+        family=args.family,
     )
 
 

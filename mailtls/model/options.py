@@ -49,6 +49,7 @@ class ScanOptions:
     dns_timeout: float = 5.0  # each DNS answer
     mta_sts_port: int = 443  # where the MTA-STS policy host is reached (tests: a loopback port)
     https_port: int = 443  # where autoconfig web servers are reached (tests: a loopback port)
+    family: int | None = None  # -4 / -6: only IPv4 (4) or only IPv6 (6) addresses of each host
 
     @property
     def deadline(self) -> float:

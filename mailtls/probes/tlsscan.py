@@ -122,6 +122,7 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
     async def exchange(hello: bytes) -> AsyncIterator[bytes]:
         stream = await _reach_tls(endpoint, options, ask_capabilities=not known)
         try:
+            yield b""  # connected (the hello's timeout starts now, not in the slot queue)
             await stream.write(hello)
             received = 0
             while received < MAX_FLIGHT:
@@ -154,6 +155,7 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
         backoff=BACKOFF_SECONDS,
         pause=pause,
         parallel=not options.slow,  # the connection budget bounds how many at once
+        mark_connected=True,
     )
     recorder.connections += result.connections
     versions = {v.label: ok for v, ok in result.versions.items()}

@@ -14,7 +14,7 @@ from typing import Any
 
 from mailtls.errors import UsageError
 from mailtls.model import (
-    SERVICES,
+    ALL_SERVICES,
     CertificateInfo,
     Change,
     ClientPick,
@@ -135,7 +135,7 @@ def _host(h: Doc) -> HostReport:
 
 
 def _service(e: Doc) -> Service:
-    known = SERVICES.get(e["service"])
+    known = ALL_SERVICES.get(e["service"])
     protocol, mode = Protocol(e["protocol"]), TLSMode(e["tls_mode"])
     if known is not None and known.protocol is protocol and known.tls_mode is mode:
         return known

@@ -175,6 +175,20 @@ class ScanTarget:
 async def _resolve(
     host: str, request: ScanRequest, dns: Resolver | None = None
 ) -> tuple[list[str], str | None]:
+    addresses, error = await _resolve_all(host, request, dns)
+    if request.options.family is None or error is not None:
+        return addresses, error
+    version = request.options.family
+    kept = [a for a in addresses if ipaddress.ip_address(a.strip("[]")).version == version]
+    if not kept:
+        return [], (f"{host}: no IPv{version} address (-{version}); it has "
+                    f"{', '.join(addresses) or 'none'}")
+    return kept, None
+
+
+async def _resolve_all(
+    host: str, request: ScanRequest, dns: Resolver | None = None
+) -> tuple[list[str], str | None]:
     if request.addresses:
         return list(request.addresses), None
     if dns is not None and request.options.resolver and not _is_ip_literal(host):

@@ -205,6 +205,7 @@ class _State:
     # one connection at a time again (the rate limit is the server's word on concurrency).
     parallel: bool = False
     serial: asyncio.Lock = field(default_factory=asyncio.Lock)
+    mark_connected: bool = False  # the exchange yields b"" once its connection is up
 
     async def gather(self, *steps: Awaitable[object]) -> None:
         """Run ``steps`` side by side when parallel, else one after the other, in order."""
@@ -281,10 +282,21 @@ class _State:
         parser = HelloParser(want_flight=want_flight)
         chunks = self.exchange(hello)
         timeout = max(0.1, min(self.timeout, self._left()))
+        loop = asyncio.get_running_loop()
+        # An exchange that yields b"" once connected (``mark_connected``) starts the clock
+        # there: waiting for a slot of the connection budget is not the server's slowness.
+        # Until then only the deadline bounds the wait.
+        if not self.mark_connected:
+            until: float | None = loop.time() + timeout
+        else:
+            until = None if self.deadline is None else loop.time() + max(0.1, self._left())
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout_at(until) as clock:
                 try:
                     async for data in chunks:
+                        if not data:  # connected: from now on the server has ``timeout``
+                            clock.reschedule(loop.time() + timeout)
+                            continue
                         result = parser.receive_data(data)
                         if result is not None:
                             return self._note(result)
@@ -710,6 +722,7 @@ async def enumerate_tls(
     pause: float = 0.0,
     extra_probes: bool = True,
     parallel: bool = False,
+    mark_connected: bool = False,
 ) -> TLSEnumeration:
     """Find every version, suite and group the server behind ``exchange`` accepts.
 
@@ -725,6 +738,9 @@ async def enumerate_tls(
     versions next to each other, chunks of suites once the version is known to be spoken,
     the two extra hellos); the caller bounds the connections at once (``mailtls.net.budget``).
     After the first connection the server turns away, one connection at a time again.
+    ``mark_connected``: the exchange yields ``b""`` once its connection is up (and a STARTTLS
+    dialogue done); ``timeout`` then counts from there, not from the wait for a connection
+    slot (only the ``deadline`` bounds that).
     """
     if max_suites_per_hello < 1:
         raise ValueError("max_suites_per_hello must be positive")
@@ -739,6 +755,7 @@ async def enumerate_tls(
         backoff=backoff,
         pause=pause,
         parallel=parallel,
+        mark_connected=mark_connected,
     )
     legacy = list(
         legacy_suites if legacy_suites is not None else (s.code for s in ciphersuites.LEGACY_SUITES)
