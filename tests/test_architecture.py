@@ -33,6 +33,8 @@ NETWORK_EXCEPTIONS: Mapping[str, frozenset[str]] = {
     "mailtls.probes.login": frozenset({"ssl"}),
     # ssl.TLSVersion to configure the flawed demo server (a testing/ server)
     "mailtls.cli.demo": frozenset({"ssl"}),
+    # mailtls serve's hostile servers are servers too (on testing/'s TLS switch)
+    "mailtls.serve": frozenset({"ssl"}),
     # waits for the private redis-server / PostgreSQL it started to listen (tests, benchmark)
     "mailtls.fleet.instances": frozenset({"socket"}),
 }
@@ -54,10 +56,11 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "probes": FOUNDATION | {"proto", "tls", "pki", "formats", "net"},
     "scan": FOUNDATION | {"proto", "tls", "pki", "formats", "net", "probes", "checks", "render"},
     "testing": FOUNDATION | {"proto"},
+    "serve": FOUNDATION | {"testing"},
     "api": FOUNDATION | {"tls", "pki", "net", "scan", "render"},
     "pytest_plugin": frozenset({"__init__", "api"}),
     "cli": FOUNDATION | {"__init__", "proto", "tls", "pki", "formats", "net", "probes", "checks",
-                         "scan", "regression", "render", "testing", "fleet"},
+                         "scan", "regression", "render", "testing", "fleet", "serve"},
     # many hosts on Celery/Redis with a results database (extra mailtls[fleet])
     "fleet": FOUNDATION | {"__init__", "net", "checks", "scan", "regression", "render"},
     "__init__": frozenset({"tls", "api"}),

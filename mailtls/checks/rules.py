@@ -1012,3 +1012,45 @@ def applicable_rules(service: str, protocol: str, tls_mode: str) -> tuple[Rule, 
 def host_rules() -> tuple[Rule, ...]:
     """The checks judged once per host (``host.*``)."""
     return tuple(r for r in RULES.values() if r.id.startswith("host."))
+
+
+# --- the round trip (mailtls client --round-trip; checks/roundtrip.py) ------------------------
+ROUNDTRIP_DELIVERED = _rule(
+    "roundtrip.delivered", Severity.INFO, "The test message was delivered",
+    "RFC 6409 §3; RFC 5321 §4.4", "Nothing to do; the evidence has the delivery time and the "
+    "TLS of every hop.",
+)
+ROUNDTRIP_NOT_DELIVERED = _rule(
+    "roundtrip.not_delivered", Severity.FAIL,
+    "The test message did not arrive within the round-trip timeout",
+    "RFC 5321 §4.5.4.1; RFC 3464", "Look for the message in the server's queue and logs (the "
+    "tag is in the evidence): a deferred, bounced or filtered message, or a slow queue.",
+)
+ROUNDTRIP_SUBMISSION_FAILED = _rule(
+    "roundtrip.submission_failed", Severity.FAIL,
+    "The test message could not be submitted securely",
+    "RFC 6409 §4; RFC 8314 §3.3, §4.1", "Every submission setting was tried with a verified "
+    "certificate, TLS 1.2+ and AUTH; the evidence says why each failed.",
+)
+ROUNDTRIP_RETRIEVAL_FAILED = _rule(
+    "roundtrip.retrieval_failed", Severity.UNKNOWN,
+    "The mailbox could not be read securely, so delivery could not be checked",
+    "RFC 9051 §6.2; RFC 1939 §7; RFC 8314 §4.1", "Check the IMAP/POP3 settings and the "
+    "credentials; the evidence says why each attempt failed.",
+)
+ROUNDTRIP_NO_SECURE_SETTING = _rule(
+    "roundtrip.no_secure_setting", Severity.UNKNOWN,
+    "No secure, working setting to send or read the test message with",
+    "RFC 8314 §4.1, §5.2", "Fix the findings of the client settings first: the round trip "
+    "uses only settings with verified TLS.",
+)
+ROUNDTRIP_HOP_WITHOUT_TLS = _rule(
+    "roundtrip.hop_without_tls", Severity.WARN,
+    "A hop of the test message crossed the network without TLS",
+    "RFC 3207 §4; RFC 3848 §1; RFC 8461 §1", "The Received header in the evidence shows a "
+    "plaintext SMTP hop between servers: enable STARTTLS (and MTA-STS or DANE) on that path.",
+)
+ROUNDTRIP_NOT_DELETED = _rule(
+    "roundtrip.not_deleted", Severity.WARN, "The test message could not be deleted",
+    "RFC 9051 §6.4.3; RFC 1939 §5", "Delete the message with the tag in the evidence by hand.",
+)

@@ -191,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_command(sub, output=_add_output_options, login=add_login_options,
                        exit_codes_help=EXIT_CODES_HELP)
 
+    from mailtls.cli.serve import add_serve_command
+
+    add_serve_command(sub)
+
     from mailtls.cli.output import add_show_command
 
     add_show_command(sub, output=_add_output_options)
@@ -325,6 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "rules":
             return _rules(args)
+        if args.command == "serve":
+            from mailtls.cli.serve import run_serve_command
+
+            return run_serve_command(args)
         parser.print_help()
         return UNKNOWN
     except UsageError as exc:

@@ -93,6 +93,12 @@ def add_client_command(
                    help="TLS handshake timeout (default %(default)g)")
     p.add_argument("--max-connections", type=count, default=CLIENT_DEFAULTS.max_connections,
                    metavar="N", help="connections at once per address (default %(default)s)")
+    p.add_argument("--round-trip", action="store_true",
+                   help="also send one tagged test message through the best secure submission "
+                   "setting and find it over IMAP/POP3 (needs --user): delivery time, the TLS "
+                   "of every hop, Authentication-Results; the message is deleted")
+    p.add_argument("--round-trip-timeout", type=positive, default=60.0, metavar="S",
+                   help="how long to wait for the test message to arrive (default 60)")
     login(p)
     output(p)
 
@@ -122,4 +128,11 @@ def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argpars
         ports=MappingProxyType(ports),
         options=client_options(args),  # checks --ca-file, --resolver, --https-port; then login
     )
-    return emit(asyncio.run(run_client(request)), args)
+    if args.round_trip and (request.options.login is None or address is None):
+        raise UsageError("--round-trip needs an ADDRESS and --user (password from "
+                         "MAILTLS_PASSWORD or the prompt)")
+    if not args.round_trip:
+        return emit(asyncio.run(run_client(request)), args)
+    from mailtls.cli.roundtrip import with_round_trip
+
+    return emit(asyncio.run(with_round_trip(run_client(request), request, args)), args)

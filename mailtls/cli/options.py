@@ -45,6 +45,7 @@ ABSENT: dict[str, object] = {
     "no_color": False,
     "verbose": False,
     "family": DEFAULTS.family,
+    "ehlo": DEFAULTS.ehlo,
 }
 
 
@@ -111,6 +112,16 @@ def add_scan_options(p: argparse.ArgumentParser) -> None:
         metavar="IP",
         help="connect to this address instead of resolving HOST (repeatable); the "
         "host name is still used for SNI and the certificate check",
+    )
+    from mailtls.cli.targets import ehlo_name
+
+    p.add_argument(
+        "--ehlo",
+        type=ehlo_name,
+        default=DEFAULTS.ehlo,
+        metavar="NAME",
+        help="the name the SMTP sessions say EHLO with (default %(default)s); for servers "
+        "that refuse a name that does not resolve to the address you test from",
     )
     family = p.add_mutually_exclusive_group()
     family.add_argument("-4", dest="family", action="store_const", const=4,
@@ -299,6 +310,7 @@ def scan_options(args: argparse.Namespace, *, ca_file: str | None) -> ScanOption
         dns_timeout=args.dns_timeout,
         mta_sts_port=args.mta_sts_port,
         family=args.family,
+        ehlo=args.ehlo,
     )
 
 

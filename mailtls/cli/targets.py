@@ -13,9 +13,11 @@ import re
 from mailtls.errors import UsageError
 from mailtls.model import ALL_SERVICES
 
-__all__ = ["add_target_options", "apply_targets", "service_for", "split_target"]
+__all__ = ["add_target_options", "apply_targets", "ehlo_name", "service_for", "split_target"]
 
 PROTOCOLS = ("smtp", "imap", "pop3")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EHLO = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?|\[(?:IPv6:[0-9A-Fa-f:.]+|[0-9.]+)\]")
 _BRACKETED = re.compile(r"\[([^\[\]]+)\](?::([^:]*))?")
 _BY_PORT = {s.default_port: s.name for s in ALL_SERVICES.values()}
 _STARTTLS = {"smtp": "submission", "imap": "imap", "pop3": "pop3"}
@@ -97,3 +99,12 @@ def apply_targets(args: argparse.Namespace) -> None:
         raise UsageError(f"{flag} needs a HOST:PORT target (e.g. 127.0.0.1:2525); for the "
                          "standard ports use --only or --service")
     args.hosts = hosts
+
+
+def ehlo_name(text: str) -> str:
+    """``--ehlo NAME``: a domain or an address literal as RFC 5321 §4.1.3 writes it
+    ([192.0.2.1], [IPv6:2001:db8::1]); nothing else reaches the wire (no spaces, no CR/LF)."""
+    if len(text) > 255 or not _EHLO.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"not a domain or address literal: {text!r} (e.g. mx.example.com or [192.0.2.1])")
+    return text

@@ -533,6 +533,39 @@ class ClientPick:
 
 
 @dataclass(frozen=True)
+class Hop:
+    """One ``Received:`` header of the round-trip message (RFC 5321 §4.4), top = last hop."""
+
+    index: int  # 1 = the topmost Received (the last hop, into the mailbox)
+    by: str
+    from_: str
+    with_: str  # the protocol word: ESMTPSA, ESMTPS, LMTP, ... (RFC 3848)
+    tls: str  # "tls", "none", "local" (no network: LMTP over a socket, local pickup), "unknown"
+    detail: str  # what the header says about TLS, e.g. "TLSv1.3 with cipher TLS_AES_..."
+    raw: str
+
+
+@dataclass(frozen=True)
+class RoundTrip:
+    """``mailtls client --round-trip``: one tagged message submitted and looked for."""
+
+    tag: str
+    timeout: float
+    attempts: tuple[str, ...]  # one line per configuration tried, in order
+    submission: str | None  # "mail.example.test:465 implicit TLS" when one worked
+    submission_tls: str | None
+    retrieval: str | None  # "imap mail.example.test:993 implicit TLS"
+    retrieval_tls: str | None
+    submitted: bool
+    delivered: bool
+    delivery_seconds: float | None
+    hops: tuple[Hop, ...] = ()
+    authentication_results: tuple[str, ...] = ()
+    deleted: bool = False
+    error: str | None = None  # why it stopped, one line
+
+
+@dataclass(frozen=True)
 class ClientReport:
     address: str | None  # user@example.com (None: a configuration file without an address)
     domain: str | None
@@ -544,6 +577,7 @@ class ClientReport:
     recommended: tuple[SettingResult, ...]  # the most secure setting that works, per role
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
+    round_trip: RoundTrip | None = None  # --round-trip
 
     @property
     def connections(self) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from mailtls.model.credentials import LoginCredentials
 
+DEFAULT_EHLO = "mailtls.invalid"  # a reserved name (RFC 2606): it claims to be no one
 DEFAULT_PROFILE = "mail"  # BCP 195 / RFC 8996 / RFC 8314 (mailtls.checks.profiles)
 DEFAULT_DEADLINE = 60.0  # seconds for a whole scan ...
 SLOW_DEADLINE = 600.0  # ... and with --slow, unless --timeout says otherwise
@@ -50,6 +51,7 @@ class ScanOptions:
     mta_sts_port: int = 443  # where the MTA-STS policy host is reached (tests: a loopback port)
     https_port: int = 443  # where autoconfig web servers are reached (tests: a loopback port)
     family: int | None = None  # -4 / -6: only IPv4 (4) or only IPv6 (6) addresses of each host
+    ehlo: str = DEFAULT_EHLO  # --ehlo NAME: what the SMTP sessions greet with
 
     @property
     def deadline(self) -> float:

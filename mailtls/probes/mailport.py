@@ -87,6 +87,11 @@ class ProbeOptions:
         return self.scan.slow
 
     @property
+    def ehlo(self) -> str:
+        """--ehlo: what the SMTP sessions greet with."""
+        return self.scan.ehlo
+
+    @property
     def login(self) -> LoginCredentials | None:
         """--user: the login test (mailtls.probes.login); never outside a verified TLS session."""
         return self.scan.login

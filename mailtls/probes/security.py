@@ -136,7 +136,7 @@ class _Session:
     def __init__(self, endpoint: Endpoint, options: ProbeOptions) -> None:
         self.endpoint = endpoint
         self.options = options
-        self.notes = Recorder(endpoint)
+        self.notes = Recorder(endpoint, ehlo=options.ehlo)
         self._streams: list[Stream] = []
         self._context = client_context(verify=False)  # what is probed does not need trust
 

@@ -22,6 +22,7 @@ from mailtls.model import (
     TLSSession,
     TranscriptLine,
 )
+from mailtls.model.options import DEFAULT_EHLO
 from mailtls.net.stream import Stream
 from mailtls.proto.ftp import FTPDialogue
 from mailtls.proto.http import HTTPDialogue
@@ -41,7 +42,7 @@ from mailtls.proto.smtp import SMTPDialogue, SMTPReply, parse_ehlo
 
 # A transcript is evidence, not a capture: cap it so an endless reply cannot fill memory.
 MAX_TRANSCRIPT_LINES = 400
-EHLO_NAME = "mailtls.invalid"
+EHLO_NAME = DEFAULT_EHLO  # model/options.py owns the default
 REDACTED = "***"  # what a transcript shows in place of a secret
 
 
@@ -80,6 +81,8 @@ class Recorder:
     # Secrets (a password and the encodings of it that are sent) that must never be recorded:
     # every transcript line is scrubbed of them, whoever wrote it (the login test sets this).
     redact: tuple[str, ...] = field(default=(), repr=False)
+    # the name this probe's SMTP sessions greet with (--ehlo; RFC 5321 §4.1.1.1)
+    ehlo: str = EHLO_NAME
 
     def note(self, direction: Direction, text: str, at: float | None = None) -> None:
         """Record one line; ``at`` (monotonic) when it arrived earlier than now."""
@@ -257,7 +260,7 @@ class SMTPAdapter:
         return await self.reply()
 
     async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
-        reply = await self.command("EHLO", EHLO_NAME)
+        reply = await self.command("EHLO", self.conv.recorder.ehlo)
         if 400 <= reply.code < 500:
             # 421 and friends: the server sends us away (rate limit, overload), it does not
             # answer the question; "no STARTTLS" would be a false verdict.

@@ -72,7 +72,7 @@ async def _reach_tls(
         raise RateLimited(f"connection refused after earlier ones succeeded ({exc})") from None
     if endpoint.service.tls_mode is TLSMode.IMPLICIT:
         return stream
-    scratch = Recorder(endpoint)  # each enumeration connection's dialogue is not kept
+    scratch = Recorder(endpoint, ehlo=options.ehlo)  # each connection's dialogue is not kept
     try:
         adapter = adapter_for(stream, endpoint, scratch)
         greeting, ok = await adapter.greeting()

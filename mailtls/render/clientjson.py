@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailtls.model import ClientPick, DiscoveryStep, Report, ServerSetting, SettingResult
+from mailtls.model import (
+    ClientPick,
+    DiscoveryStep,
+    Report,
+    RoundTrip,
+    ServerSetting,
+    SettingResult,
+)
 
 
 def client_fields(report: Report) -> dict[str, Any]:
@@ -26,7 +33,28 @@ def client_fields(report: Report) -> dict[str, Any]:
             "recommended": [_result(r) for r in c.recommended],
             "findings": [finding_dict(f) for f in c.findings],
             "notes": list(c.notes),
+            **({"round_trip": round_trip_dict(c.round_trip)} if c.round_trip else {}),
         }
+    }
+
+
+def round_trip_dict(rt: RoundTrip) -> dict[str, Any]:
+    return {
+        "tag": rt.tag,
+        "timeout": rt.timeout,
+        "attempts": list(rt.attempts),
+        "submission": rt.submission,
+        "submission_tls": rt.submission_tls,
+        "retrieval": rt.retrieval,
+        "retrieval_tls": rt.retrieval_tls,
+        "submitted": rt.submitted,
+        "delivered": rt.delivered,
+        "delivery_seconds": rt.delivery_seconds,
+        "hops": [{"index": h.index, "by": h.by, "from": h.from_, "with": h.with_,
+                  "tls": h.tls, "detail": h.detail, "raw": h.raw} for h in rt.hops],
+        "authentication_results": list(rt.authentication_results),
+        "deleted": rt.deleted,
+        "error": rt.error,
     }
 
 

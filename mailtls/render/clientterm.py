@@ -9,7 +9,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mailtls.model import ClientReport, Finding, ServerSetting, SettingResult, SocketType
+from mailtls.model import (
+    ClientReport,
+    Finding,
+    RoundTrip,
+    ServerSetting,
+    SettingResult,
+    SocketType,
+)
 
 _YES = Text("yes", style="green")
 _NO = Text("NO", style="bold red")
@@ -85,6 +92,8 @@ def render_client(
                               Text(p.setting.socket.label), _yes_no(p.secure), Text(p.note))
         console.print(table)
     _recommended(console, client.recommended)
+    if client.round_trip is not None:
+        _round_trip(console, client.round_trip)
     ordered = sorted(client.findings, key=lambda f: (-int(f.severity), f.endpoint or "", f.id))
     if ordered:
         console.print(Text("client findings", style="bold underline"))
@@ -112,3 +121,32 @@ def _recommended(console: Console, recommended: tuple[SettingResult, ...]) -> No
             Text(security), Text(_auth(s)), Text(s.username or "(your address)"),
         )
     console.print(table)
+
+
+def _round_trip(console: Console, rt: RoundTrip) -> None:
+    if rt.delivered:
+        head = Text(f"round trip: delivered in {rt.delivery_seconds:.2f} s", style="bold green")
+    elif rt.submitted:
+        head = Text(f"round trip: NOT delivered within {rt.timeout:g} s", style="bold red")
+    else:
+        head = Text(f"round trip: not sent ({rt.error or 'no secure setting'})", style="bold red")
+    console.print(head)
+    if rt.submission:
+        console.print(Text(f"  sent via {rt.submission} ({rt.submission_tls})"))
+    if rt.retrieval:
+        console.print(Text(f"  read via {rt.retrieval}"
+                           + (f" ({rt.retrieval_tls})" if rt.retrieval_tls else "")))
+    if rt.hops:
+        table = Table(title="hops (Received headers, last hop first)", title_justify="left")
+        for column in ("#", "by", "from", "with", "TLS"):
+            table.add_column(column)
+        for h in rt.hops:
+            style = {"tls": "green", "none": "red", "local": "dim"}.get(h.tls, "yellow")
+            tls = h.tls + (f" ({h.detail})" if h.detail else "")
+            table.add_row(Text(str(h.index)), Text(h.by), Text(h.from_), Text(h.with_),
+                          Text(tls, style=style))
+        console.print(table)
+    for value in rt.authentication_results:
+        console.print(Text(f"  Authentication-Results: {value}"))
+    console.print(Text(f"  tag {rt.tag}; test message "
+                       + ("deleted" if rt.deleted else "NOT deleted"), style="dim"))

@@ -16,6 +16,8 @@ ports_open / ports_total       endpoints that answered / were planned
 findings_fail/_unknown/...     findings per severity
 expectations_broken            with --expect
 regressions                    with --baseline
+delivery_time / delivered      with ``client --round-trip``: seconds until the test message
+                               arrived (the timeout if it did not; crit = the timeout), 1/0
 <host>_<service>_<port>_days   per endpoint with a certificate (host only with several hosts)
 <...>_handshake                per endpoint with TLS, seconds
 =============================  ================================================================
@@ -136,6 +138,12 @@ def render_nagios(report: Report, exit_code: int, *, interrupted: bool = False) 
                           maximum=str(len(report.expectations))))
     if report.changes is not None:
         perf.append(_perf("regressions", len(regressions), crit="0", minimum="0"))
+    rt = report.client.round_trip if report.client is not None else None
+    if rt is not None:  # like check_email_delivery: the round trip's time, crit = its timeout
+        waited = rt.delivery_seconds if rt.delivery_seconds is not None else rt.timeout
+        perf.append(_perf("delivery_time", waited, "s", crit=_number(rt.timeout), minimum="0"))
+        perf.append(_perf("delivered", 1 if rt.delivered else 0, crit="1:", minimum="0",
+                          maximum="1"))
     for obs, days in cert_days:
         perf.append(_perf(f"{labels[id(obs)]}_days", days, "", warn, "0:"))
     for obs, seconds in handshakes:

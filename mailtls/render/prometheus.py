@@ -22,6 +22,9 @@ mailtls_check_status{...,check}            0 passed, 1 info, 2 warn, 3 unknown, 
 mailtls_findings{host,severity}            number of findings per severity
 mailtls_expectation_status{host,...}       0 met, 1 broken, 2 unknown (with --expect)
 mailtls_baseline_changes{regression}       number of changes since --baseline
+mailtls_roundtrip_delivered                1 when the --round-trip message arrived in time
+mailtls_roundtrip_delivery_seconds         submission until found (when it arrived)
+mailtls_roundtrip_hops_without_tls         Received hops without TLS
 =========================================  ====================================================
 """
 
@@ -150,6 +153,16 @@ def render_prometheus(report: Report, exit_code: int) -> str:
              "2 could not be evaluated.",
              [({"host": h, "expectation": i, "subject": s}, v)
               for (h, i, s), v in expectations.items()])
+    rt = report.client.round_trip if report.client is not None else None
+    if rt is not None:
+        m.family("mailtls_roundtrip_delivered", "1 when the round-trip test message arrived "
+                 "within its timeout.", [({}, 1 if rt.delivered else 0)])
+        if rt.delivery_seconds is not None:
+            m.family("mailtls_roundtrip_delivery_seconds", "Seconds from submission until the "
+                     "test message was found in the mailbox.", [({}, rt.delivery_seconds)])
+        m.family("mailtls_roundtrip_hops_without_tls", "Network hops of the test message "
+                 "without TLS (Received headers).",
+                 [({}, sum(1 for h in rt.hops if h.tls == "none"))])
     if report.changes is not None:
         regressions = sum(1 for c in report.changes if c.regression)
         m.family("mailtls_baseline_changes", "Changes since the --baseline report.",

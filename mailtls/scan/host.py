@@ -247,7 +247,7 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
                 endpoint = Endpoint(
                     target.host, address, planned.port, planned.service, planned.requested
                 )
-                recorder = Recorder(endpoint)
+                recorder = Recorder(endpoint, ehlo=options.ehlo)
                 recorders[index].append(recorder)
                 tasks.append(asyncio.create_task(_limited(endpoint, options, recorder)))
     controls = await _control_recorders(request, dns)
@@ -385,7 +385,8 @@ async def _control_recorders(request: ScanRequest, dns: Resolver | None) -> list
     resolved = await asyncio.gather(*(_resolve(c, plain, dns) for c in request.port25_controls))
     for control, (addresses, _error) in zip(request.port25_controls, resolved, strict=True):
         for address in addresses:
-            recorders.append(Recorder(Endpoint(control, address, 25, SERVICES["smtp"], True)))
+            recorders.append(Recorder(Endpoint(control, address, 25, SERVICES["smtp"], True),
+                                      ehlo=request.options.ehlo))
     return recorders
 
 

@@ -10,7 +10,7 @@
 # exits 0, and tests/interop skips itself with a clear message.
 set -euo pipefail
 
-PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-pop3d)
+PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd)
 
 say() { echo "install/interop: $*"; }
 

@@ -90,6 +90,7 @@ class Profile:
     submission_tls: str = "encrypt"  # smtpd_tls_security_level on 587: "encrypt" or "may"
     postscreen: bool = False  # postscreen in front of smtpd on port 25
     implicit: bool = True  # listen on 465/993/995
+    deliver: bool = False  # user@example.test is delivered: Postfix -> LMTP -> Dovecot INBOX
     description: str = ""
 
     @property
@@ -132,6 +133,17 @@ PROFILES: dict[str, Profile] = {
         ),
     )
 }
+
+
+#: Not in PROFILES (the suite's every-profile fixture): started on its own by the tests that
+#: deliver mail (tests/interop/test_roundtrip.py). Addresses 127.0.0.30-39 are for such profiles.
+DELIVERY = Profile(
+    "delivery", "127.0.0.30", "modern", deliver=True,
+    description="like good without postscreen, and mail for user@example.test is delivered: "
+    "Postfix hands it over LMTP (a unix socket) to Dovecot, into the INBOX that IMAP and POP3 "
+    "read; smtpd_tls_received_header records the TLS of each SMTP hop",
+)
+LMTP_PROGRAM = Path("/usr/lib/dovecot/lmtp")
 
 
 def _check_loopback(address: str) -> None:
@@ -556,6 +568,22 @@ protocol pop3 {{
   mail_max_userip_connections = 10
 }}
 """
+        if p.deliver:
+            conf = conf.replace("protocols = imap pop3\n", "protocols = imap pop3 lmtp\n")
+            conf += """
+service lmtp {
+  unix_listener lmtp-postfix {
+    mode = 0660
+    user = postfix
+    group = postfix
+  }
+}
+protocol lmtp {
+  # Postfix gives the whole address; the passwd-file knows the local part
+  auth_username_format = %Ln
+  postmaster_address = postmaster@example.test
+}
+"""
         self.dc_conf.write_text(conf)
 
     def check_postfix_config(self) -> None:
@@ -640,6 +668,12 @@ protocol pop3 {{
                     "smtpd_tls_mandatory_ciphers": "high",
                     "tls_high_cipherlist": MODERN_CIPHERS,
                 })
+        if p.deliver:
+            main.update({
+                "mydestination": "example.test",
+                "local_transport": f"lmtp:unix:{self.dc_base / 'lmtp-postfix'}",
+                "smtpd_tls_received_header": "yes",
+            })
         if p.postscreen:
             main.update({
                 # Postfix's POSTSCREEN_README setup: the pregreet test with the default

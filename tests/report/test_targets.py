@@ -108,3 +108,28 @@ def test_no_address_of_the_family_is_one_line(capsys: Any) -> None:
     code, doc = _json(capsys, "mail.example.test", "--address", "127.0.0.1", "-6")
     assert code == 3
     assert "no IPv6 address (-6)" in doc["hosts"][0]["resolve_error"]
+
+
+def test_ehlo_name_on_every_smtp_connection(pki: TestPKI, capsys: Any) -> None:
+    """--ehlo NAME: the probe, the security probes and the login all greet with NAME."""
+    with start_smtp(pki) as smtp:
+        code = main(["check", f"127.0.0.1:{smtp.port}", "--starttls", "smtp", "--ehlo",
+                     "mx.example.test",
+                     "--ca-file", pki.ca_file(), "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code != 3
+    (endpoint,) = doc["hosts"][0]["endpoints"]
+    said = [t["text"] for t in endpoint["transcript"] if t["dir"] == "C"]
+    said += [t["text"] for p in endpoint["security"] for t in p.get("transcript", ())
+             if t["dir"] == "C"]
+    ehlos = [line for line in said if line.upper().startswith("EHLO ")]
+    assert ehlos and "EHLO mx.example.test" in ehlos
+    assert not [line for line in ehlos if line == "EHLO mailtls.invalid"]
+
+
+@pytest.mark.parametrize("bad", ["a b", "x\r\nMAIL FROM:<a@b>", "-x", "[nope]", "a..b"])
+def test_ehlo_name_is_checked(bad: str, capsys: Any) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["check", "mail.example.test", f"--ehlo={bad}"])
+    assert exited.value.code == 3
+    assert "not a domain or address literal" in capsys.readouterr().err
