@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -279,6 +280,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(10)
+            shutil.rmtree(tmp, ignore_errors=True)
     return results
 
 
@@ -304,7 +306,8 @@ def _table(r: dict[str, Any]) -> str:
         "",
         f"queue overhead (CPU per target, workers vs embedded): {r['queue_overhead_cpu']:+.1%}",
         f"throughput per CPU second, workers / embedded: {r['throughput_per_core_ratio']:.2f}",
-        f"submit ({r['targets']} messages): {w['submit_seconds']} s",
+        f"submit ({r['targets']} targets, chunks of {r['concurrency'] // WORKER_THREADS}, "
+        f"process start-up included): {w['submit_seconds']} s",
         "",
         f"SIGKILL of 1 of 2 workers at {k['killed_at_done']} done: {k['final_results']} final "
         f"results, {k['targets_with_one_result']} targets with exactly one, done {k['done']}, "

@@ -24,7 +24,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailtls.errors import UsageError
@@ -34,7 +34,7 @@ from .cases import ALERT_MARKER, Case, Mode, Protocol
 from .imap import IMAPSession
 from .pop3 import POP3Session
 from .record import ConnectionRecord, Secrets
-from .session import ServeContext, Session
+from .session import LINE_LIMIT, ServeContext, Session
 from .smtp import SMTPSession
 from .verdicts import ClientRun, Judgement, judge
 
@@ -102,6 +102,8 @@ def check_template(template: str) -> list[str]:
         raise UsageError(f"--run: cannot split the command: {exc}") from None
     if not argv:
         raise UsageError("--run: empty command")
+    if "\0" in template:
+        raise UsageError("--run: the command contains a NUL byte")
     dummy = dict.fromkeys(PLACEHOLDERS, "x")
     for token in argv:
         try:
@@ -152,7 +154,7 @@ class _Server:
             try:
                 server = await asyncio.start_server(
                     functools.partial(self._on_client, key), self.config.listen, port,
-                    limit=65536,
+                    limit=LINE_LIMIT,
                 )
             except OSError as exc:
                 raise UsageError(f"cannot listen on {self.config.listen} port {port}: "
@@ -227,7 +229,7 @@ async def _run_client(argv: list[str], workdir: str, timeout: float,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in an argument
             return ClientRun(template, None, False, f"could not start: {exc}", False)
     return await _collect(proc, timeout, secrets_, template)
 
@@ -428,11 +430,6 @@ def select_protocols(text: str | None) -> tuple[Protocol, ...]:
     return tuple(dict.fromkeys(chosen))
 
 
-def summary_line(result: ServeResult) -> str:
-    parts = [f"{result.count(v)} {v}" for v in ("safe", "vulnerable", "inconclusive")]
-    return f"mailtls serve: {len(result.results)} cases: " + ", ".join(parts)
-
-
 def exit_code(result: ServeResult) -> int:
     from mailtls.model.exitcodes import FAILURES, UNKNOWN
 
@@ -441,7 +438,3 @@ def exit_code(result: ServeResult) -> int:
     if result.count("inconclusive") or not result.results:
         return UNKNOWN
     return 0
-
-
-def cases_of(results: Sequence[CaseResult]) -> list[Case]:
-    return [r.case for r in results]

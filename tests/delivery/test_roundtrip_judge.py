@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+from cli_runner import cli_output
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -67,3 +69,10 @@ def test_findings() -> None:
     unread = judge_round_trip(_rt(delivered=False, retrieval=None, delivery_seconds=None,
                                   error="imap x:993 implicit TLS (127.0.0.1): refused"))
     assert [f.id for f in unread] == ["roundtrip.retrieval_failed"]
+
+
+def test_round_trip_needs_a_user(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli_output(capsys, "client", "user@example.test", "--round-trip")
+    assert code == 3 and not out
+    assert "--round-trip needs an ADDRESS and --user" in err
+    assert len(err.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ import re
 import threading
 import xml.etree.ElementTree as ET
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -117,6 +118,7 @@ def test_interactive_case_without_a_client_is_inconclusive() -> None:
     (["--run", "curl {nope}"], "unknown placeholder {nope}"),
     (["--run", "no-such-client-xyz {host}"], "command not found: no-such-client-xyz"),
     (["--run", "curl 'unbalanced"], "cannot split"),
+    (["--run", "curl \0"], "NUL byte"),
     (["--case", "imap.nothing"], "no case matches"),
     (["--protocol", "ftp"], "unknown protocol"),
 ])
@@ -134,3 +136,46 @@ def test_list_and_listen_warning(capsys: pytest.CaptureFixture[str]) -> None:
     assert listen_warning("127.0.0.1") is None and listen_warning("::1") is None
     warning = listen_warning("192.0.2.10")
     assert warning is not None and "NOT loopback" in warning and "opens" in warning
+
+
+def test_write_ca_and_default_ports(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """--write-ca writes the run's CA, and a client trusting only that file passes the control
+    case on the default port (10000 + the standard port)."""
+    need("curl")
+    ca = tmp_path / "ca.pem"
+    code, out, err = cli_output(
+        capsys, "serve", "--protocol", "imap", "--case", "control.implicit", "--timeout", "15",
+        "--write-ca", str(ca), "--format", "json",
+        "--run", "curl -sS --max-time 10 --cacert " + str(ca)
+        + " -u {user}:{password} imaps://{host}:{port}/")
+    assert code == 0, err
+    case = json.loads(out)["cases"][0]
+    assert case["port"] == 10993 and case["verdict"] == "safe"
+    assert ca.read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+HOSTILE_CLIENT = """
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), 5)
+s.settimeout(10)
+s.recv(4096)
+s.sendall(sys.argv[3].encode() * 20000 + b"\\r\\n")
+while s.recv(65536):
+    pass
+"""
+
+
+@pytest.mark.parametrize("protocol", ["smtp", "imap", "pop3"])
+def test_an_endless_line_from_the_client_ends_its_session(protocol: str) -> None:
+    import sys
+
+    config = ServeConfig(
+        cases=tuple(select_cases((protocol,), ("control.starttls",))), port_base=0,
+        run=f"{sys.executable} -c '{HOSTILE_CLIENT}' {{host}} {{port}} \xe9A",
+        case_timeout=15, announce=lambda text: None)
+    result = run_serve(config).results[0]
+    assert result.judgement.verdict == "inconclusive"
+    conn = result.connections[0]
+    assert conn.closed_by == "server"
+    assert any("line too long" in t.text for t in conn.transcript)
+    assert result.client is not None and result.client.exit_code == 0
