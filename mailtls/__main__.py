@@ -1,3 +1,3 @@
-from mailtls.cli import main
+from mailtls.launch import main
 
 raise SystemExit(main())

@@ -64,7 +64,9 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     # many hosts on Celery/Redis with a results database (extra mailtls[fleet])
     "fleet": FOUNDATION | {"__init__", "net", "checks", "scan", "regression", "render"},
     "__init__": frozenset({"tls", "api"}),
-    "__main__": frozenset({"cli"}),
+    # the console script: blocks SIGINT/SIGTERM before importing the rest, then runs cli
+    "launch": frozenset({"cli", "scan"}),
+    "__main__": frozenset({"launch"}),
 }
 # Layers with no I/O at all: bytes, objects and `now` in, objects out.
 PURE = frozenset({"errors", "errortext", "model", "proto", "pki", "formats", "checks", "render",

@@ -29,8 +29,8 @@ from mailtls.pki.x509 import days_left, describe, match_name
 
 _MODERN_TLS = ("TLSv1.2", "TLSv1.3")
 _ONE_DAY = 86400
-_STOPPED_EARLY = ("deadline", "internal", "greeting_timeout", "closed", "read_timeout",
-                  "greeting_rejected", "protocol", "network")
+_STOPPED_EARLY = ("deadline", "interrupted", "internal", "greeting_timeout", "closed",
+                  "read_timeout", "greeting_rejected", "protocol", "network")
 
 
 def lookup_line(lk: DNSLookup) -> str:

@@ -26,12 +26,14 @@ from mailtls.model import (
 )
 from mailtls.model.options import DEFAULTS
 from mailtls.pki.x509 import days_left, describe, match_name
+from mailtls.proto.capabilities import PLAINTEXT_SASL as _PLAINTEXT_SASL
+from mailtls.proto.capabilities import cleartext_login_offers
 from mailtls.proto.capabilities import keywords as _keywords
 
 # OpenSSL verify codes that are about time, judged from the certificate's own dates instead.
 _TIME_CODES = {9, 10}
 _SELF_SIGNED_CODES = {18, 19}
-_PLAINTEXT_SASL = {"PLAIN", "LOGIN"}
+_ISSUER_NOT_FOUND = {2, 20}  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)
 
 
 @dataclass(frozen=True)
@@ -164,8 +166,8 @@ def _session(obs: PortObservation) -> list[Finding]:
     if kind == "protocol":
         return [R.SESSION_PROTOCOL_ERROR.finding(
             f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs), **_where(obs))]
-    if kind in ("closed", "read_timeout", "network", "deadline"):
-        rule = R.PORT_NOT_TESTED if kind == "deadline" else R.SESSION_BROKEN
+    if kind in ("closed", "read_timeout", "network", "deadline", "interrupted"):
+        rule = R.PORT_NOT_TESTED if kind in ("deadline", "interrupted") else R.SESSION_BROKEN
         return [rule.finding(f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs),
                              **_where(obs))]
     return []
@@ -276,9 +278,10 @@ def _certificate(obs: PortObservation, judgement: Judgement) -> list[Finding]:
     if not ver.trusted and ver.code not in _TIME_CODES:
         reason = ver.message or "verification failed"
         hint = ""
-        if ver.code == 20 and len(tls.chain) == 1 and not leaf.self_issued:
-            hint = (" (the issuer is not in the trust store; if it is an intermediate CA, the "
-                    "server does not send it)")
+        incomplete = _chain_incomplete(obs, relaxed)
+        if incomplete:
+            hint = " (the chain sent is incomplete: cert.chain.incomplete)"
+            out.extend(incomplete)
         out.append(R.CERT_UNTRUSTED.finding(
             f"{_label(obs)}: certificate not trusted by {ver.trust_store} store: {reason}{hint}",
             evidence=[f"OpenSSL verify error {ver.code}: {reason}", cert_line,
@@ -333,6 +336,30 @@ def _name(obs: PortObservation, relaxed: Severity | None) -> list[Finding]:
                                          evidence=[describe(leaf)], severity=relaxed, **where)]
 
 
+def _chain_incomplete(obs: PortObservation, relaxed: Severity | None) -> list[Finding]:
+    """OpenSSL found no issuer (error 2/20) and the leaf's issuer is not among the certificates
+    sent: the server leaves out its intermediate (RFC 8446 §4.4.2 / RFC 5246 §7.4.2: the
+    certificate_list carries the chain up to, not necessarily including, the root)."""
+    assert obs.tls is not None
+    chain, ver = obs.tls.chain, obs.tls.verification
+    leaf = chain[0]
+    if ver.code not in _ISSUER_NOT_FOUND or leaf.self_issued:
+        return []
+    if any(c.subject == leaf.issuer for c in chain[1:]):
+        return []  # the issuer was sent: what is missing is further up (a trust anchor)
+    key_id = leaf.authority_key_id or "not stated in the certificate"
+    sent = "; ".join(f"{i + 1}: {c.subject}" for i, c in enumerate(chain[:4]))
+    return [R.CERT_CHAIN_INCOMPLETE.finding(
+        f"{_label(obs)}: the chain sent is incomplete: the leaf's issuer {leaf.issuer} "
+        f"(authority key id {key_id}) is neither sent by the server nor a trust anchor of the "
+        f"{ver.trust_store} store",
+        evidence=[f"leaf: {leaf.subject}", f"missing issuer: {leaf.issuer}",
+                  f"authority key id: {key_id}",
+                  f"chain sent: {len(chain)} certificate(s): {sent}",
+                  f"OpenSSL verify error {ver.code}: {ver.message or 'issuer not found'}"],
+        severity=relaxed, **_where(obs))]
+
+
 # --- cleartext login ---------------------------------------------------------------------------
 
 
@@ -341,7 +368,9 @@ def _plaintext_login(obs: PortObservation) -> list[Finding]:
     caps = obs.capabilities_before
     out: list[Finding] = []
     where = _where(obs)
-    if service.tls_mode is TLSMode.STARTTLS and caps is not None:
+    # the definition is shared with the capability_change probe, whose verdict must agree
+    if (service.tls_mode is TLSMode.STARTTLS and caps is not None
+            and cleartext_login_offers(service.protocol, caps)):
         kw = _keywords(caps)
         evidence = obs.capabilities_reply
         if service.protocol is Protocol.SMTP and "AUTH" in kw:

@@ -84,8 +84,9 @@ PORT_UNREACHABLE = _rule(
     "RFC 1122 §3.2.2.1", "No route to the address, or a local firewall forbids the connection.",
 )
 PORT_NOT_TESTED = _rule(
-    "port.not_tested", Severity.UNKNOWN, "Not tested before the scan deadline",
-    "", "Raise --timeout, or check fewer ports at once.",
+    "port.not_tested", Severity.UNKNOWN,
+    "Not tested: the scan deadline passed or the scan was interrupted first",
+    "", "Raise --timeout, or check fewer ports at once; or let the scan finish.",
 )
 
 # --- the session -----------------------------------------------------------------------------
@@ -293,6 +294,12 @@ CERT_CHAIN_ORDER = _rule(
     "the one that issued it (e.g. Postfix smtpd_tls_chain_files: key, leaf, intermediates in "
     "order); remove certificates that belong to no path. TLS 1.2 clients may reject a chain out "
     "of order.", "MUST",
+)
+CERT_CHAIN_INCOMPLETE = _rule(
+    "cert.chain.incomplete", Severity.FAIL, "Certificate chain incomplete: the leaf's issuer is "
+    "not sent", "RFC 8446 §4.4.2; RFC 5246 §7.4.2", "Send the intermediate CA certificate(s) "
+    "after the leaf: clients have only the roots (Postfix smtpd_tls_chain_files or a "
+    "fullchain.pem in smtpd_tls_cert_file; Dovecot ssl_cert = <fullchain.pem).", "MUST",
 )
 CERT_MUST_STAPLE = _rule(
     "cert.must_staple.not_stapled", Severity.FAIL, "Must-staple certificate without a staple",

@@ -227,6 +227,7 @@ def _emit(report: Report, args: argparse.Namespace, code: int | None = None) -> 
 
 def _check(args: argparse.Namespace) -> int:
     from mailtls.cli.regression import prepare_check, run_check
+    from mailtls.formats.arguments import check_address
     from mailtls.scan.host import ScanRequest, check_host_name, parse_plan
 
     # HOST, --targets or --expect's [scan]; --expect and --baseline read
@@ -242,7 +243,7 @@ def _check(args: argparse.Namespace) -> int:
                                        services=tuple(view.service))
 
     hosts = tuple(dict.fromkeys(check_host_name(h) for h in prepared.hosts))
-    addresses = tuple(dict.fromkeys(check_host_name(a) for a in prepared.addresses))
+    addresses = tuple(dict.fromkeys(check_address(a) for a in prepared.addresses))
     domain_mode = args.command == "domain" or args.domain
     if domain_mode and addresses:
         raise UsageError("--address cannot be used with a mail domain: its hosts come from DNS")
@@ -274,12 +275,14 @@ def _check(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from mailtls.cli.demo import demo_exit_code, demo_outcome, run_demo
+    from mailtls.cli.regression import report_interruption
 
     report = run_demo(quick=args.quick, profile=args.profile)
     code = demo_exit_code(report)  # 0: the demo worked (the flawed host fails by design)
+    report_interruption(report)
     _emit(report, args, code)
     if args.format == "text" and not getattr(args, "output_file", None):
-        print(demo_outcome(code))
+        print(demo_outcome(code, report))
     return code
 
 
@@ -295,8 +298,48 @@ def _rules(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    from mailtls.cli.stdout import OutputError, finish_output
+    from mailtls.scan.interrupt import Interrupted, raise_pending
+
+    args: argparse.Namespace | None = None
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        raise_pending()  # SIGINT/SIGTERM during start-up (mailtls.launch)
+        code = _run(parser, args)
+    except OutputError as exc:  # stdout: a reader gone (EPIPE), a full disk, ...
+        return finish_output(exc) or UNKNOWN
+    except SystemExit:  # --help, argparse errors: their output is flushed like any other
+        failed = finish_output()
+        if failed is not None:
+            return failed
+        raise
+    except Interrupted as exc:  # a signal while no scan was running to stop gracefully
+        return _interrupted(exc.signal_name, args)
+    failed = finish_output()
+    return code if failed is None else failed
+
+
+def _interrupted(name: str, args: argparse.Namespace | None) -> int:
+    """SIGINT/SIGTERM before the scan could start (or after it ended): no report, exit 3;
+    with --format nagios still the status line monitoring expects."""
+    from mailtls.cli.stdout import OutputError, finish_output
+
+    print(f"mailtls: interrupted by {name}", file=sys.stderr)
+    if args is not None and getattr(args, "format", None) == "nagios":
+        try:
+            sys.stdout.write(f"MAILTLS UNKNOWN - interrupted by {name} before any result\n")
+            sys.stdout.flush()
+        except (OutputError, OSError):
+            pass
+    finish_output()
+    return UNKNOWN
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from mailtls.cli.stdout import OutputError
+    from mailtls.scan.interrupt import Interrupted
+
     try:
         from mailtls.cli.output import prepare_outputs
 
@@ -335,13 +378,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_serve_command(args)
         parser.print_help()
         return UNKNOWN
+    except (OutputError, Interrupted):
+        raise
     except UsageError as exc:
         print(f"mailtls: error: {exc}", file=sys.stderr)
         return UNKNOWN
     except MailTLSError as exc:
         print(f"mailtls: {exc}", file=sys.stderr)
         return UNKNOWN
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # in-process use without mailtls.launch's signal handlers
         print("mailtls: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the last line of defence: one line, never a traceback

@@ -19,6 +19,7 @@ from mailtls.checks.profiles import DEFAULT_PROFILE
 from mailtls.model import SERVICES, Report, Severity
 from mailtls.model.exitcodes import OK, UNKNOWN
 from mailtls.model.options import ScanOptions
+from mailtls.scan import interrupt
 from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, start_imap, start_pop3, start_smtp
 from mailtls.testing.servers import RunningServer
@@ -62,19 +63,22 @@ def _deployment(pki: TestPKI, flawed: bool) -> Iterator[tuple[PlannedService, ..
 
 
 async def _scan_both(pki: TestPKI, good: tuple[PlannedService, ...],
-                     flawed: tuple[PlannedService, ...], *, quick: bool = False,
-                     profile: str | None = None) -> Report:
+                     flawed: tuple[PlannedService, ...], stop: asyncio.Event, *,
+                     quick: bool = False, profile: str | None = None) -> Report:
     def request(host: str, plan: tuple[PlannedService, ...]) -> ScanRequest:
         return ScanRequest(hosts=(host,), plan=plan, addresses=("127.0.0.1",),
                            options=ScanOptions(ca_file=pki.ca_file(), timeout=30.0, quick=quick,
                                                profile=profile or DEFAULT_PROFILE))
 
-    first, second = await asyncio.gather(scan(request(GOOD, good)), scan(request(FLAWED, flawed)))
+    first, second = await asyncio.gather(scan(request(GOOD, good), stop=stop),
+                                         scan(request(FLAWED, flawed), stop=stop))
+    cut = first.options.get("interrupted") or second.options.get("interrupted")
     return dataclasses.replace(
         first,
         seconds=max(first.seconds, second.seconds),
         hosts=first.hosts + second.hosts,
-        options={**first.options, "services": "demo (ephemeral ports on 127.0.0.1)"},
+        options={**first.options, "services": "demo (ephemeral ports on 127.0.0.1)",
+                 **({"interrupted": cut} if cut else {})},
     )
 
 
@@ -86,13 +90,18 @@ def run_demo(*, quick: bool = False, profile: str | None = None) -> Report:
         _deployment(pki, flawed=False) as good,
         _deployment(pki, flawed=True) as flawed,
     ):
-        return asyncio.run(_scan_both(pki, good, flawed, quick=quick, profile=profile))
+        # SIGINT/SIGTERM: the scans stop, their tasks are cancelled and awaited, then the
+        # servers stop (mailtls.scan.interrupt); while servers start, Interrupted unwinds the stack
+        return interrupt.run(lambda stop: _scan_both(pki, good, flawed, stop, quick=quick,
+                                                     profile=profile))
 
 
 def demo_exit_code(report: Report) -> int:
     """0 when the demo worked: the good deployment has no finding at all and the flawed one
     fails, as designed. 3 (could not demonstrate) otherwise. ``mailtls check`` of the flawed
     host alone would exit 2: its failures are the point of the demo, not an error of it."""
+    if report.options.get("interrupted"):
+        return UNKNOWN
     by_name = {host.name: host for host in report.hosts}
     good, flawed = by_name.get(GOOD), by_name.get(FLAWED)
     if good is None or flawed is None or good.findings:
@@ -102,8 +111,10 @@ def demo_exit_code(report: Report) -> int:
     return OK
 
 
-def demo_outcome(code: int) -> str:
+def demo_outcome(code: int, report: Report) -> str:
     """The line ``mailtls demo`` ends with, saying what its exit code means."""
+    if report.options.get("interrupted"):
+        return f"demo interrupted by {report.options['interrupted']} (exit {code})"
     if code == OK:
         return (f"demo worked (exit 0): {GOOD} passed and {FLAWED} failed, as designed "
                 f"(`mailtls check` alone would exit 2 for {FLAWED})")

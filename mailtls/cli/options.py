@@ -276,8 +276,10 @@ def timeouts(args: argparse.Namespace) -> Timeouts:
 
 
 def _checked_ca_file(ca_file: str | None) -> str | None:
-    if ca_file and not os.path.isfile(ca_file):
-        raise UsageError(f"--ca-file: no such file: {ca_file}")
+    if ca_file:
+        from mailtls.net.truststore import check_ca_file
+
+        check_ca_file(ca_file)  # exists and holds a PEM certificate OpenSSL can load
     return ca_file
 
 

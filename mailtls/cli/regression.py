@@ -14,7 +14,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from mailtls.cli.output import FORMATS, emit, split_by_host
 from mailtls.errors import UsageError
 from mailtls.model import Report
 from mailtls.model.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
+from mailtls.scan import interrupt
 
 if TYPE_CHECKING:
     from mailtls.scan.host import ScanRequest
@@ -239,19 +239,41 @@ def run_check(request: ScanRequest, args: argparse.Namespace, prepared: Prepared
         if args.targets:
             from mailtls.scan.batch import scan_batch
 
-            report = asyncio.run(scan_batch(request)).report
+            report = interrupt.run(lambda stop: scan_batch(request, stop=stop)).report
         else:
-            report = asyncio.run(scan(request))
+            report = interrupt.run(lambda stop: scan(request, stop=stop))
+        if report.options.get("interrupted"):
+            interrupt.note(f"interrupted by {interrupt.received() or 'a signal'}: nothing written")
+            return UNKNOWN
         return _write_init(report, args, prepared)
     fail_on = _fail_on(args)
     if not _batch_mode(args):
         from mailtls.render.progress import probe_progress
 
         with probe_progress(_progress_wanted(args), ", ".join(prepared.hosts)) as on_probe:
-            scanned = asyncio.run(scan(request, on_probe=on_probe))
+            scanned = interrupt.run(lambda stop: scan(request, on_probe=on_probe, stop=stop))
         report, code = finish(scanned, prepared, fail_on)
-        return emit(report, code, args)
+        cut_short = report_interruption(report)
+        if cut_short:
+            code = UNKNOWN  # the scan did not finish: what was asked is not known
+        emit(report, code, args, interrupted=cut_short)
+        return code
     return _run_batch(request, args, prepared, fail_on)
+
+
+def report_interruption(report: Report) -> bool:
+    """If the scan was interrupted, say on stderr what finished and what was cut short."""
+    name = report.options.get("interrupted")
+    if not name:
+        return False
+    observations = [o for host in report.hosts for o in host.observations]
+    cut = [o.endpoint.key for o in observations if o.error_kind == "interrupted"]
+    done = len(observations) - len(cut)
+    shown = ", ".join(cut[:10]) + (" ..." if len(cut) > 10 else "")
+    interrupt.note(f"interrupted by {name} after {report.seconds:.1f} s: {done} of "
+                   f"{len(observations)} port(s) finished"
+                   + (f"; cut short: {shown}" if cut else ""))
+    return True
 
 
 def _progress_wanted(args: argparse.Namespace | None = None) -> bool:
@@ -282,30 +304,13 @@ def _run_batch(request: ScanRequest, args: argparse.Namespace, prepared: Prepare
                 codes.append(code)
             advance(host_report)
 
-        async def main() -> Any:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-
-            def on_sigint() -> None:
-                if stop.is_set():  # a second Ctrl-C: no more patience
-                    loop.remove_signal_handler(signal.SIGINT)
-                    signal.raise_signal(signal.SIGINT)
-                stop.set()
-
-            try:
-                loop.add_signal_handler(signal.SIGINT, on_sigint)
-                installed = True
-            except (NotImplementedError, RuntimeError, ValueError):
-                installed = False  # not the main thread, or no signals here: Ctrl-C as usual
-            try:
-                return await scan_batch(request, max_hosts=args.max_hosts or DEFAULT_MAX_HOSTS,
-                                        on_host=on_host, stop=stop)
-            finally:
-                if installed:
-                    loop.remove_signal_handler(signal.SIGINT)
+        async def main(stop: asyncio.Event) -> Any:
+            # SIGINT/SIGTERM set stop (mailtls.scan.interrupt); a second one quits at once
+            return await scan_batch(request, max_hosts=args.max_hosts or DEFAULT_MAX_HOSTS,
+                                    on_host=on_host, stop=stop)
 
         try:
-            result = asyncio.run(main())
+            result = interrupt.run(main)
         finally:
             if sink is not sys.stdout:
                 sink.close()
@@ -330,8 +335,9 @@ def _run_batch(request: ScanRequest, args: argparse.Namespace, prepared: Prepare
         what = "interrupted" if result.interrupted else "not all hosts finished"
         print(f"mailtls: {what}: {done} of {total} host(s) finished; not finished: {shown}",
               file=sys.stderr)
-    if result.interrupted:
-        return UNKNOWN if args.format == "nagios" else INTERRUPTED
+    if result.interrupted:  # 130 for SIGINT, 143 for SIGTERM, as a shell reports a kill
+        return UNKNOWN if args.format == "nagios" else (
+            interrupt.exit_status_of(interrupt.received()) or INTERRUPTED)
     if result.unfinished:
         code = worst_code(code, UNKNOWN)
     return code
@@ -347,12 +353,32 @@ def _write_init(report: Report, args: argparse.Namespace, prepared: Prepared) ->
         addresses=prepared.addresses,
         ca_file=prepared.ca_file,
     )
+    silent = _nothing_answered(report)
+    if silent:
+        print(f"mailtls: {silent}: no expectations to write (check the name, --address, or "
+              "a firewall between here and the server)", file=sys.stderr)
+        return UNKNOWN
     sys.stdout.write(init_toml(report, spec, warn_days=args.warn_days))
     sys.stdout.flush()
     if report.hosts and all(h.resolve_error for h in report.hosts):
         print("mailtls: no host resolved; the file lists no ports", file=sys.stderr)
         return UNKNOWN
     return OK
+
+
+def _nothing_answered(report: Report) -> str | None:
+    """"no port answered on HOST (25 refused, 587 filtered)" when every port of every resolved
+    host was closed: an expectation file with ``open = []`` would pin that as the good state."""
+    from mailtls.model import PortState
+
+    observations = [o for h in report.hosts for o in h.observations]
+    if not observations or any(o.state is PortState.OPEN for o in observations):
+        return None
+    names = ", ".join(dict.fromkeys(h.name for h in report.hosts if h.observations))
+    states = ", ".join(f"{o.endpoint.port} {o.state.value.replace('_', ' ')}"
+                       for o in observations[:8])
+    more = ", ..." if len(observations) > 8 else ""
+    return f"no port answered on {names} ({states}{more})"
 
 
 # --- diff --------------------------------------------------------------------------------------

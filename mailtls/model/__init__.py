@@ -157,6 +157,10 @@ class CertificateInfo:
     # TLS Feature extension (RFC 7633) asking for status_request: "OCSP must-staple"
     must_staple: bool = False
     ocsp_urls: tuple[str, ...] = ()  # OCSP responders named in authorityInfoAccess
+    # keyIdentifiers (RFC 5280 §4.2.1.1/§4.2.1.2), hex with colons; None when absent: how a
+    # missing issuer is named besides its subject (cert.chain.incomplete)
+    subject_key_id: str | None = None
+    authority_key_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,8 @@ def _parse(der: bytes) -> CertificateInfo:
         is_ca=_is_ca(extensions),
         must_staple=_must_staple(extensions),
         ocsp_urls=_ocsp_urls(extensions),
+        subject_key_id=_key_id(extensions, x509.SubjectKeyIdentifier),
+        authority_key_id=_key_id(extensions, x509.AuthorityKeyIdentifier),
     )
 
 
@@ -196,6 +198,21 @@ def _must_staple(extensions: x509.Extensions) -> bool:
     except x509.ExtensionNotFound:
         return False
     return x509.TLSFeatureType.status_request in features
+
+
+def _key_id(
+    extensions: x509.Extensions,
+    kind: type[x509.SubjectKeyIdentifier] | type[x509.AuthorityKeyIdentifier],
+) -> str | None:
+    """subjectKeyIdentifier / authorityKeyIdentifier's keyIdentifier as ``ab:cd:...``."""
+    try:
+        value = extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+    raw = value.digest if isinstance(value, x509.SubjectKeyIdentifier) else value.key_identifier
+    if not raw:
+        return None
+    return ":".join(f"{b:02x}" for b in raw[:64])
 
 
 def _ocsp_urls(extensions: x509.Extensions) -> tuple[str, ...]:

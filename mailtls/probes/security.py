@@ -69,6 +69,7 @@ from mailtls.probes.session import (
     Recorder,
     SMTPAdapter,
 )
+from mailtls.proto.capabilities import cleartext_login_offers, login_offers
 from mailtls.proto.capabilities import keywords as _keywords
 from mailtls.proto.imap import IMAPContinuation, IMAPTagged
 from mailtls.proto.lines import decode_line
@@ -814,17 +815,6 @@ async def _state_reset(sess: _Session, rec: Recorder) -> _Outcome:
 # --- capabilities before and after TLS (RFC 3207 §4.2, RFC 2595 §3.1/§4) ------------------------
 
 
-def _login_offers(protocol: Protocol, caps: Sequence[str]) -> list[str]:
-    kw = _keywords(caps)
-    if protocol is Protocol.SMTP:
-        return [f"AUTH {' '.join(kw['AUTH'])}"] if "AUTH" in kw else []
-    if protocol is Protocol.IMAP:
-        offers = sorted(k for k in kw if k.startswith("AUTH="))
-        return ([] if "LOGINDISABLED" in kw else ["LOGIN"]) + offers
-    offers = ["USER"] if "USER" in kw else []
-    return offers + ([f"SASL {' '.join(kw['SASL'])}"] if "SASL" in kw else [])
-
-
 async def _capability_change(sess: _Session, rec: Recorder) -> _Outcome:
     if rec.capabilities_before is None or rec.capabilities_after is None:
         return _untestable("the capabilities were not read both before and after TLS")
@@ -837,8 +827,9 @@ async def _capability_change(sess: _Session, rec: Recorder) -> _Outcome:
         evidence.append(f"only after TLS: {' '.join(sorted(after - before))}")
     if before - after:
         evidence.append(f"only before TLS: {' '.join(sorted(before - after))}")
-    login_before = _login_offers(protocol, rec.capabilities_before)
-    login_after = _login_offers(protocol, rec.capabilities_after)
+    # the judge's definition (<proto>.auth.plaintext_offered): the verdict never contradicts it
+    login_before = cleartext_login_offers(protocol, rec.capabilities_before)
+    login_after = login_offers(protocol, rec.capabilities_after)
     if login_before:
         return _failed(f"login is offered before TLS ({', '.join(login_before)})", evidence,
                        "login_before_tls")

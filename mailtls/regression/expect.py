@@ -373,7 +373,7 @@ def evaluate_host(spec: HostSpec, host: HostReport, now: dt.datetime) -> list[Ex
     return results
 
 
-_UNTESTABLE_KINDS = ("deadline", "read_timeout", "greeting_rejected", "internal")
+_UNTESTABLE_KINDS = ("deadline", "interrupted", "read_timeout", "greeting_rejected", "internal")
 
 
 def _starttls(

@@ -45,6 +45,8 @@ def _cert(c: CertificateInfo) -> dict[str, Any]:
         "is_ca": c.is_ca,
         "must_staple": c.must_staple,
         "ocsp_urls": list(c.ocsp_urls),
+        "subject_key_id": c.subject_key_id,
+        "authority_key_id": c.authority_key_id,
     }
 
 

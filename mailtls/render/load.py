@@ -166,7 +166,13 @@ def _cert(c: Doc) -> CertificateInfo:
         is_ca=bool(c["is_ca"]),
         must_staple=bool(c.get("must_staple", False)),
         ocsp_urls=_strs(c.get("ocsp_urls", ())),
+        subject_key_id=_opt_text(c.get("subject_key_id")),
+        authority_key_id=_opt_text(c.get("authority_key_id")),
     )
+
+
+def _opt_text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _tls(t: Doc | None) -> TLSSession | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from mailtls.checks.judge import Judgement, judge_host
 from mailtls.errors import DNSError, NameNotResolved, UsageError
+from mailtls.formats.arguments import host_name_problem, shown
 from mailtls.model import (
     ALL_SERVICES,
     SERVICE_GROUPS,
@@ -40,6 +41,7 @@ from mailtls.net.stream import resolve
 from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
 from mailtls.probes.session import Recorder
+from mailtls.scan.interrupt import cancel_and_wait, received, wait_all
 
 if TYPE_CHECKING:  # dnspython costs ~0.1 s to import: only domain mode and --resolver need it
     from mailtls.net.dns import Resolver
@@ -71,7 +73,10 @@ def parse_plan(
     --only/--service/--services chose the services."""
     plan: list[PlannedService] = []
     for item in only:
-        for name in _names(item):
+        names = _names(item)
+        if not names:
+            raise UsageError(f"--only {item!r} names no service (known: {', '.join(SERVICES)})")
+        for name in names:
             if name not in ALL_SERVICES:
                 raise UsageError(f"unknown service {name!r} (known: {', '.join(ALL_SERVICES)})")
             plan.append(PlannedService(ALL_SERVICES[name], ALL_SERVICES[name].default_port, True))
@@ -138,10 +143,10 @@ def check_host_name(host: str) -> str:
     else:
         return bare
     if any(c.isspace() for c in name) or "/" in name or "@" in name or ":" in name:
-        raise UsageError(f"not a host name: {host!r} (give a name like mail.example.com)")
-    labels = name.rstrip(".").split(".")
-    if len(name) > 253 or any(not label or len(label) > 63 for label in labels):
-        raise UsageError(f"not a valid host name: {host!r}")
+        raise UsageError(f"not a host name: {shown(host)} (give a name like mail.example.com)")
+    problem = host_name_problem(name)
+    if problem:
+        raise UsageError(f"not a valid host name: {shown(host)}: {problem}")
     return name
 
 
@@ -206,21 +211,24 @@ async def _resolve_all(
 
 async def scan(
     request: ScanRequest, *, address_limits: ConnectionBudget | None = None,
-    on_probe: Callable[[int, int], None] | None = None,
+    on_probe: Callable[[int, int], None] | None = None, stop: asyncio.Event | None = None,
 ) -> Report:
     """Scan ``request``. ``address_limits``: the connection budget shared with other scans
     running at the same time (``mailtls.scan.batch``), so --max-connections holds across hosts.
-    ``on_probe(done, total)`` is called as each port's probe ends (the progress line)."""
+    ``on_probe(done, total)`` is called as each port's probe ends (the progress line).
+    ``stop`` (SIGINT/SIGTERM, see ``mailtls.scan.interrupt``): when set, probes in flight are
+    cancelled and the report keeps what finished, with the rest as ``interrupted``."""
     budget = address_limits if address_limits is not None else ConnectionBudget(
         1 if request.options.slow else request.options.max_connections)
     token = use_budget(budget)  # every connection of this scan's tasks takes a slot of it
     try:
-        return await _scan(request, on_probe)
+        return await _scan(request, on_probe, stop)
     finally:
         reset_budget(token)
 
 
-async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | None) -> Report:
+async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | None,
+                stop: asyncio.Event | None) -> Report:
     started_at = request.clock()
     started = time.monotonic()
     opts = request.options
@@ -228,8 +236,17 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
     options = ProbeOptions(opts, deadline=deadline)
 
     dns = _dns_resolver(request)
-    host_names, domain_obs, mode_notes = await _domains(request, dns)
-    resolved = await asyncio.gather(*(_resolve(h, request, dns) for h in host_names))
+    prelude = asyncio.create_task(_prelude(request, dns))
+    domain_obs: tuple[DomainObservation, ...] = ()
+    mode_notes: dict[str, str] = {}
+    if await wait_all([prelude], None, stop):  # interrupted while still looking up names
+        await cancel_and_wait([prelude])
+        cut = "interrupted before the name was resolved"
+        host_names = list(request.hosts)
+        resolved = [(list(request.addresses), None if request.addresses else cut)
+                    for _ in host_names]
+    else:
+        host_names, domain_obs, mode_notes, resolved = prelude.result()
     targets = [
         ScanTarget(h, tuple(addresses), request.plan, error)
         for h, (addresses, error) in zip(host_names, resolved, strict=True)
@@ -266,15 +283,17 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         for task in tasks:
             task.add_done_callback(_ended)
         on_probe(0, len(tasks))
+    interrupted = stop is not None and stop.is_set()
     if tasks:
         remaining = max(0.0, deadline - time.monotonic())
-        _done, pending = await asyncio.wait(tasks, timeout=remaining)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=2.0)
+        pending = await wait_all(tasks, remaining, stop)
+        interrupted = stop is not None and stop.is_set()
+        await cancel_and_wait(pending)
         for task, recorder in zip(tasks, _flatten(recorders), strict=True):
-            if task in pending:
+            if task in pending and interrupted:
+                recorder.fail("interrupted", f"the scan was interrupted ({received() or 'stop'})"
+                              " before this probe finished")
+            elif task in pending:
                 recorder.fail(
                     "deadline",
                     f"the scan deadline ({opts.deadline:g} s) passed before this probe finished",
@@ -320,8 +339,18 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
             "relay_test": opts.relay_test,
             **_login_options(request),
             **_domain_options(request, dns, mode_notes),
+            **({"interrupted": received() or "stop"} if interrupted else {}),
         },
     )
+
+
+async def _prelude(request: ScanRequest, dns: Resolver | None) -> tuple[
+    list[str], tuple[DomainObservation, ...], dict[str, str], list[tuple[list[str], str | None]]
+]:
+    """Mail domains and host names looked up: everything before the first probe."""
+    host_names, domain_obs, mode_notes = await _domains(request, dns)
+    resolved = await asyncio.gather(*(_resolve(h, request, dns) for h in host_names))
+    return host_names, domain_obs, mode_notes, list(resolved)
 
 
 def _is_ip_literal(name: str) -> bool:

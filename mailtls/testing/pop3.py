@@ -3,8 +3,8 @@
 Commands: CAPA, STLS, USER, PASS, AUTH, NOOP, QUIT; anything else is ``-ERR``. CAPA lists
 ``TOP UIDL RESP-CODES AUTH-RESP-CODE PIPELINING IMPLEMENTATION`` plus, in plaintext, ``STLS``
 (option ``starttls``), ``USER`` (``user_before_tls``), ``SASL PLAIN``
-(``sasl_plain_before_tls``); inside TLS ``USER`` and ``SASL PLAIN`` (+ ``STLS`` with
-``starttls_advertised_after_tls``).
+(``sasl_plain_before_tls``) or a bare ``SASL`` (``bare_sasl_before_tls``); inside TLS ``USER``
+and ``SASL PLAIN`` (+ ``STLS`` with ``starttls_advertised_after_tls``).
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ class _POP3Session(LineSession):
             caps.append("USER")
         if self.sasl_allowed:
             caps.append("SASL PLAIN")
+        elif o.bare_sasl_before_tls:
+            caps.append("SASL")  # Dovecot before STLS: the keyword, no mechanism
         caps.append("IMPLEMENTATION mailtls-test")
         return caps
 

@@ -193,11 +193,14 @@ class POP3Options(ServerOptions):
     user_before_tls: list USER in the plaintext CAPA and process USER/PASS before TLS
         (else both are answered ``-ERR [AUTH] ...``).
     sasl_plain_before_tls: list ``SASL PLAIN`` in the plaintext CAPA and process AUTH PLAIN.
+    bare_sasl_before_tls: list ``SASL`` with no mechanism in the plaintext CAPA, as Dovecot
+        does by default (``disable_plaintext_auth = yes``): it offers nothing.
     capa: support CAPA (False: CAPA -> -ERR, as very old servers do).
     """
 
     user_before_tls: bool = False
     sasl_plain_before_tls: bool = False
+    bare_sasl_before_tls: bool = False
     capa: bool = True
 
 
@@ -243,6 +246,7 @@ class IMAPKwargs(ServerKwargs, total=False):
 class POP3Kwargs(ServerKwargs, total=False):
     user_before_tls: bool
     sasl_plain_before_tls: bool
+    bare_sasl_before_tls: bool
     capa: bool
 
 

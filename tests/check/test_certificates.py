@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 from typing import Any
 
@@ -20,7 +21,7 @@ from mailtls.testing import TestPKI, start_imap, start_smtp
         ("expiring_soon", {"cert.expiring_soon"}, 1),
         ("wrong_name", {"cert.name_mismatch"}, 2),
         ("self_signed", {"cert.untrusted", "cert.self_signed"}, 2),
-        ("missing_intermediate", {"cert.untrusted"}, 2),
+        ("missing_intermediate", {"cert.untrusted", "cert.chain.incomplete"}, 2),
     ],
 )
 def test_certificate_verdicts(
@@ -47,14 +48,34 @@ def test_untrusted_chain_costs_a_second_connection_only_when_needed(
     assert by_port[good.port]["connections"] == 1
     untrusted = run.finding("cert.untrusted")
     assert "verify error 20" in untrusted["evidence"][0]
-    assert "does not send it" in untrusted["summary"]
+    assert "the chain sent is incomplete: cert.chain.incomplete" in untrusted["summary"]
     assert by_port[bad.port]["tls"]["verification"]["code"] == 20
+
+
+def test_missing_intermediate_is_named_by_subject_and_key_id(pki: TestPKI, mailtls: Any) -> None:
+    """testssl.sh says "chain incomplete"; we say which issuer is missing, and how to find it."""
+    with start_imap(pki, cert="missing_intermediate") as bad, \
+            start_imap(pki, cert="with_intermediate") as complete:
+        run = mailtls(f"imap={bad.port}", f"imap={complete.port}")
+    (incomplete,) = [f for f in run.findings if f["id"] == "cert.chain.incomplete"]
+    assert incomplete["endpoint"].endswith(f":{bad.port}")
+    leaf = next(e for e in run.endpoints if e["port"] == bad.port)["tls"]["chain"][0]
+    assert leaf["authority_key_id"] and re.fullmatch(r"([0-9a-f]{2}:)+[0-9a-f]{2}",
+                                                     leaf["authority_key_id"])
+    assert (f"the leaf's issuer {leaf['issuer']} (authority key id {leaf['authority_key_id']})"
+            in incomplete["summary"])
+    assert f"missing issuer: {leaf['issuer']}" in incomplete["evidence"]
+    assert incomplete["reference"] == "RFC 8446 §4.4.2; RFC 5246 §7.4.2"
+    assert incomplete["severity"] == "fail"
+    sent = next(e for e in run.endpoints if e["port"] == complete.port)["tls"]["chain"]
+    assert sent[1]["subject_key_id"] == leaf["authority_key_id"]  # the one that was missing
 
 
 def test_system_trust_store_does_not_know_the_test_ca(pki: TestPKI, mailtls: Any) -> None:
     with start_smtp(pki) as server:
         run = mailtls(f"submission={server.port}", trust=False)
-    assert run.ids == {"cert.untrusted"}
+    # the leaf's issuer is neither sent nor in the system store
+    assert run.ids == {"cert.untrusted", "cert.chain.incomplete"}
     assert run.endpoints[0]["tls"]["verification"]["trust_store"] == "system"
 
 

@@ -36,6 +36,7 @@ from interop_servers import (
     pids_under,
     running,
 )
+from verdicts import contradictions
 
 pytestmark = pytest.mark.interop
 
@@ -67,7 +68,8 @@ EXPECTED_FINDINGS: dict[str, dict[int, set[str]]] = {
         110: {"pop3.starttls.not_offered"},  # ... and no USER, no SASL mechanism
         **{port: {"port.refused", "service.no_implicit_tls"} for port in IMPLICIT_PORTS},
     },
-    "expired-chain": {port: {"cert.expired", "cert.untrusted"} for port in ALL},
+    "expired-chain": {port: {"cert.expired", "cert.untrusted", "cert.chain.incomplete"}
+                      for port in ALL},
     "submission-may": {},
 }
 # Deep-probe verdicts that are right for these servers (move them into EXPECTED_FINDINGS once
@@ -130,6 +132,25 @@ def test_findings_per_port(profile: str, mailtls_check: Callable[[str], CheckRes
     assert {e["port"] for e in result.host["endpoints"]} == ALL
     address = {e["address"] for e in result.host["endpoints"]}
     assert address == {result.args[3]}
+
+
+@pytest.mark.parametrize("profile", FULL_CHECK_PROFILES)
+def test_no_probe_verdict_contradicts_the_findings(
+    profile: str, mailtls_check: Callable[[str], CheckResult]
+) -> None:
+    """Real Dovecot lists a bare ``SASL`` in its plaintext POP3 CAPA: the capability_change
+    probe once called that "login offered before TLS" (failed) while no finding said so."""
+    result = mailtls_check(profile)
+    problems = []
+    for endpoint in result.host["endpoints"]:
+        proto = {"submission": "smtp", "submissions": "smtp", "imaps": "imap",
+                 "pop3s": "pop3"}.get(endpoint["service"], endpoint["service"])
+        problems += contradictions(f"{profile} {endpoint['port']}", proto, endpoint,
+                                   result.findings(endpoint["port"]))
+    assert problems == []
+    pop3 = {p["name"]: p for p in result.endpoint(110).get("security", [])}
+    if profile == "good":
+        assert pop3["capability_change"]["verdict"] == "passed", pop3["capability_change"]
 
 
 def _exit_code_of(result: CheckResult) -> int:
@@ -327,7 +348,8 @@ def test_expired_chain_endpoint_facts(mailtls_check: Callable[[str], CheckResult
         assert dt.datetime.fromisoformat(tls["chain"][0]["not_after"]) < started
         assert e["connections"] >= 2, f"{port}: verify, then reconnect to inspect"
     for f in result.findings():
-        if f["id"] == "cert.untrusted" and f["endpoint"].endswith(":25"):
+        if (f["id"] in ("cert.untrusted", "cert.chain.incomplete")
+                and f["endpoint"].endswith(":25")):
             # An MX is reached by senders that do not authenticate it (RFC 7672 §1.3).
             assert f["severity"] == "warn", f
         else:

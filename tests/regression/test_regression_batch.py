@@ -21,6 +21,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from cli_runner import cli_output as run
+from mailtls_process import wait_until_started
 
 from mailtls.cli.app import main
 from mailtls.errors import UsageError
@@ -235,9 +236,12 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     assert b"mailtls" in seen and b"hosts" in seen  # rich drew the bar on the terminal
 
 
-@pytest.mark.parametrize(("fmt", "expected_code"), [("jsonl", 130), ("json", 130),
-                                                    ("nagios", 3)])
-def test_ctrl_c_keeps_what_finished(fmt: str, expected_code: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fmt", "signum", "expected_code"), [
+    ("jsonl", signal.SIGINT, 130), ("json", signal.SIGINT, 130), ("nagios", signal.SIGINT, 3),
+    ("json", signal.SIGTERM, 143), ("nagios", signal.SIGTERM, 3),
+])
+def test_ctrl_c_keeps_what_finished(fmt: str, signum: int, expected_code: int,
+                                    tmp_path: Path) -> None:
     fast = _servers_on(["127.0.0.1"])
     port = fast[0].port
     slow = _servers_on(["127.0.0.2", "127.0.0.3"], port=port, hold=True)
@@ -256,8 +260,9 @@ def test_ctrl_c_keeps_what_finished(fmt: str, expected_code: int, tmp_path: Path
         else:
             # the fast host is done (it takes ~2.1 s on a loaded 2-core machine, so 2 s was a
             # coin toss), the tarpits hold on (--read-timeout 60)
+            wait_until_started(proc.pid)  # a loaded machine may take seconds to start Python
             time.sleep(5.0)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         started = time.monotonic()
         out, err = proc.communicate(timeout=30)
         assert time.monotonic() - started < 10

@@ -15,7 +15,7 @@ EXPECTED: dict[Chain, set[str]] = {
     "rsa1024": {"cert.key.weak"},
     "root_sent": {"cert.chain.root_sent"},
     "out_of_order": {"cert.chain.order", "cert.chain.root_sent"},
-    "missing_intermediate": {"cert.untrusted"},
+    "missing_intermediate": {"cert.untrusted", "cert.chain.incomplete"},
 }
 
 

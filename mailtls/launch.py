@@ -1,0 +1,31 @@
+"""The ``mailtls`` command (console script and ``python -m mailtls``): the process-wide setup a
+command-line tool needs and a library must not do, then :func:`mailtls.cli.main`.
+
+* SIGINT and SIGTERM are blocked first thing, then handed to :mod:`mailtls.scan.interrupt`
+  once everything is imported: a signal during start-up is not lost, and never a traceback.
+* Standard output is guarded: a reader that went away (``mailtls rules | head -1``) ends the
+  command quietly, like any Unix tool; a full disk or closed stdout is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import signal
+
+if hasattr(signal, "pthread_sigmask"):  # before anything slow is imported
+    signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, signal.SIGTERM))
+
+import sys
+
+from mailtls.cli import main as cli_main  # imported while the signals are still held back
+from mailtls.cli.stdout import guard_stdout
+from mailtls.scan import interrupt
+
+
+def main() -> int:
+    interrupt.install()
+    guard_stdout()
+    return cli_main()
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m mailtls.launch
+    sys.exit(main())
