@@ -40,10 +40,11 @@ NETWORK_EXCEPTIONS: Mapping[str, frozenset[str]] = {
 }
 
 # The layers (first name below mailtls) and the mailtls layers each may import.
-FOUNDATION = frozenset({"errors", "errortext", "model"})
+FOUNDATION = frozenset({"errors", "errortext", "model", "safetext"})
 MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "errors": frozenset(),
     "errortext": frozenset(),
+    "safetext": frozenset(),
     "model": frozenset({"errors"}),
     "proto": FOUNDATION,
     "tls": FOUNDATION,
@@ -69,8 +70,8 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "__main__": frozenset({"launch"}),
 }
 # Layers with no I/O at all: bytes, objects and `now` in, objects out.
-PURE = frozenset({"errors", "errortext", "model", "proto", "pki", "formats", "checks", "render",
-                  "regression"})
+PURE = frozenset({"errors", "errortext", "safetext", "model", "proto", "pki", "formats", "checks",
+                  "render", "regression"})
 # tls/ is pure except enumeration.py, which paces its injected exchanges with asyncio.sleep
 PURE_MODULES_OUTSIDE_PURE_LAYERS = frozenset({
     "mailtls.tls", "mailtls.tls.hello", "mailtls.tls.suites", "mailtls.tls.versions",

@@ -45,6 +45,33 @@ _UNREACHABLE_ERRNOS = {
 }
 
 
+def peer_chain(obj: ssl.SSLObject) -> list[bytes]:
+    """The chain as the server sent it, leaf first, as DER; for every TLS connection (mail
+    ports and HTTPS alike).
+
+    Python 3.13 has SSLObject.get_unverified_chain(); on 3.11 it exists only on the private
+    ``_sslobj``. This is the one place that knows.
+    """
+    getter = getattr(obj, "get_unverified_chain", None)
+    if getter is None:
+        getter = getattr(getattr(obj, "_sslobj", None), "get_unverified_chain", None)
+    chain: list[bytes] = []
+    if getter is not None:
+        with contextlib.suppress(Exception):
+            for cert in getter() or []:
+                chain.append(
+                    cert
+                    if isinstance(cert, bytes)
+                    else cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+                )
+    if not chain:
+        with contextlib.suppress(Exception):
+            leaf = obj.getpeercert(binary_form=True)
+            if leaf:
+                chain.append(leaf)
+    return chain
+
+
 def verifying_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
     """A client context with the chain check on (system store or ``ca_file``) or off; the
     host name is always matched by the caller."""
@@ -240,32 +267,9 @@ class Stream:
         return obj if isinstance(obj, ssl.SSLObject) else None
 
     def peer_chain_der(self) -> list[bytes]:
-        """The chain as the server sent it, leaf first.
-
-        Python 3.13 has SSLObject.get_unverified_chain(); on 3.11 it exists only on the private
-        ``_sslobj``. This is the one place that knows.
-        """
+        """The chain as the server sent it, leaf first (``peer_chain``)."""
         obj = self.ssl_object
-        if obj is None:
-            return []
-        getter = getattr(obj, "get_unverified_chain", None)
-        if getter is None:
-            inner = getattr(obj, "_sslobj", None)
-            getter = getattr(inner, "get_unverified_chain", None)
-        chain: list[bytes] = []
-        if getter is not None:
-            with contextlib.suppress(Exception):
-                for cert in getter() or []:
-                    chain.append(
-                        cert
-                        if isinstance(cert, bytes)
-                        else cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-                    )
-        if not chain:
-            leaf = obj.getpeercert(binary_form=True)
-            if leaf:
-                chain.append(leaf)
-        return chain
+        return [] if obj is None else peer_chain(obj)
 
     async def close(self) -> None:
         if self._closed:

@@ -54,6 +54,7 @@ from mailtls.probes.session import (
     SMTPAdapter,
     expect_event,
 )
+from mailtls.proto.capabilities import keywords as _keywords
 from mailtls.proto.imap import IMAPContinuation, IMAPDialogue, IMAPTagged
 from mailtls.proto.pop3 import POP3Dialogue, POP3Status
 from mailtls.proto.smtp import SMTPDialogue, SMTPReply
@@ -315,15 +316,6 @@ async def _authenticate(
         return await _imap(adapter.conv, caps or (), progress)
     assert isinstance(adapter, POP3Adapter)
     return await _pop3(adapter.conv, caps, progress)
-
-
-def _keywords(caps: tuple[str, ...] | None) -> dict[str, tuple[str, ...]]:
-    out: dict[str, tuple[str, ...]] = {}
-    for cap in caps or ():
-        words = cap.split()
-        if words:
-            out[words[0].upper()] = tuple(w.upper() for w in words[1:])
-    return out
 
 
 def _result(ok: bool, reply: tuple[str, ...], progress: _Progress) -> tuple[LoginOutcome, str]:
