@@ -33,7 +33,7 @@ from mailtls.model import (
     TLSMode,
 )
 from mailtls.model.exitcodes import FailOn, exit_code
-from mailtls.net.stream import Timeouts
+from mailtls.model.options import DEFAULTS, ScanOptions, Timeouts
 from mailtls.pki.x509 import days_left
 from mailtls.tls.versions import TLSVersion
 
@@ -235,14 +235,14 @@ async def scan_host_async(
     only: Iterable[str] = (),
     services: Mapping[str, int] | Iterable[str] | None = None,
     addresses: Iterable[str] = (),
-    ca_file: str | None = None,
-    quick: bool = False,
-    timeout: float = 60.0,
-    connect_timeout: float = 5.0,
-    read_timeout: float = 10.0,
-    handshake_timeout: float = 10.0,
-    max_connections: int = 5,
-    warn_days: int = 30,
+    ca_file: str | None = DEFAULTS.ca_file,
+    quick: bool = DEFAULTS.quick,
+    timeout: float = DEFAULTS.deadline,
+    connect_timeout: float = DEFAULTS.timeouts.connect,
+    read_timeout: float = DEFAULTS.timeouts.read,
+    handshake_timeout: float = DEFAULTS.timeouts.handshake,
+    max_connections: int = DEFAULTS.max_connections,
+    warn_days: int = DEFAULTS.warn_days,
 ) -> HostResult:
     """Scan one host, as ``mailtls check HOST`` with the same options.
 
@@ -259,12 +259,15 @@ async def scan_host_async(
         hosts=(name,),
         plan=parse_plan(list(only), _services(services)),
         addresses=tuple(check_host_name(a) for a in addresses),
-        timeouts=Timeouts(connect=connect_timeout, read=read_timeout, handshake=handshake_timeout),
-        deadline=timeout,
-        max_connections=max_connections,
-        ca_file=ca_file,
-        warn_days=warn_days,
-        quick=quick,
+        options=ScanOptions(
+            timeouts=Timeouts(connect=connect_timeout, read=read_timeout,
+                              handshake=handshake_timeout),
+            timeout=timeout,
+            max_connections=max_connections,
+            ca_file=ca_file,
+            warn_days=warn_days,
+            quick=quick,
+        ),
     )
     report = await scan(request)
     return HostResult(report, report.hosts[0])
@@ -276,14 +279,14 @@ def scan_host(
     only: Iterable[str] = (),
     services: Mapping[str, int] | Iterable[str] | None = None,
     addresses: Iterable[str] = (),
-    ca_file: str | None = None,
-    quick: bool = False,
-    timeout: float = 60.0,
-    connect_timeout: float = 5.0,
-    read_timeout: float = 10.0,
-    handshake_timeout: float = 10.0,
-    max_connections: int = 5,
-    warn_days: int = 30,
+    ca_file: str | None = DEFAULTS.ca_file,
+    quick: bool = DEFAULTS.quick,
+    timeout: float = DEFAULTS.deadline,
+    connect_timeout: float = DEFAULTS.timeouts.connect,
+    read_timeout: float = DEFAULTS.timeouts.read,
+    handshake_timeout: float = DEFAULTS.timeouts.handshake,
+    max_connections: int = DEFAULTS.max_connections,
+    warn_days: int = DEFAULTS.warn_days,
 ) -> HostResult:
     """:func:`scan_host_async`, synchronously (runs its own event loop: not from inside one)."""
     return asyncio.run(scan_host_async(

@@ -40,10 +40,11 @@ NETWORK_EXCEPTIONS: Mapping[str, frozenset[str]] = {
 }
 
 # The layers (first name below mailtls) and the mailtls layers each may import.
-FOUNDATION = frozenset({"errors", "errortext", "model"})
+FOUNDATION = frozenset({"errors", "errortext", "model", "safetext"})
 MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "errors": frozenset(),
     "errortext": frozenset(),
+    "safetext": frozenset(),
     "model": frozenset({"errors"}),
     "proto": FOUNDATION,
     "tls": FOUNDATION,
@@ -69,8 +70,8 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "__main__": frozenset({"launch"}),
 }
 # Layers with no I/O at all: bytes, objects and `now` in, objects out.
-PURE = frozenset({"errors", "errortext", "model", "proto", "pki", "formats", "checks", "render",
-                  "regression"})
+PURE = frozenset({"errors", "errortext", "safetext", "model", "proto", "pki", "formats", "checks",
+                  "render", "regression"})
 # tls/ is pure except enumeration.py, which paces its injected exchanges with asyncio.sleep
 PURE_MODULES_OUTSIDE_PURE_LAYERS = frozenset({
     "mailtls.tls", "mailtls.tls.hello", "mailtls.tls.suites", "mailtls.tls.versions",
@@ -79,8 +80,6 @@ PURE_MODULES_OUTSIDE_PURE_LAYERS = frozenset({
 # Cycles that exist today and are to be broken (issue 15); a new one fails, and so does an
 # entry here that no longer is a cycle (so this list only shrinks).
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset({
-    # cli/client.py and cli/regression.py import argument helpers back from cli/app.py
-    frozenset({"mailtls.cli.app", "mailtls.cli.client", "mailtls.cli.regression"}),
     # scan/host.py imports scan/domain.py lazily; domain.py imports host's plan types
     frozenset({"mailtls.scan.domain", "mailtls.scan.host"}),
     # jsonout renders the client and domain sections; they import its helpers back
@@ -338,3 +337,27 @@ def test_checker_passes_a_clean_tree(tmp_path: Path) -> None:
     })
     found = check_tree(root, known=frozenset())
     assert all(v == [] for v in found.values()), found
+
+
+def _asserts_on_events(root: Path) -> list[str]:
+    """``assert isinstance(event, ...)`` on what a server sent: gone under ``python -O``."""
+    found = []
+    for layer_dir in ("probes", "proto", "net", "tls", "pki", "formats"):
+        for path in sorted((root / layer_dir).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if not isinstance(node, ast.Assert):
+                    continue
+                names = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+                if names & {"event", "reply", "status", "answer", "response"}:
+                    found.append(f"{module_name(path, root)}:{node.lineno}")
+    return found
+
+
+def test_server_input_is_never_checked_with_assert() -> None:
+    assert _asserts_on_events(PACKAGE) == [], "raise ProtocolError (probes.session.expect_event)"
+
+
+def test_the_assert_check_catches_one(tmp_path: Path) -> None:
+    root = _tree(tmp_path, {"probes/x.py": "def f(event: object) -> None:\n"
+                                           "    assert isinstance(event, int)\n"})
+    assert _asserts_on_events(root) == ["mailtls.probes.x:2"]

@@ -35,7 +35,9 @@ GOOD_TLS = ("TLSv1.2", "TLSv1.3")
 THUNDERBIRD = "Thunderbird"
 ANDROID = "Thunderbird for Android / K-9 Mail"
 SRV_CLIENT = "RFC 6186/8314 client (SRV)"
-# Discovery methods in the order each client consults them (standards §B.1, §B.5, §A.12).
+# Discovery methods in the order each client consults them (Thunderbird's FindConfig/
+# FetchConfig/GuessConfig.sys.mjs, Thunderbird for Android's ProviderAutoconfigUrlProvider.kt,
+# RFC 6186).
 CLIENT_ORDER: dict[str, tuple[str, ...]] = {
     THUNDERBIRD: ("autoconfig", "autoconfig-well-known", "mx-autoconfig", "guess"),
     ANDROID: ("autoconfig", "autoconfig-well-known", "mx-autoconfig", "srv"),

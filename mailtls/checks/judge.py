@@ -24,6 +24,7 @@ from mailtls.model import (
     Severity,
     TLSMode,
 )
+from mailtls.model.options import DEFAULTS
 from mailtls.pki.x509 import days_left, describe, match_name
 from mailtls.proto.capabilities import PLAINTEXT_SASL as _PLAINTEXT_SASL
 from mailtls.proto.capabilities import cleartext_login_offers
@@ -38,9 +39,9 @@ _ISSUER_NOT_FOUND = {2, 20}  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)
 @dataclass(frozen=True)
 class Judgement:
     now: dt.datetime
-    warn_days: int = 30
+    warn_days: int = DEFAULTS.warn_days
     profile: str = DEFAULT_PROFILE  # the yardstick for enumerated TLS parameters (--profile)
-    # --port25-control hosts probed on port 25: tell an egress block from a server (§D.3)
+    # --port25-control hosts probed on port 25: tell an egress block from a server (OP25B)
     port25_controls: tuple[PortObservation, ...] = ()
 
 
@@ -129,7 +130,7 @@ def _reachability(
         return [R.PORT_UNREACHABLE.finding(f"{_label(obs)} is unreachable: {obs.error}",
                                            evidence=evidence, severity=missing, **_where(obs))]
     # Filtered. On 25, when the same address answers on other ports, the classic explanation is
-    # an outbound block on the tester's network, not a broken server (standards §D.3).
+    # an outbound block on the tester's network, not a broken server (OP25B).
     others = [
         s for s in siblings
         if s.endpoint.address == obs.endpoint.address and s.endpoint.port != obs.endpoint.port
@@ -208,7 +209,7 @@ def _starttls(obs: PortObservation) -> list[Finding]:
     if not obs.starttls_offered:
         evidence = obs.capabilities_reply or obs.greeting
         if not obs.preauth:
-            masked = masked_smtp(obs)  # a middlebox may have stripped it (standards §D.3)
+            masked = masked_smtp(obs)  # a middlebox may have stripped it (OP25B)
             out.append(R.STARTTLS_NOT_OFFERED[proto].finding(
                 f"{_label(obs)} does not offer {word}: the session stays in plaintext"
                 + (" (or a middlebox on the path stripped it: the dialogue is masked)"

@@ -1,4 +1,5 @@
-"""Port 25 as seen from this network (standards §D.3): egress blocks told apart from servers
+"""Port 25 as seen from this network (outbound port 25 blocking, OP25B:
+draft-akagiri-op25b-dynamicip): egress blocks told apart from servers
 with control hosts, and signs that something on the path answers instead of the server.
 Pure: observations in, findings out.
 """

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailtls.model import Severity
+from mailtls.model.options import DEFAULT_PROFILE as DEFAULT_PROFILE  # re-exported
 from mailtls.tls.suites import CipherSuite
 
 # Mozilla Server Side TLS 6.0 (2026-04); DHE suites left Intermediate in 5.8.
@@ -111,4 +112,3 @@ PROFILES: dict[str, Profile] = {
         ),
     )
 }
-DEFAULT_PROFILE = "mail"

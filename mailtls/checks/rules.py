@@ -377,7 +377,7 @@ NO_IMPLICIT_TLS = _rule(
 )
 
 
-# --- port 25 from this network (standards §D) ----------------------------------------------------
+# --- port 25 from this network (outbound port 25 blocking: draft-akagiri-op25b-dynamicip) -------
 PORT25_FILTERED_AT_SERVER = _rule(
     "smtp.port25.filtered_at_server", Severity.FAIL,
     "Port 25 filtered at or near the server (control hosts answer on 25)",

@@ -7,23 +7,28 @@ exit 2, which means "failures" here and CRITICAL to Nagios), and argparse costs 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from mailtls import __version__
-from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
+from mailtls.checks.profiles import PROFILES
 from mailtls.cli.helpformat import HelpFormatter
+from mailtls.cli.options import (
+    ABSENT,
+    add_domain_options,
+    add_login_options,
+    add_scan_options,
+    scan_options,
+)
 from mailtls.cli.runclock import command_started
 from mailtls.errors import MailTLSError, UsageError
-from mailtls.model import ALL_SERVICES, SERVICE_GROUPS, Report
+from mailtls.model import Report
 from mailtls.model.exitcodes import UNKNOWN, FailOn, exit_code
-from mailtls.net.stream import Timeouts
-
-if TYPE_CHECKING:
-    from mailtls.model.credentials import LoginCredentials
+from mailtls.model.options import DEFAULTS
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -46,26 +51,6 @@ exit codes:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(UNKNOWN, f"{self.prog}: error: {message}\n")
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be > 0 and <= 3600: {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be 1..1000: {text}")
-    return value
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -97,159 +82,6 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
     add_output_file_options(p)
 
 
-def _add_scan_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--only",
-        action="append",
-        default=[],
-        metavar="NAMES",
-        help="check only these services at their standard ports, comma-separated: "
-        + ", ".join(f"{s.name} ({s.default_port})" for s in ALL_SERVICES.values()),
-    )
-    p.add_argument(
-        "--also",
-        action="append",
-        default=[],
-        metavar="GROUPS",
-        help="check these groups of services too, comma-separated: "
-        + "; ".join(f"{g} ({', '.join(m)})" for g, m in SERVICE_GROUPS.items()
-                    if g not in ("mail", "all"))
-        + "; or service names (e.g. --also web,ldap adds 80, 443, 389, 636 to the mail ports)",
-    )
-    p.add_argument(
-        "--services",
-        action="append",
-        default=[],
-        metavar="GROUPS",
-        help="check exactly these groups of services: mail (the default seven), web, ldap, "
-        "ftp, news, or all (mail and the other secure ports of a mail host)",
-    )
-    p.add_argument(
-        "--service",
-        action="append",
-        default=[],
-        metavar="NAME=PORT",
-        help="check service NAME on PORT (repeatable), e.g. submission=2587",
-    )
-    p.add_argument(
-        "--address",
-        action="append",
-        default=[],
-        metavar="IP",
-        help="connect to this address instead of resolving HOST (repeatable); the "
-        "host name is still used for SNI and the certificate check",
-    )
-    from mailtls.cli.targets import ehlo_name
-
-    p.add_argument(
-        "--ehlo",
-        type=ehlo_name,
-        metavar="NAME",
-        help="the name the SMTP sessions say EHLO with (default mailtls.invalid); for servers "
-        "that refuse a name that does not resolve to the address you test from",
-    )
-    family = p.add_mutually_exclusive_group()
-    family.add_argument("-4", dest="family", action="store_const", const=4,
-                        help="only the IPv4 addresses of each host")
-    family.add_argument("-6", dest="family", action="store_const", const=6,
-                        help="only the IPv6 addresses of each host")
-    p.add_argument(
-        "--ca-file", metavar="PEM", help="trust these CA certificates instead of the system store"
-    )
-    p.add_argument(
-        "--warn-days",
-        type=_count,
-        default=30,
-        metavar="DAYS",
-        help="warn when a certificate expires within DAYS (default 30)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=_positive,
-        default=None,
-        metavar="S",
-        help="overall deadline in seconds, start-up included (default 60; 600 with --slow); "
-        "every port's basic probe gets a share of it before the deeper probes run",
-    )
-    p.add_argument(
-        "--connect-timeout",
-        type=_positive,
-        default=5.0,
-        metavar="S",
-        help="TCP connect timeout (default 5)",
-    )
-    p.add_argument(
-        "--read-timeout",
-        type=_positive,
-        default=10.0,
-        metavar="S",
-        help="how long to wait for each server reply (default 10)",
-    )
-    p.add_argument(
-        "--handshake-timeout",
-        type=_positive,
-        default=10.0,
-        metavar="S",
-        help="TLS handshake timeout (default 10)",
-    )
-    p.add_argument(
-        "--max-connections",
-        type=_count,
-        default=5,
-        metavar="N",
-        help="connections at once per address (default 5)",
-    )
-    p.add_argument(
-        "--slow",
-        action="store_true",
-        help="for servers that rate-limit: one connection at a time per address and a pause "
-        "between the TLS enumeration's connections (the default --timeout becomes 600)",
-    )
-    p.add_argument(
-        "--quick",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="one connection per port: skip the version/cipher enumeration and the "
-        "STARTTLS security probes (off by default: check is the full test; --no-quick is "
-        "accepted everywhere, as in mailtls client, whose default is --quick)",
-    )
-    p.add_argument(
-        "--relay-test",
-        action="store_true",
-        help="also test port 25 for open relaying: MAIL FROM/RCPT TO combinations to addresses "
-        "in the reserved .invalid domain, RSET between them, never DATA (only test servers you "
-        "are allowed to test)",
-    )
-    p.add_argument(
-        "--profile",
-        metavar="PROFILE",
-        choices=sorted(PROFILES),
-        default=DEFAULT_PROFILE,
-        help="yardstick for TLS versions and cipher suites (default: mail = BCP 195 / RFC 8996 "
-        "/ RFC 8314); also mozilla-intermediate, mozilla-modern (Mozilla guidelines 6.0), "
-        "ncsc (NCSC-NL 2025)",
-    )
-
-
-def _add_login_options(p: argparse.ArgumentParser) -> None:
-    from mailtls.model.credentials import INSECURE_FLAG, PASSWORD_ENV
-
-    p.add_argument(
-        "--user",
-        metavar="NAME",
-        help="also log in as NAME on every port (not 25) and log out at once; the password "
-        f"comes from ${PASSWORD_ENV} or a prompt, never from the command line. Sent only "
-        "inside TLS with a verified certificate (trusted chain and matching name)",
-    )
-    p.add_argument(
-        INSECURE_FLAG,
-        dest="insecure_login",
-        action="store_true",
-        help="DANGEROUS: with --user, send the password even when the certificate is "
-        "untrusted or names another host (still never before TLS)",
-    )
-
-
 DOMAIN_HELP = """\
 a NAME is a mail domain (MX, SRV, MTA-STS, TLS-RPT, DANE) when:
   mailtls domain NAME, or mailtls check --domain NAME: always;
@@ -262,32 +94,6 @@ a domain's MX hosts are tested on port 25 (--service smtp=PORT to change it) plu
 """
 
 
-def _add_domain_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--resolver",
-        metavar="IP[:PORT]",
-        help="ask this DNS resolver (all DNS of the run; its AD bit is trusted for DNSSEC, so "
-        "name one you trust, ideally validating and on this machine); default: the system's",
-    )
-    p.add_argument(
-        "--dns-timeout",
-        type=_positive,
-        default=5.0,
-        metavar="S",
-        help="how long to wait for each DNS answer (default 5)",
-    )
-    p.add_argument(
-        "--port25-control",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="also try port 25 of HOST (repeatable; none unless given): when port 25 of the "
-        "servers times out, tells a block on this network from one at the server",
-    )
-    # Tests point the MTA-STS policy fetch at a loopback port; the name stays the real one.
-    p.add_argument("--mta-sts-port", type=int, default=443, help=argparse.SUPPRESS)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mailtls",
@@ -298,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mailtls {__version__}")
+    parser.set_defaults(**ABSENT)  # what a command without the flag reads (cli/options.py)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     check = sub.add_parser(
@@ -312,12 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="mail server host name or IP, or HOST:PORT / [IPv6]:PORT for one port (its "
         "service from the standard port, or --starttls/--implicit); or --targets",
     )
-    _add_scan_options(check)
+    add_scan_options(check)
     from mailtls.cli.targets import add_target_options
 
     add_target_options(check)
-    _add_login_options(check)
-    _add_domain_options(check)
+    add_login_options(check)
+    add_domain_options(check)
     kind = check.add_mutually_exclusive_group()
     kind.add_argument(
         "--domain",
@@ -339,10 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_option(check)
 
     def _init_options(p: argparse.ArgumentParser) -> None:
-        _add_login_options(p)
-        _add_domain_options(p)
+        add_login_options(p)
+        add_domain_options(p)
 
-    add_subcommands(sub, scan_options=_add_scan_options, extra_options=_init_options)
+    add_subcommands(sub, scan_options=add_scan_options, extra_options=_init_options)
 
     domain = sub.add_parser(
         "domain",
@@ -355,14 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     domain.add_argument("hosts", nargs="*", metavar="DOMAIN",
                         help="mail domain, e.g. example.com (or --targets)")
-    _add_scan_options(domain)
-    _add_domain_options(domain)
+    add_scan_options(domain)
+    add_domain_options(domain)
     _add_output_options(domain)
     add_check_options(domain)  # --targets, --max-hosts, --expect, --baseline: as for check
     add_db_option(domain)
     from mailtls.cli.output import FORMATS
 
-    add_fleet_commands(sub, scan_options=_add_scan_options, domain_options=_add_domain_options,
+    add_fleet_commands(sub, scan_options=add_scan_options, domain_options=add_domain_options,
                        formats=FORMATS)
 
     demo = sub.add_parser(
@@ -373,17 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=DEMO_EXIT_CODES_HELP,
         formatter_class=HelpFormatter,
     )
-    demo.add_argument("--quick", action=argparse.BooleanOptionalAction, default=False,
+    demo.add_argument("--quick", action=argparse.BooleanOptionalAction, default=DEFAULTS.quick,
                       help="as for check: one connection per port, no enumeration and no "
                       "STARTTLS security probes")
-    demo.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
+    demo.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULTS.profile,
                       metavar="PROFILE", help="as for check: the yardstick for TLS versions and "
                       "cipher suites: " + ", ".join(sorted(PROFILES)))
     _add_output_options(demo)
 
     from mailtls.cli.client import add_client_command
 
-    add_client_command(sub, output=_add_output_options, login=_add_login_options,
+    add_client_command(sub, output=_add_output_options, login=add_login_options,
                        exit_codes_help=EXIT_CODES_HELP)
 
     from mailtls.cli.serve import add_serve_command
@@ -412,33 +219,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _timeouts(args: argparse.Namespace) -> Timeouts:
-    return Timeouts(
-        connect=args.connect_timeout, read=args.read_timeout, handshake=args.handshake_timeout
-    )
-
-
-def _login(args: argparse.Namespace) -> LoginCredentials | None:
-    """--user NAME: the password from $MAILTLS_PASSWORD or a prompt (never argv)."""
-    from mailtls.model.credentials import INSECURE_FLAG, PASSWORD_ENV, LoginCredentials, Secret
-
-    user = getattr(args, "user", None)
-    if user is None:
-        if getattr(args, "insecure_login", False):
-            raise UsageError(f"{INSECURE_FLAG} needs --user")
-        return None
-    password = os.environ.get(PASSWORD_ENV)
-    if password is None:
-        if not sys.stdin.isatty():
-            raise UsageError(
-                f"--user needs a password: set {PASSWORD_ENV}, or run on a terminal to be asked"
-            )
-        import getpass
-
-        password = getpass.getpass(f"password for {user}: ")
-    return LoginCredentials(user, Secret(password), allow_unverified=args.insecure_login)
-
-
 def _emit(report: Report, args: argparse.Namespace, code: int | None = None) -> int:
     from mailtls.cli.output import emit
 
@@ -450,52 +230,37 @@ def _emit(report: Report, args: argparse.Namespace, code: int | None = None) -> 
 def _check(args: argparse.Namespace) -> int:
     from mailtls.cli.regression import prepare_check, run_check
     from mailtls.formats.arguments import check_address
-    from mailtls.net.truststore import check_ca_file
     from mailtls.scan.host import ScanRequest, check_host_name, parse_plan
 
-    prepared = prepare_check(args)  # HOST, --targets or --expect's [scan]; --baseline read
+    # HOST, --targets or --expect's [scan]; --expect and --baseline read
+    prepared = prepare_check(args)
     if args.command == "check":
         from mailtls.cli.targets import apply_targets
 
-        apply_targets(args)  # HOST:PORT -> HOST plus --service NAME=PORT
+        # HOST:PORT -> HOST plus --service NAME=PORT, worked on a copy: args stay as parsed
+        view = argparse.Namespace(**{**vars(args), "hosts": list(prepared.hosts),
+                                     "service": list(prepared.services)})
+        apply_targets(view)
+        prepared = dataclasses.replace(prepared, hosts=tuple(view.hosts),
+                                       services=tuple(view.service))
 
-    hosts = tuple(dict.fromkeys(check_host_name(h) for h in args.hosts))
-    addresses = tuple(dict.fromkeys(check_address(a) for a in args.address))
-    if args.ca_file:
-        check_ca_file(args.ca_file)
-    domain_mode = args.command == "domain" or getattr(args, "domain", False)
+    hosts = tuple(dict.fromkeys(check_host_name(h) for h in prepared.hosts))
+    addresses = tuple(dict.fromkeys(check_address(a) for a in prepared.addresses))
+    domain_mode = args.command == "domain" or args.domain
     if domain_mode and addresses:
         raise UsageError("--address cannot be used with a mail domain: its hosts come from DNS")
-    if args.resolver:
-        from mailtls.net.dns import parse_resolver
-
-        parse_resolver(args.resolver)
-    if not 1 <= args.mta_sts_port <= 65535:
-        raise UsageError(f"port out of range 1-65535: {args.mta_sts_port}")
+    controls = tuple(dict.fromkeys(check_host_name(c) for c in args.port25_control))
+    plan = parse_plan(prepared.only, prepared.services, args.also, args.services)
     request = ScanRequest(
         hosts=() if domain_mode else hosts,
         domains=hosts if domain_mode else (),
-        detect_domains=not domain_mode and not getattr(args, "host_mode", False)
-        and not addresses and not args.only and not args.service,
-        resolver=args.resolver,
-        dns_timeout=args.dns_timeout,
-        port25_controls=tuple(dict.fromkeys(check_host_name(c) for c in args.port25_control)),
-        mta_sts_port=args.mta_sts_port,
-        plan=parse_plan(args.only, args.service, args.also, args.services),
+        detect_domains=not domain_mode and not args.host_mode
+        and not addresses and not prepared.only and not prepared.services,
+        port25_controls=controls,
+        plan=plan,
         addresses=addresses,
-        timeouts=_timeouts(args),
-        deadline=args.timeout if args.timeout is not None else (600.0 if args.slow else 60.0),
+        options=scan_options(args, ca_file=prepared.ca_file),
         started=command_started(args.entered),  # --timeout is the command's, start-up included
-        max_connections=args.max_connections,
-        slow=args.slow,
-        ca_file=args.ca_file,
-        warn_days=args.warn_days,
-        quick=args.quick,
-        relay_test=args.relay_test,
-        profile=args.profile,
-        login=_login(args),
-        family=getattr(args, "family", None),
-        **({"ehlo": args.ehlo} if getattr(args, "ehlo", None) else {}),
     )
     from mailtls.fleet.cli import run_with_db, wants_db
 

@@ -10,14 +10,16 @@ import argparse
 import asyncio
 import os
 from collections.abc import Callable
+from types import MappingProxyType
 
 from mailtls.cli.helpformat import HelpFormatter
+from mailtls.cli.options import client_options, count, positive
 from mailtls.errors import UsageError
 from mailtls.model import SERVICES, Report
-from mailtls.net.stream import Timeouts
+from mailtls.model.options import CLIENT_DEFAULTS
 
 CLIENT_HELP = """\
-discovery order (as clients do it; Thunderbird's, standards §B.1):
+discovery order (as clients do it; Thunderbird's FindConfig.sys.mjs):
   1. https://autoconfig.DOMAIN/mail/config-v1.1.xml?emailaddress=ADDRESS
   2. https://DOMAIN/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=ADDRESS
   3. the most preferred MX host's domain and base domain: https://autoconfig.<that>/...
@@ -39,8 +41,7 @@ def add_client_command(
     login: Callable[[argparse.ArgumentParser], None],
     exit_codes_help: str,
 ) -> None:
-    from mailtls.checks.profiles import DEFAULT_PROFILE, PROFILES
-    from mailtls.cli.app import _count, _positive
+    from mailtls.checks.profiles import PROFILES
 
     p = sub.add_parser(
         "client",
@@ -60,8 +61,8 @@ def add_client_command(
                    "(config-v1.1.xml), Thunderbird prefs.js or Apple .mobileconfig")
     p.add_argument("--resolver", metavar="IP[:PORT]",
                    help="ask this DNS resolver for everything (discovery and server names)")
-    p.add_argument("--https-port", type=int, default=443, metavar="PORT",
-                   help="port of the autoconfig web servers (default 443)")
+    p.add_argument("--https-port", type=int, default=CLIENT_DEFAULTS.https_port, metavar="PORT",
+                   help="port of the autoconfig web servers (default %(default)s)")
     p.add_argument("--address", dest="connect_address", action="append", default=[],
                    metavar="IP", help="connect every server name to this address instead of "
                    "resolving it (names still used for SNI and certificates)")
@@ -70,31 +71,33 @@ def add_client_command(
                    "for a better setting, e.g. imaps=10993 (repeatable)")
     p.add_argument("--ca-file", metavar="PEM",
                    help="trust these CA certificates instead of the system store")
-    p.add_argument("--quick", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--quick", action=argparse.BooleanOptionalAction,
+                   default=CLIENT_DEFAULTS.quick,
                    help="one connection per port (the default here, unlike check: a client "
                    "check probes every server on several ports and modes, and asks whether a "
                    "setting works, not which suites it offers); --no-quick also enumerates TLS "
                    "versions and cipher suites and runs the STARTTLS security probes")
-    p.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
+    p.add_argument("--profile", choices=sorted(PROFILES), default=CLIENT_DEFAULTS.profile,
                    metavar="PROFILE", help="yardstick for TLS versions and cipher suites (with "
                    "--no-quick): " + ", ".join(sorted(PROFILES)))
-    p.add_argument("--warn-days", type=_count, default=30, metavar="DAYS",
-                   help="warn when a certificate expires within DAYS (default 30)")
-    p.add_argument("--timeout", type=_positive, default=60.0, metavar="S",
-                   help="overall deadline in seconds (default 60)")
-    p.add_argument("--connect-timeout", type=_positive, default=5.0, metavar="S",
-                   help="TCP connect timeout (default 5)")
-    p.add_argument("--read-timeout", type=_positive, default=10.0, metavar="S",
-                   help="how long to wait for each server reply (default 10)")
-    p.add_argument("--handshake-timeout", type=_positive, default=10.0, metavar="S",
-                   help="TLS handshake timeout (default 10)")
-    p.add_argument("--max-connections", type=_count, default=5, metavar="N",
-                   help="connections at once per address (default 5)")
+    p.add_argument("--warn-days", type=count, default=CLIENT_DEFAULTS.warn_days, metavar="DAYS",
+                   help="warn when a certificate expires within DAYS (default %(default)s)")
+    p.add_argument("--timeout", type=positive, default=CLIENT_DEFAULTS.timeout, metavar="S",
+                   help=f"overall deadline in seconds (default {CLIENT_DEFAULTS.deadline:g})")
+    p.add_argument("--connect-timeout", type=positive, default=CLIENT_DEFAULTS.timeouts.connect,
+                   metavar="S", help="TCP connect timeout (default %(default)g)")
+    p.add_argument("--read-timeout", type=positive, default=CLIENT_DEFAULTS.timeouts.read,
+                   metavar="S", help="how long to wait for each server reply (default %(default)g)")
+    p.add_argument("--handshake-timeout", type=positive,
+                   default=CLIENT_DEFAULTS.timeouts.handshake, metavar="S",
+                   help="TLS handshake timeout (default %(default)g)")
+    p.add_argument("--max-connections", type=count, default=CLIENT_DEFAULTS.max_connections,
+                   metavar="N", help="connections at once per address (default %(default)s)")
     p.add_argument("--round-trip", action="store_true",
                    help="also send one tagged test message through the best secure submission "
                    "setting and find it over IMAP/POP3 (needs --user): delivery time, the TLS "
                    "of every hop, Authentication-Results; the message is deleted")
-    p.add_argument("--round-trip-timeout", type=_positive, default=60.0, metavar="S",
+    p.add_argument("--round-trip-timeout", type=positive, default=60.0, metavar="S",
                    help="how long to wait for the test message to arrive (default 60)")
     login(p)
     output(p)
@@ -102,7 +105,6 @@ def add_client_command(
 
 def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argparse.Namespace],
                                                                  int]) -> int:
-    from mailtls.cli.app import _login
     from mailtls.scan.client import ClientRequest, check_address, run_client
     from mailtls.scan.host import check_host_name, parse_port
 
@@ -111,16 +113,6 @@ def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argpars
     address = check_address(args.address) if args.address else None
     if args.config is not None and not os.path.isfile(args.config):
         raise UsageError(f"--config: no such file: {args.config}")
-    if args.ca_file:
-        from mailtls.net.truststore import check_ca_file
-
-        check_ca_file(args.ca_file)
-    if args.resolver:
-        from mailtls.net.dns import parse_resolver
-
-        parse_resolver(args.resolver)
-    if not 1 <= args.https_port <= 65535:
-        raise UsageError(f"--https-port out of range 1-65535: {args.https_port}")
     ports: dict[str, int] = {}
     for item in args.service:
         name, sep, port = item.partition("=")
@@ -128,24 +120,15 @@ def run_client_command(args: argparse.Namespace, emit: Callable[[Report, argpars
         if not sep or name not in SERVICES:
             raise UsageError(f"--service wants NAME=PORT with NAME one of {', '.join(SERVICES)}")
         ports[name] = parse_port(port)
+    addresses = tuple(dict.fromkeys(check_host_name(a) for a in args.connect_address))
     request = ClientRequest(
         address=address,
         config_path=args.config,
-        resolver=args.resolver,
-        addresses=tuple(dict.fromkeys(check_host_name(a) for a in args.connect_address)),
-        https_port=args.https_port,
-        ports=ports,
-        timeouts=Timeouts(connect=args.connect_timeout, read=args.read_timeout,
-                          handshake=args.handshake_timeout),
-        deadline=args.timeout,
-        max_connections=args.max_connections,
-        ca_file=args.ca_file,
-        warn_days=args.warn_days,
-        quick=args.quick,
-        profile=args.profile,
-        login=_login(args),
+        addresses=addresses,
+        ports=MappingProxyType(ports),
+        options=client_options(args),  # checks --ca-file, --resolver, --https-port; then login
     )
-    if args.round_trip and (request.login is None or address is None):
+    if args.round_trip and (request.options.login is None or address is None):
         raise UsageError("--round-trip needs an ADDRESS and --user (password from "
                          "MAILTLS_PASSWORD or the prompt)")
     if not args.round_trip:

@@ -18,6 +18,7 @@ from typing import Any
 from mailtls.checks.profiles import DEFAULT_PROFILE
 from mailtls.model import SERVICES, Report, Severity
 from mailtls.model.exitcodes import OK, UNKNOWN
+from mailtls.model.options import ScanOptions
 from mailtls.scan import interrupt
 from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, start_imap, start_pop3, start_smtp
@@ -66,8 +67,8 @@ async def _scan_both(pki: TestPKI, good: tuple[PlannedService, ...],
                      quick: bool = False, profile: str | None = None) -> Report:
     def request(host: str, plan: tuple[PlannedService, ...]) -> ScanRequest:
         return ScanRequest(hosts=(host,), plan=plan, addresses=("127.0.0.1",),
-                           ca_file=pki.ca_file(), deadline=30.0, quick=quick,
-                           profile=profile or DEFAULT_PROFILE)
+                           options=ScanOptions(ca_file=pki.ca_file(), timeout=30.0, quick=quick,
+                                               profile=profile or DEFAULT_PROFILE))
 
     first, second = await asyncio.gather(scan(request(GOOD, good), stop=stop),
                                          scan(request(FLAWED, flawed), stop=stop))

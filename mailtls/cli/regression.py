@@ -17,15 +17,19 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # the formats and the writing of a report live in cli/output.py; re-exported for callers
 from mailtls.cli.helpformat import HelpFormatter
+from mailtls.cli.options import count
 from mailtls.cli.output import FORMATS, emit, split_by_host
 from mailtls.errors import UsageError
 from mailtls.model import Report
 from mailtls.model.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
 from mailtls.scan import interrupt
+
+if TYPE_CHECKING:
+    from mailtls.scan.host import ScanRequest
 
 __all__ = [
     "FORMATS",
@@ -58,12 +62,6 @@ exit codes:
 """
 
 
-def _max_hosts(text: str) -> int:
-    from mailtls.cli.app import _count
-
-    return _count(text)
-
-
 def _add_targets(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--targets",
@@ -79,7 +77,7 @@ def add_check_options(p: argparse.ArgumentParser) -> None:
     _add_targets(p)
     p.add_argument(
         "--max-hosts",
-        type=_max_hosts,
+        type=count,
         metavar="N",
         help="hosts scanned at once with --targets / --format jsonl (default 10); the "
         "per-address --max-connections limit holds across all of them",
@@ -139,62 +137,68 @@ def add_subcommands(
 # --- check / init ------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Prepared:
+    """What to scan once --targets and the --expect file's [scan] table are read (the command
+    line wins over the file), and the files read before any scanning."""
+
+    hosts: tuple[str, ...]
+    only: tuple[str, ...]
+    services: tuple[str, ...]
+    addresses: tuple[str, ...]
+    ca_file: str | None
     expectations: Any = None  # mailtls.regression.expect.Expectations
     baseline: dict[str, Any] | None = None
     baseline_source: str | None = None
 
 
 def prepare_check(args: argparse.Namespace) -> Prepared:
-    """Fill the hosts from --targets (and the --expect file's [scan] table when the command line
-    names none); read --expect and --baseline before any scanning, so a bad file is a usage
-    error at once."""
-    prepared = Prepared()
-    hosts = list(getattr(args, "hosts", []) or [])
-    targets = getattr(args, "targets", None)
+    """The hosts from HOST and --targets (and the --expect file's [scan] table when the command
+    line names none); --expect and --baseline read before any scanning, so a bad file is a usage
+    error at once. ``args`` is not changed."""
+    hosts = list(args.hosts)
+    only, services = tuple(args.only), tuple(args.service)
+    addresses, ca_file = tuple(args.address), args.ca_file
+    targets = args.targets
     if targets:
         from mailtls.scan.batch import load_targets  # only here: start-up time of every check
 
         hosts += load_targets(targets)
-    expect_path = getattr(args, "expect", None)
-    if expect_path:
+    expectations = None
+    if args.expect:
         from mailtls.regression.expect import load
 
-        prepared.expectations = exp = load(expect_path)
-        scan = exp.scan
+        expectations = load(args.expect)
+        scan = expectations.scan
         if not hosts and not targets:
             hosts = list(scan.hosts)
-        if not args.only and not args.service:
-            args.only, args.service = list(scan.only), list(scan.services)
-        if not args.address:
-            args.address = list(scan.addresses)
-        if not args.ca_file and scan.ca_file:
-            base = os.path.dirname(os.path.abspath(expect_path))
-            args.ca_file = os.path.join(base, os.path.expanduser(scan.ca_file))
-    baseline = getattr(args, "baseline", None)
-    if baseline:
+        if not only and not services:
+            only, services = tuple(scan.only), tuple(scan.services)
+        if not addresses:
+            addresses = tuple(scan.addresses)
+        if not ca_file and scan.ca_file:
+            base = os.path.dirname(os.path.abspath(args.expect))
+            ca_file = os.path.join(base, os.path.expanduser(scan.ca_file))
+    baseline = None
+    if args.baseline:
         from mailtls.regression.diff import load_report
 
-        prepared.baseline = load_report(baseline)
-        prepared.baseline_source = baseline
+        baseline = load_report(args.baseline)
     if not hosts:
         if targets:
             raise UsageError(f"--targets {targets}: no host names in it")
         raise UsageError("no host to check: give HOST, --targets FILE, or --expect FILE with "
                          "[scan] hosts")
-    args.hosts = hosts
-    return prepared
+    return Prepared(tuple(hosts), only, services, addresses, ca_file, expectations, baseline,
+                    args.baseline if baseline is not None else None)
 
 
 def _batch_mode(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "targets", None)) or args.format == "jsonl" or (
-        getattr(args, "max_hosts", None) is not None
-    )
+    return bool(args.targets) or args.format == "jsonl" or args.max_hosts is not None
 
 
 def _fail_on(args: argparse.Namespace) -> FailOn:
-    return FailOn(getattr(args, "fail_on", FailOn.WARN.value))
+    return FailOn(args.fail_on)
 
 
 def finish(report: Report, prepared: Prepared, fail_on: FailOn, *,
@@ -227,12 +231,12 @@ def finish(report: Report, prepared: Prepared, fail_on: FailOn, *,
     return dataclasses.replace(report, options=options), code
 
 
-def run_check(request: Any, args: argparse.Namespace, prepared: Prepared) -> int:
+def run_check(request: ScanRequest, args: argparse.Namespace, prepared: Prepared) -> int:
     """``check`` and ``init`` once the scan request is built."""
     from mailtls.scan.host import scan
 
     if args.command == "init":
-        if getattr(args, "targets", None):
+        if args.targets:
             from mailtls.scan.batch import scan_batch
 
             report = interrupt.run(lambda stop: scan_batch(request, stop=stop)).report
@@ -241,12 +245,12 @@ def run_check(request: Any, args: argparse.Namespace, prepared: Prepared) -> int
         if report.options.get("interrupted"):
             interrupt.note(f"interrupted by {interrupt.received() or 'a signal'}: nothing written")
             return UNKNOWN
-        return _write_init(report, args)
+        return _write_init(report, args, prepared)
     fail_on = _fail_on(args)
     if not _batch_mode(args):
         from mailtls.render.progress import probe_progress
 
-        with probe_progress(_progress_wanted(args), ", ".join(args.hosts)) as on_probe:
+        with probe_progress(_progress_wanted(args), ", ".join(prepared.hosts)) as on_probe:
             scanned = interrupt.run(lambda stop: scan(request, on_probe=on_probe, stop=stop))
         report, code = finish(scanned, prepared, fail_on)
         cut_short = report_interruption(report)
@@ -278,7 +282,7 @@ def _progress_wanted(args: argparse.Namespace | None = None) -> bool:
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
 
-def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
+def _run_batch(request: ScanRequest, args: argparse.Namespace, prepared: Prepared,
                fail_on: FailOn) -> int:
     from mailtls.render.jsonout import report_dict
     from mailtls.scan.batch import DEFAULT_MAX_HOSTS, progress, scan_batch
@@ -289,7 +293,7 @@ def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
     target = getattr(args, "output_file", None)
     sink = open(target, "w", encoding="utf-8") if jsonl and target else sys.stdout  # noqa: SIM115
 
-    with progress(len(request.hosts) + len(getattr(request, "domains", ())),
+    with progress(len(request.hosts) + len(request.domains),
                   enabled=_progress_wanted(args)) as advance:
 
         def on_host(host_report: Report) -> None:
@@ -339,15 +343,15 @@ def _run_batch(request: Any, args: argparse.Namespace, prepared: Prepared,
     return code
 
 
-def _write_init(report: Report, args: argparse.Namespace) -> int:
+def _write_init(report: Report, args: argparse.Namespace, prepared: Prepared) -> int:
     from mailtls.regression.expect import ScanSpec, init_toml
 
     spec = ScanSpec(
         hosts=tuple(h.name for h in report.hosts),
-        services=tuple(args.service),
-        only=tuple(args.only),
-        addresses=tuple(args.address),
-        ca_file=args.ca_file,
+        services=prepared.services,
+        only=prepared.only,
+        addresses=prepared.addresses,
+        ca_file=prepared.ca_file,
     )
     silent = _nothing_answered(report)
     if silent:

@@ -7,26 +7,30 @@ import argparse
 import asyncio
 import dataclasses
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailtls.checks.roundtrip import judge_round_trip
 from mailtls.model import Report, RoundTrip
 from mailtls.probes.roundtrip import run_round_trip
 
+if TYPE_CHECKING:
+    from mailtls.scan.client import ClientRequest
 
-async def with_round_trip(check: Coroutine[Any, Any, Report], request: Any,
+
+async def with_round_trip(check: Coroutine[Any, Any, Report], request: ClientRequest,
                           args: argparse.Namespace) -> Report:
     """Run the client check, then the round trip with its secure settings."""
     report = await check
     client = report.client
-    assert client is not None and request.login is not None and request.address is not None
+    login = request.options.login
+    assert client is not None and login is not None and request.address is not None
     timeout = float(args.round_trip_timeout)
     # every step has its own timeouts; this bound only guarantees the command ends
     bound = timeout + 12 * float(args.connect_timeout) + 10
     try:
         rt = await asyncio.wait_for(run_round_trip(
-            client=client, address=request.address, user=request.login.username,
-            password=request.login.password.reveal(), ca_file=request.ca_file,
+            client=client, address=request.address, user=login.username,
+            password=login.password.reveal(), ca_file=request.options.ca_file,
             timeout=timeout, connect_timeout=float(args.connect_timeout),
             addresses=request.addresses), bound)
     except TimeoutError:

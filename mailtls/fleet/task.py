@@ -18,6 +18,7 @@ from typing import Any
 from mailtls.checks.rules import INTERNAL_ERROR
 from mailtls.model import HostReport, Report
 from mailtls.model.exitcodes import FailOn, exit_code
+from mailtls.model.options import ScanOptions
 from mailtls.net.budget import ConnectionBudget
 from mailtls.net.stream import Timeouts
 from mailtls.scan.host import PlannedService, ScanRequest, scan
@@ -29,31 +30,31 @@ OPTIONS_VERSION = 1
 
 def options_of(request: ScanRequest, *, fail_on: str, domain_mode: bool) -> dict[str, Any]:
     """The options of a run as JSON: everything of ``request`` but its names (and no login)."""
-    if request.login is not None:
+    if request.options.login is not None:
         from mailtls.errors import UsageError
 
         raise UsageError("--user cannot be used with --db or fleet runs: the password would be "
                          "stored with the run")
+    opts = request.options
     return {
         "version": OPTIONS_VERSION,
         "domain_mode": domain_mode,
         "fail_on": fail_on,
         "plan": [[p.service.name, p.port, p.requested] for p in request.plan],
         "addresses": list(request.addresses),
-        "timeouts": [request.timeouts.connect, request.timeouts.read,
-                     request.timeouts.handshake],
-        "deadline": request.deadline,
-        "max_connections": request.max_connections,
-        "slow": request.slow,
-        "ca_file": request.ca_file,
-        "warn_days": request.warn_days,
-        "quick": request.quick,
-        "profile": request.profile,
-        "relay_test": request.relay_test,
+        "timeouts": [opts.timeouts.connect, opts.timeouts.read, opts.timeouts.handshake],
+        "deadline": opts.deadline,
+        "max_connections": opts.max_connections,
+        "slow": opts.slow,
+        "ca_file": opts.ca_file,
+        "warn_days": opts.warn_days,
+        "quick": opts.quick,
+        "profile": opts.profile,
+        "relay_test": opts.relay_test,
         "detect_domains": request.detect_domains,
-        "resolver": request.resolver,
-        "dns_timeout": request.dns_timeout,
-        "mta_sts_port": request.mta_sts_port,
+        "resolver": opts.resolver,
+        "dns_timeout": opts.dns_timeout,
+        "mta_sts_port": opts.mta_sts_port,
     }
 
 
@@ -69,19 +70,21 @@ def request_of(options: dict[str, Any], target: str) -> ScanRequest:
         plan=tuple(PlannedService(SERVICES[name], int(port), bool(requested))
                    for name, port, requested in options["plan"]),
         addresses=tuple(options["addresses"]),
-        timeouts=Timeouts(connect=connect, read=read, handshake=handshake),
-        deadline=float(options["deadline"]),
-        max_connections=int(options["max_connections"]),
-        slow=bool(options["slow"]),
-        ca_file=options["ca_file"],
-        warn_days=int(options["warn_days"]),
-        quick=bool(options["quick"]),
-        profile=str(options["profile"]),
-        relay_test=bool(options["relay_test"]),
         detect_domains=bool(options["detect_domains"]),
-        resolver=options["resolver"],
-        dns_timeout=float(options["dns_timeout"]),
-        mta_sts_port=int(options["mta_sts_port"]),
+        options=ScanOptions(
+            timeouts=Timeouts(connect=connect, read=read, handshake=handshake),
+            timeout=float(options["deadline"]),
+            max_connections=int(options["max_connections"]),
+            slow=bool(options["slow"]),
+            ca_file=options["ca_file"],
+            warn_days=int(options["warn_days"]),
+            quick=bool(options["quick"]),
+            profile=str(options["profile"]),
+            relay_test=bool(options["relay_test"]),
+            resolver=options["resolver"],
+            dns_timeout=float(options["dns_timeout"]),
+            mta_sts_port=int(options["mta_sts_port"]),
+        ),
     )
 
 

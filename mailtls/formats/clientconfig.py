@@ -1,6 +1,7 @@
 """Mail client configurations, parsed into ``ServerSetting``s. Pure: bytes in, settings out.
 
-Three formats (standards §B):
+Three formats (draft-ietf-mailmaint-autoconfig, Thunderbird prefs.js, Apple's
+com.apple.mail.managed payload):
 
 * autoconfig XML (``config-v1.1.xml``, Thunderbird / the IETF mailmaint draft): every
   ``incomingServer`` (imap, pop3) and ``outgoingServer`` (smtp), with ``socketType`` SSL,

@@ -189,7 +189,8 @@ class TLSSession:
 class TLSScan:
     """Every protocol version and cipher suite a port accepted, found with hand-built hellos."""
 
-    versions: dict[str, bool | None]  # "SSLv3" .. "TLSv1.3" -> accepted (None: not testable)
+    # TLSVersion.label ("SSLv2", "SSLv3", "TLS 1.0" .. "TLS 1.3") -> accepted (None: not testable)
+    versions: dict[str, bool | None]
     suites: dict[str, tuple[str, ...]]  # version -> IANA suite names, server order if enforced
     server_order: dict[str, bool | None]  # version -> does the server impose its own order
     groups: tuple[str, ...]  # TLS 1.3 key-exchange groups accepted

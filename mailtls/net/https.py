@@ -30,7 +30,7 @@ from mailtls.errors import (
     TLSHandshakeError,
     Unreachable,
 )
-from mailtls.net.stream import Timeouts, verifying_context
+from mailtls.net.stream import Timeouts, peer_chain, verifying_context
 
 
 @dataclass(frozen=True)
@@ -174,22 +174,7 @@ def _peer(response: httpx.Response) -> tuple[tuple[bytes, ...], str | None]:
         obj = stream.get_extra_info("ssl_object") if stream is not None else None
     if obj is None:
         return (), None
-    chain: list[bytes] = []
-    getter = getattr(obj, "get_unverified_chain", None)
-    if getter is None:
-        getter = getattr(getattr(obj, "_sslobj", None), "get_unverified_chain", None)
-    if getter is not None:
-        with contextlib.suppress(Exception):
-            for cert in getter() or []:
-                chain.append(
-                    cert if isinstance(cert, bytes)
-                    else cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-                )
-    if not chain:
-        with contextlib.suppress(Exception):
-            leaf = obj.getpeercert(binary_form=True)
-            if leaf:
-                chain.append(leaf)
+    chain = peer_chain(obj)
     version = None
     with contextlib.suppress(Exception):
         version = obj.version()

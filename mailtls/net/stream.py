@@ -16,7 +16,6 @@ import ssl
 import threading
 import time
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 from mailtls.errors import (
@@ -31,6 +30,7 @@ from mailtls.errors import (
     TLSHandshakeError,
     Unreachable,
 )
+from mailtls.model.options import Timeouts as Timeouts  # re-exported; model/options.py owns it
 from mailtls.net.budget import AddressBudget, take_slot
 from mailtls.net.receive import ReceiveBudget
 
@@ -47,20 +47,31 @@ _UNREACHABLE_ERRNOS = {
 }
 
 
-@dataclass(frozen=True)
-class Timeouts:
-    """Per-step limits in seconds (httpx's Timeouts, with the names of our steps), and the point
-    in time (``time.monotonic()``) by which a connection must be done with everything.
+def peer_chain(obj: ssl.SSLObject) -> list[bytes]:
+    """The chain as the server sent it, leaf first, as DER; for every TLS connection (mail
+    ports and HTTPS alike).
 
-    ``deadline`` is the caller's turn (``mailtls.scan`` gives each port's basic probe a share of
-    the scan's time, and the deep probes the rest): every connection opened with these timeouts
-    gets a ``ReceiveBudget`` with this deadline, so no step of it can outlast the turn.
+    Python 3.13 has SSLObject.get_unverified_chain(); on 3.11 it exists only on the private
+    ``_sslobj``. This is the one place that knows.
     """
-
-    connect: float = 5.0
-    read: float = 10.0
-    handshake: float = 10.0
-    deadline: float | None = None
+    getter = getattr(obj, "get_unverified_chain", None)
+    if getter is None:
+        getter = getattr(getattr(obj, "_sslobj", None), "get_unverified_chain", None)
+    chain: list[bytes] = []
+    if getter is not None:
+        with contextlib.suppress(Exception):
+            for cert in getter() or []:
+                chain.append(
+                    cert
+                    if isinstance(cert, bytes)
+                    else cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+                )
+    if not chain:
+        with contextlib.suppress(Exception):
+            leaf = obj.getpeercert(binary_form=True)
+            if leaf:
+                chain.append(leaf)
+    return chain
 
 
 def verifying_context(*, verify: bool, ca_file: str | None = None) -> ssl.SSLContext:
@@ -282,32 +293,9 @@ class Stream:
         return obj if isinstance(obj, ssl.SSLObject) else None
 
     def peer_chain_der(self) -> list[bytes]:
-        """The chain as the server sent it, leaf first.
-
-        Python 3.13 has SSLObject.get_unverified_chain(); on 3.11 it exists only on the private
-        ``_sslobj``. This is the one place that knows.
-        """
+        """The chain as the server sent it, leaf first (``peer_chain``)."""
         obj = self.ssl_object
-        if obj is None:
-            return []
-        getter = getattr(obj, "get_unverified_chain", None)
-        if getter is None:
-            inner = getattr(obj, "_sslobj", None)
-            getter = getattr(inner, "get_unverified_chain", None)
-        chain: list[bytes] = []
-        if getter is not None:
-            with contextlib.suppress(Exception):
-                for cert in getter() or []:
-                    chain.append(
-                        cert
-                        if isinstance(cert, bytes)
-                        else cert.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-                    )
-        if not chain:
-            leaf = obj.getpeercert(binary_form=True)
-            if leaf:
-                chain.append(leaf)
-        return chain
+        return [] if obj is None else peer_chain(obj)
 
     async def close(self) -> None:
         if self._closed:

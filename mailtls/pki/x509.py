@@ -35,6 +35,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from mailtls.errors import ProtocolError
 from mailtls.errortext import library_error_text
 from mailtls.model import CertificateInfo
+from mailtls.safetext import escape_unsafe
 
 __all__ = [
     "NameMatch",
@@ -76,7 +77,6 @@ _MAX_LISTED = 8
 _MAX_MESSAGE = 300
 
 _LABEL = re.compile(r"[a-z0-9_-]{1,63}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,14 +512,10 @@ def _show(text: str) -> str:
     return _one_line(text, limit=_MAX_MESSAGE)
 
 
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def _one_line(text: str, limit: int | None = _MAX_MESSAGE * 2) -> str:
     """Escape control characters (certificate text is attacker-controlled) and cap the length."""
-    line = _CONTROL.sub(_escape, text)
+    # TAB escaped too: a certificate field is shown on one line
+    line = escape_unsafe(text).replace("\t", "\\x09")
     if limit is not None and len(line) > limit:
         line = line[: limit - 3] + "..."
     return line

@@ -1,4 +1,5 @@
-"""Discover a mail account's servers the way clients do (standards §B.1, §B.2, §B.5, §A.12).
+"""Discover a mail account's servers the way clients do (Thunderbird's FindConfig.sys.mjs,
+draft-ietf-mailmaint-autoconfig, Thunderbird for Android, RFC 6186).
 Records what each lookup found; judges nothing.
 
 Order (Thunderbird's, which Thunderbird for Android / K-9 follows for the first three):
@@ -25,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from mailtls.errors import (
     ConnectRefused,
@@ -65,10 +66,10 @@ _SRV_SOCKET = {
 
 @dataclass(frozen=True)
 class DiscoveryOptions:
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    ca_file: str | None = None
-    https_port: int = 443  # where the autoconfig web servers are reached (tests: loopback)
-    ports: dict[str, int] = field(default_factory=dict)  # service -> port for guesses
+    timeouts: Timeouts
+    ca_file: str | None
+    https_port: int  # where the autoconfig web servers are reached (tests: loopback)
+    ports: Mapping[str, int]  # service -> port for guesses
 
 
 def split_address(address: str) -> tuple[str, str]:

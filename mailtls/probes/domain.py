@@ -52,9 +52,9 @@ POLICY_PATH = "/.well-known/mta-sts.txt"
 @dataclass(frozen=True)
 class DomainOptions:
     timeouts: Timeouts
-    ca_file: str | None = None
-    smtp_ports: tuple[int, ...] = (25,)
-    mta_sts_port: int = 443  # tests point this at a loopback server; the name stays real
+    ca_file: str | None
+    smtp_ports: tuple[int, ...]
+    mta_sts_port: int  # tests point this at a loopback server; the name stays real
     detected: str = "requested"
 
 

@@ -48,10 +48,13 @@ from mailtls.probes.session import (
     Adapter,
     Conversation,
     IMAPAdapter,
+    MailAdapter,
     POP3Adapter,
     Recorder,
     SMTPAdapter,
+    expect_event,
 )
+from mailtls.proto.capabilities import keywords as _keywords
 from mailtls.proto.imap import IMAPContinuation, IMAPDialogue, IMAPTagged
 from mailtls.proto.pop3 import POP3Dialogue, POP3Status
 from mailtls.proto.smtp import SMTPDialogue, SMTPReply
@@ -269,10 +272,10 @@ async def _session(
         if not ok:
             raise _NotSent(LoginOutcome.ERROR, f"the server refused the session: {greeting[0]}")
         caps, _raw = await adapter.capabilities()
-        if isinstance(adapter, IMAPAdapter) and caps is None and adapter.greeting_caps:
+        if caps is None and adapter.greeting_caps:
             caps = tuple(sorted(adapter.greeting_caps))
         if not implicit:
-            if isinstance(adapter, IMAPAdapter) and adapter.preauth:
+            if adapter.preauth:
                 raise _NotSent(LoginOutcome.NO_TLS, "not sent: PREAUTH greeting before any TLS")
             if caps is not None and not adapter.offers_starttls(caps):
                 raise _NotSent(LoginOutcome.NO_TLS, "not sent: STARTTLS is not offered")
@@ -299,8 +302,8 @@ async def _session(
     return outcome, reason
 
 
-async def _quit(adapter: Adapter) -> None:
-    with contextlib.suppress(MailTLSError, AssertionError):
+async def _quit(adapter: MailAdapter) -> None:
+    with contextlib.suppress(MailTLSError):
         await adapter.quit()
 
 
@@ -313,15 +316,6 @@ async def _authenticate(
         return await _imap(adapter.conv, caps or (), progress)
     assert isinstance(adapter, POP3Adapter)
     return await _pop3(adapter.conv, caps, progress)
-
-
-def _keywords(caps: tuple[str, ...] | None) -> dict[str, tuple[str, ...]]:
-    out: dict[str, tuple[str, ...]] = {}
-    for cap in caps or ():
-        words = cap.split()
-        if words:
-            out[words[0].upper()] = tuple(w.upper() for w in words[1:])
-    return out
 
 
 def _result(ok: bool, reply: tuple[str, ...], progress: _Progress) -> tuple[LoginOutcome, str]:
@@ -337,8 +331,7 @@ def _result(ok: bool, reply: tuple[str, ...], progress: _Progress) -> tuple[Logi
 
 async def _smtp_reply(conv: Conversation[SMTPDialogue]) -> SMTPReply:
     event = await conv.next_event(max(conv.stream.timeouts.read, ANSWER_TIMEOUT))
-    assert isinstance(event, SMTPReply)
-    return event
+    return expect_event(event, SMTPReply, "an SMTP reply")
 
 
 async def _smtp(
@@ -454,8 +447,7 @@ def _imap_result(event: IMAPTagged, progress: _Progress) -> tuple[LoginOutcome, 
 
 async def _pop3_status(conv: Conversation[POP3Dialogue]) -> POP3Status:
     event = await conv.next_event(max(conv.stream.timeouts.read, ANSWER_TIMEOUT))
-    assert isinstance(event, POP3Status)
-    return event
+    return expect_event(event, POP3Status, "a POP3 status line")
 
 
 async def _pop3(

@@ -32,11 +32,11 @@ from mailtls.model import (
     Verification,
 )
 from mailtls.model.credentials import LoginCredentials
+from mailtls.model.options import ScanOptions
 from mailtls.net.stream import Stream, Timeouts, client_context, open_stream
 from mailtls.pki.x509 import chain_info
 from mailtls.probes.portadapters import OTHER_PROTOCOLS, PortAdapter, port_adapter_for
 from mailtls.probes.session import (
-    EHLO_NAME,
     Adapter,
     Conversation,
     IMAPAdapter,
@@ -60,21 +60,59 @@ MIN_TLS_TRY_SECONDS = 0.5
 
 @dataclasses.dataclass(frozen=True)
 class ProbeOptions:
-    timeouts: Timeouts = dataclasses.field(default_factory=Timeouts)
-    ca_file: str | None = None
-    quick: bool = False  # only the basic probe: one connection per port
-    relay_test: bool = False  # opt-in: may try MAIL FROM/RCPT TO relaying on port 25
-    # --slow: pause between the deep probes' connections (the scan also allows one at a time)
-    slow: bool = False
+    """The scan's options as the probes of one endpoint read them (nothing declared again)."""
+
+    scan: ScanOptions
     # time.monotonic() of the scan deadline: deep probes stop starting connections before it
     deadline: float | None = None
-    # --user: the login test (mailtls.probes.login); never sent outside a verified TLS session
-    login: LoginCredentials | None = dataclasses.field(default=None, repr=False)
-    ehlo: str = EHLO_NAME  # --ehlo: what the SMTP sessions greet with
+    # time.monotonic() by which this probe's turn ends (the basic probe's share of the scan,
+    # mailtls.scan.host.Turns); None: the scan deadline
+    turn: float | None = None
+
+    @property
+    def timeouts(self) -> Timeouts:
+        """The scan's timeouts, with the turn (or the scan deadline) as every connection's
+        deadline (``mailtls.net.receive.ReceiveBudget``)."""
+        end = self.turn if self.turn is not None else self.deadline
+        return dataclasses.replace(self.scan.timeouts, deadline=end)
+
+    @property
+    def ca_file(self) -> str | None:
+        return self.scan.ca_file
 
     @property
     def trust_store(self) -> str:
-        return self.ca_file or "system"
+        return self.scan.trust_store
+
+    @property
+    def quick(self) -> bool:
+        """Only the basic probe: one connection per port."""
+        return self.scan.quick
+
+    @property
+    def relay_test(self) -> bool:
+        """Opt-in: may try MAIL FROM/RCPT TO relaying on port 25."""
+        return self.scan.relay_test
+
+    @property
+    def slow(self) -> bool:
+        """--slow: pause between the deep probes' connections (the scan allows one at a time)."""
+        return self.scan.slow
+
+    @property
+    def ehlo(self) -> str:
+        """--ehlo: what the SMTP sessions greet with."""
+        return self.scan.ehlo
+
+    @property
+    def login(self) -> LoginCredentials | None:
+        """--user: the login test (mailtls.probes.login); never outside a verified TLS session."""
+        return self.scan.login
+
+    def basic(self) -> ProbeOptions:
+        """The same limits for a basic probe only, never logging in (port 25 control hosts)."""
+        return dataclasses.replace(
+            self, scan=dataclasses.replace(self.scan, quick=True, login=None))
 
 
 def sni_for(host: str) -> str | None:
@@ -194,14 +232,13 @@ async def _dialogue(
             raise ReadTimeout(f"{timeout} (the server never spoke)") from None
         recorder.tls_on_starttls_port = True
         return
-    if isinstance(adapter, IMAPAdapter):
-        recorder.preauth = adapter.preauth
+    recorder.preauth = adapter.preauth
     if not recorder.greeting_ok:
         recorder.fail("greeting_rejected", "the server refused the session in its greeting")
         return
 
     caps, raw = await adapter.capabilities()
-    if isinstance(adapter, IMAPAdapter) and caps is None and adapter.greeting_caps is not None:
+    if caps is None and adapter.greeting_caps is not None:
         caps = tuple(sorted(adapter.greeting_caps))
     if implicit:
         recorder.capabilities_after, recorder.capabilities_after_reply = caps, raw

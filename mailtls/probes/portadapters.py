@@ -13,7 +13,7 @@ from __future__ import annotations
 from mailtls.errors import ProtocolError, SessionRejected
 from mailtls.model import Endpoint, Protocol
 from mailtls.net.stream import Stream
-from mailtls.probes.session import Conversation, Recorder
+from mailtls.probes.session import Conversation, Recorder, expect_event
 from mailtls.proto.ftp import FTPDialogue, FTPReply, parse_feat
 from mailtls.proto.http import HTTPDialogue, HTTPResponse
 from mailtls.proto.ldap import (
@@ -36,6 +36,8 @@ MAX_INTERIM = 5
 
 class LDAPAdapter:
     starttls_word = "StartTLS"
+    preauth = False  # MailAdapter: no PREAUTH outside IMAP
+    greeting_caps: frozenset[str] | None = None
     # a root DSE that cannot be read says nothing about StartTLS: it is tried anyway
     tries_unadvertised = True
 
@@ -44,7 +46,9 @@ class LDAPAdapter:
 
     async def event(self) -> LDAPEvent:
         event = await self.conv.next_event()
-        assert isinstance(event, LDAPResult | LDAPEntry)
+        if not isinstance(event, LDAPResult | LDAPEntry):
+            raise ProtocolError(f"expected an LDAP message, the server's answer was "
+                                f"{type(event).__name__}")
         if isinstance(event, LDAPResult) and event.message_id == 0:
             # Notice of Disconnection (RFC 4511 §4.4.1): the server is going away
             raise SessionRejected(f"notice of disconnection: {event.raw[0] if event.raw else ''}"
@@ -70,7 +74,7 @@ class LDAPAdapter:
     async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
         dialogue = self.conv.dialogue
         data = dialogue.search_root_dse(ROOT_DSE_ATTRIBUTES)
-        await self.conv.send(data, f"#{dialogue.last_id} searchRequest base=\"\" "
+        await self.conv.send(data, f"#{dialogue.last_id} searchRequest base="" "
                                    f"attributes={','.join(ROOT_DSE_ATTRIBUTES)}")
         done, entries = await self.result(dialogue.last_id)
         raw = (*(line for e in entries for line in e.raw), *done.raw)
@@ -108,14 +112,15 @@ class LDAPAdapter:
 
 class FTPAdapter:
     starttls_word = "AUTH TLS"
+    preauth = False  # MailAdapter: no PREAUTH outside IMAP
+    greeting_caps: frozenset[str] | None = None
     tries_unadvertised = True  # FEAT is optional (RFC 2389); RFC 4217 servers may lack it
 
     def __init__(self, conv: Conversation[FTPDialogue]) -> None:
         self.conv = conv
 
     async def reply(self, timeout: float | None = None) -> FTPReply:
-        event = await self.conv.next_event(timeout)
-        assert isinstance(event, FTPReply)
+        event = expect_event(await self.conv.next_event(timeout), FTPReply, "an FTP reply")
         return event
 
     async def command(self, verb: str, argument: str | None = None,
@@ -161,14 +166,15 @@ class FTPAdapter:
 
 class NNTPAdapter:
     starttls_word = "STARTTLS"
+    preauth = False  # MailAdapter: no PREAUTH outside IMAP
+    greeting_caps: frozenset[str] | None = None
     tries_unadvertised = False
 
     def __init__(self, conv: Conversation[NNTPDialogue]) -> None:
         self.conv = conv
 
     async def response(self, timeout: float | None = None) -> NNTPResponse:
-        event = await self.conv.next_event(timeout)
-        assert isinstance(event, NNTPResponse)
+        event = expect_event(await self.conv.next_event(timeout), NNTPResponse, "an NNTP response")
         return event
 
     async def command(self, verb: str, argument: str | None = None, *,
@@ -204,6 +210,8 @@ class NNTPAdapter:
 
 class HTTPAdapter:
     starttls_word = "HTTPS"
+    preauth = False  # MailAdapter: no PREAUTH outside IMAP
+    greeting_caps: frozenset[str] | None = None
     tries_unadvertised = False
 
     def __init__(self, conv: Conversation[HTTPDialogue], host: str) -> None:
@@ -216,8 +224,8 @@ class HTTPAdapter:
     async def head(self, path: str = "/") -> HTTPResponse:
         await self.conv.send(self.conv.dialogue.request(self.host, path))
         while True:
-            event = await self.conv.next_event()
-            assert isinstance(event, HTTPResponse)
+            event = expect_event(await self.conv.next_event(), HTTPResponse,
+                                 "an HTTP response")
             if event.status >= 200:
                 return event
 

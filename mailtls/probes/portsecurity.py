@@ -78,7 +78,7 @@ async def _send_pipelined(adapter: PortAdapter, parts: list[bytes]) -> None:
 
 
 async def _quit(adapter: PortAdapter) -> None:
-    with contextlib.suppress(MailTLSError, AssertionError):
+    with contextlib.suppress(MailTLSError):
         await adapter.quit()
 
 

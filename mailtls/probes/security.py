@@ -64,6 +64,7 @@ from mailtls.probes.mailport import ProbeOptions, mail_adapter_for, sni_for
 from mailtls.probes.session import (
     Adapter,
     IMAPAdapter,
+    MailAdapter,
     POP3Adapter,
     Recorder,
     SMTPAdapter,
@@ -173,10 +174,10 @@ class _Session:
         if not ok:
             raise _Stop(_inconclusive("the server refused this connection in its greeting "
                                       "(rate limiting?)", greeting))
-        if isinstance(adapter, IMAPAdapter) and adapter.preauth:
+        if adapter.preauth:
             raise _Stop(_untestable("the server greeted with PREAUTH", greeting))
         caps, _raw = await adapter.capabilities()
-        if isinstance(adapter, IMAPAdapter) and caps is None and adapter.greeting_caps:
+        if caps is None and adapter.greeting_caps:
             caps = tuple(sorted(adapter.greeting_caps))
         return stream, adapter, caps
 
@@ -208,8 +209,8 @@ def _imap_code(text: str) -> str | None:
     return inner.split(" ", 1)[0].upper() or None
 
 
-async def _quit(adapter: Adapter) -> None:
-    with contextlib.suppress(MailTLSError, AssertionError):
+async def _quit(adapter: MailAdapter) -> None:
+    with contextlib.suppress(MailTLSError):
         await adapter.quit()
 
 
@@ -942,8 +943,7 @@ async def _run(name: str, body: Body, endpoint: Endpoint, options: ProbeOptions,
         outcome = await body(sess, recorder)
     except _Stop as stop:
         outcome = stop.outcome
-    except (MailTLSError, AssertionError) as exc:
-        # AssertionError: an adapter met an answer of the wrong kind (the server's doing)
+    except MailTLSError as exc:  # an answer of the wrong kind is a ProtocolError too
         outcome = _inconclusive(f"the probe did not finish: {exc or type(exc).__name__}")
     finally:
         if outcome is None:  # cancelled: the scan deadline

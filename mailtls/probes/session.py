@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, fields
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from mailtls.errors import ProtocolError, ReadTimeout, SessionRejected
 from mailtls.model import (
@@ -22,6 +22,7 @@ from mailtls.model import (
     TLSSession,
     TranscriptLine,
 )
+from mailtls.model.options import DEFAULT_EHLO
 from mailtls.net.stream import Stream
 from mailtls.proto.ftp import FTPDialogue
 from mailtls.proto.http import HTTPDialogue
@@ -41,7 +42,7 @@ from mailtls.proto.smtp import SMTPDialogue, SMTPReply, parse_ehlo
 
 # A transcript is evidence, not a capture: cap it so an endless reply cannot fill memory.
 MAX_TRANSCRIPT_LINES = 400
-EHLO_NAME = "mailtls.invalid"
+EHLO_NAME = DEFAULT_EHLO  # model/options.py owns the default
 REDACTED = "***"  # what a transcript shows in place of a secret
 
 
@@ -126,6 +127,15 @@ D = TypeVar(
     # the other ports (mailtls.probes.portadapters)
     FTPDialogue, NNTPDialogue, HTTPDialogue, LDAPDialogue,
 )
+E = TypeVar("E")
+
+
+def expect_event(event: object, kind: type[E], what: str) -> E:
+    """``event`` if it is a ``kind``; else the server answered out of turn: a ProtocolError
+    (never an assert: server input must not vanish under ``python -O``)."""
+    if not isinstance(event, kind):
+        raise ProtocolError(f"expected {what}, the server's answer was {type(event).__name__}")
+    return event
 
 
 class Conversation(Generic[D]):
@@ -224,16 +234,35 @@ def _raw_bytes(event: object) -> bytes:
 # --- protocol adapters: the few verbs a probe needs, per protocol ---------------------------------
 
 
+class MailAdapter(Protocol):
+    """What every protocol adapter offers. Code that needs no more takes a MailAdapter and
+    never branches on the protocol; ``Adapter`` (the union) is for protocol-specific dialogue."""
+
+    starttls_word: str
+    preauth: bool  # IMAP greeted with PREAUTH (always False elsewhere)
+    greeting_caps: frozenset[str] | None  # IMAP CAPABILITY in the greeting (None elsewhere)
+
+    async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]: ...
+
+    async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]: ...
+
+    def offers_starttls(self, caps: tuple[str, ...]) -> bool: ...
+
+    async def starttls(self) -> tuple[bool, tuple[str, ...]]: ...
+
+    async def quit(self) -> None: ...
+
+
 class SMTPAdapter:
     starttls_word = "STARTTLS"
+    preauth = False
+    greeting_caps: frozenset[str] | None = None
 
     def __init__(self, conv: Conversation[SMTPDialogue]) -> None:
         self.conv = conv
 
     async def reply(self) -> SMTPReply:
-        event = await self.conv.next_event()
-        assert isinstance(event, SMTPReply)
-        return event
+        return expect_event(await self.conv.next_event(), SMTPReply, "an SMTP reply")
 
     async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]:
         event = await self.conv.next_event(timeout)
@@ -290,7 +319,9 @@ class IMAPAdapter:
         seen: list[IMAPEvent] = []
         while True:
             event = await self.conv.next_event()
-            assert isinstance(event, IMAPUntagged | IMAPTagged) or hasattr(event, "text")
+            if not (isinstance(event, IMAPUntagged | IMAPTagged) or hasattr(event, "text")):
+                raise ProtocolError(f"expected an IMAP response, the server's answer was "
+                                    f"{type(event).__name__}")
             seen.append(event)  # type: ignore[arg-type]
             if isinstance(event, IMAPTagged) and event.tag == tag:
                 return event, seen
@@ -320,18 +351,21 @@ class IMAPAdapter:
 
 class POP3Adapter:
     starttls_word = "STLS"
+    preauth = False
+    greeting_caps: frozenset[str] | None = None
 
     def __init__(self, conv: Conversation[POP3Dialogue]) -> None:
         self.conv = conv
 
     async def status(self) -> POP3Event:
         event = await self.conv.next_event()
-        assert isinstance(event, POP3Status | POP3MultiLine)
+        if not isinstance(event, POP3Status | POP3MultiLine):
+            raise ProtocolError(f"expected a POP3 status, the server's answer was "
+                                f"{type(event).__name__}")
         return event
 
     async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]:
-        event = await self.conv.next_event(timeout)
-        assert isinstance(event, POP3Status)
+        event = expect_event(await self.conv.next_event(timeout), POP3Status, "a POP3 greeting")
         return (event.raw,), event.ok
 
     async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
@@ -352,8 +386,7 @@ class POP3Adapter:
 
     async def starttls(self) -> tuple[bool, tuple[str, ...]]:
         await self.conv.send(self.conv.dialogue.send_command("STLS"))
-        event = await self.status()
-        assert isinstance(event, POP3Status)
+        event = expect_event(await self.status(), POP3Status, "a POP3 status line")
         return event.ok, (event.raw,)
 
     async def quit(self) -> None:

@@ -29,7 +29,8 @@ from mailtls.net.stream import Stream, open_stream
 from mailtls.probes.mailport import ProbeOptions, adapter_for, sni_for
 from mailtls.probes.session import Recorder
 from mailtls.tls.enumeration import RateLimited, enumerate_tls
-from mailtls.tls.hello import Version, group_name
+from mailtls.tls.hello import group_name
+from mailtls.tls.versions import PROTOCOL_VERSIONS, TLSVersion
 
 # Bytes of the server's first flight worth reading: a few certificates, never a stream.
 MAX_FLIGHT = 1 << 17
@@ -43,8 +44,8 @@ SLOW_PAUSE_SECONDS = 1.0
 # is still reported (instead of the whole port becoming "not tested").
 DEADLINE_MARGIN_SECONDS = 1.0
 _OPENSSL_VERSIONS = {
-    "SSLv3": Version.SSL3, "TLSv1": Version.TLS1_0, "TLSv1.1": Version.TLS1_1,
-    "TLSv1.2": Version.TLS1_2, "TLSv1.3": Version.TLS1_3,
+    "SSLv3": TLSVersion.SSL3, "TLSv1": TLSVersion.TLS1_0, "TLSv1.1": TLSVersion.TLS1_1,
+    "TLSv1.2": TLSVersion.TLS1_2, "TLSv1.3": TLSVersion.TLS1_3,
 }  # fmt: skip
 
 
@@ -186,7 +187,7 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
         )
     for line in result.notes:
         recorder.note(Direction.NOTE, line)
-    accepted = [v.label for v in Version if result.versions.get(v)]
+    accepted = [v.label for v in PROTOCOL_VERSIONS if result.versions.get(v)]
     recorder.note(
         Direction.NOTE,
         f"TLS enumeration: {', '.join(accepted) or 'nothing accepted'}; "

@@ -11,6 +11,7 @@ Nothing here does I/O.
 from __future__ import annotations
 
 from mailtls.errors import LineTooLong, LocalProtocolError
+from mailtls.safetext import escape_unsafe
 
 __all__ = ["LineBuffer", "decode_line", "printable"]
 
@@ -148,16 +149,6 @@ def printable(raw: bytes, limit: int = 80) -> str:
     return "".join(out) + "…"
 
 
-def _escape(cp: int) -> str:
-    return f"\\x{cp:02x}" if cp <= 0xFF else f"\\u{cp:04x}"
-
-
-# C0 controls except TAB, DEL, C1 controls (U+009B is a CSI), line/paragraph separators and the
-# bidirectional embedding/override/isolate characters (they reorder what a terminal shows).
-_UNSAFE = [cp for cp in range(0x20) if cp != 0x09]
-_UNSAFE += list(range(0x7F, 0xA0))
-_UNSAFE += [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-_DECODE_TABLE: dict[int, str] = {cp: _escape(cp) for cp in _UNSAFE}
 
 
 def decode_line(raw: bytes) -> str:
@@ -168,4 +159,4 @@ def decode_line(raw: bytes) -> str:
     terminal escapes or fake line breaks. A backslash is kept as is (the text stays readable;
     use ``printable`` where an unambiguous form matters).
     """
-    return raw.decode("utf-8", "replace").translate(_DECODE_TABLE)
+    return escape_unsafe(raw.decode("utf-8", "replace"))

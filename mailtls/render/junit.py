@@ -1,12 +1,13 @@
 """JUnit XML for CI (``--format junit``): a test suite per endpoint, a test case per check.
 
-Layout (standards §C.3; read by GitLab, Jenkins, GitHub reporter actions): ``<testsuites>``
-holds one ``<testsuite>`` per endpoint (``HOST ADDRESS:PORT SERVICE``), one per host for the
-host-wide checks, one per mail domain, one for the ``--expect`` expectations and one for the
-``--baseline`` changes. Each check of the catalogue that applies to the endpoint is a
-``<testcase name="CHECK-ID">``: passed, ``<failure type="fail">`` (or ``type="warn"`` with
-``--fail-on warn``), ``<error type="unknown">`` (could not test) or ``<skipped>`` (the port was
-closed, no TLS session, no enumeration with ``--quick``). Failures carry the evidence.
+Layout (the de-facto schema of Ant's XMLJUnitResultFormatter; read by GitLab, Jenkins, GitHub
+reporter actions): ``<testsuites>`` holds one ``<testsuite>`` per endpoint (``HOST ADDRESS:PORT
+SERVICE``), one per host for the host-wide checks, one per mail domain, one for the ``--expect``
+expectations and one for the ``--baseline`` changes. Each check of the catalogue that applies to
+the endpoint is a ``<testcase name="CHECK-ID">``: passed, ``<failure type="fail">`` (or
+``type="warn"`` with ``--fail-on warn``), ``<error type="unknown">`` (could not test) or
+``<skipped>`` (the port was closed, no TLS session, no enumeration with ``--quick``). Failures
+carry the evidence.
 
 Server text is escaped: control characters become visible ``\\x1b`` escapes, so the document is
 always well-formed XML 1.0.

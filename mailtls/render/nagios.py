@@ -1,4 +1,4 @@
-"""Nagios / Icinga / Naemon plugin output (``--format nagios``; standards §C.1).
+"""Nagios / Icinga / Naemon plugin output (``--format nagios``; Monitoring Plugins guidelines).
 
 One status line, ``MAILTLS <STATE> - <text> | <perfdata>``, then one line per finding (and per
 broken expectation or regression) as the plugin's long output. The state is the exit code's:

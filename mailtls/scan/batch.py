@@ -91,7 +91,7 @@ async def scan_batch(
 ) -> BatchResult:
     started_at = request.clock()
     started = time.monotonic()
-    limits = ConnectionBudget(1 if request.slow else request.max_connections)
+    limits = ConnectionBudget(1 if request.options.slow else request.options.max_connections)
     slots = asyncio.Semaphore(max_hosts)
     stop = stop or asyncio.Event()
     finished: dict[int, Report] = {}

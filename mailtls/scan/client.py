@@ -16,8 +16,9 @@ import dataclasses
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from mailtls.checks.client import ClientFacts, judge_client, works
 from mailtls.errors import DNSError, UsageError
@@ -33,9 +34,8 @@ from mailtls.model import (
     SocketType,
     TLSMode,
 )
-from mailtls.model.credentials import LoginCredentials
+from mailtls.model.options import CLIENT_DEFAULTS, ScanOptions
 from mailtls.net.dns import Resolver, parse_resolver
-from mailtls.net.stream import Timeouts
 from mailtls.probes.discovery import DiscoveryOptions, discover_client, split_address
 from mailtls.scan.host import PlannedService, ScanRequest, check_host_name, scan
 
@@ -48,20 +48,15 @@ _STANDARD = {
 
 @dataclass(frozen=True)
 class ClientRequest:
+    """Which client settings to verify; how is ``options`` (its resolver: discovery and every
+    server name; its https_port: the autoconfig web servers)."""
+
     address: str | None = None
     config_path: str | None = None
-    resolver: str | None = None  # --resolver: discovery and every server name
     addresses: tuple[str, ...] = ()  # --address: connect here instead of resolving
-    https_port: int = 443  # where autoconfig web servers are reached
-    ports: dict[str, int] = field(default_factory=dict)  # --service NAME=PORT: standard ports
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    deadline: float = 60.0
-    max_connections: int = 5
-    ca_file: str | None = None
-    warn_days: int = 30
-    quick: bool = True
-    profile: str = "mail"
-    login: LoginCredentials | None = field(default=None, repr=False)
+    # --service NAME=PORT: where the standard services are looked for
+    ports: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    options: ScanOptions = CLIENT_DEFAULTS
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
 
@@ -84,7 +79,7 @@ def read_config(path: str, address: str | None) -> ParsedConfig:
 
 
 def plan_hosts(
-    settings: Sequence[ServerSetting], ports: dict[str, int]
+    settings: Sequence[ServerSetting], ports: Mapping[str, int]
 ) -> dict[str, tuple[PlannedService, ...]]:
     plans: dict[str, dict[tuple[str, int], PlannedService]] = {}
     for s in settings:
@@ -108,6 +103,7 @@ def plan_hosts(
 async def run_client(request: ClientRequest) -> Report:
     started_at = request.clock()
     started = time.monotonic()
+    opts = request.options
     parsed: ParsedConfig | None = None
     steps: tuple[DiscoveryStep, ...] = ()
     settings: tuple[ServerSetting, ...]
@@ -122,20 +118,16 @@ async def run_client(request: ClientRequest) -> Report:
         resolver = _resolver(request)
         steps = await discover_client(
             resolver, address,
-            DiscoveryOptions(timeouts=request.timeouts, ca_file=request.ca_file,
-                             https_port=request.https_port, ports=request.ports),
+            DiscoveryOptions(timeouts=opts.timeouts, ca_file=opts.ca_file,
+                             https_port=opts.https_port, ports=request.ports),
         )
         settings = _unique(s for step in steps for s in step.settings)
     plans = plan_hosts(settings, request.ports)
-    remaining = max(1.0, request.deadline - (time.monotonic() - started))
+    remaining = max(1.0, opts.deadline - (time.monotonic() - started))
+    per_host = dataclasses.replace(opts, timeout=remaining)
     reports = await asyncio.gather(*(
-        scan(ScanRequest(
-            hosts=(host,), plan=plan, addresses=request.addresses, timeouts=request.timeouts,
-            deadline=remaining, max_connections=request.max_connections,
-            ca_file=request.ca_file, warn_days=request.warn_days, quick=request.quick,
-            profile=request.profile, login=request.login, clock=request.clock,
-            resolver=request.resolver,
-        ))
+        scan(ScanRequest(hosts=(host,), plan=plan, addresses=request.addresses,
+                         options=per_host, clock=request.clock))
         for host, plan in plans.items()
     ))
     hosts: list[HostReport] = [_without_wrong_mode(h) for r in reports for h in r.hosts]
@@ -157,17 +149,17 @@ async def run_client(request: ClientRequest) -> Report:
         "command": "client",
         "address": address,
         "config": request.config_path,
-        "resolver": request.resolver,
-        "https_port": request.https_port,
+        "resolver": opts.resolver,
+        "https_port": opts.https_port,
         "addresses": list(request.addresses),
-        "timeout": request.deadline,
-        "trust_store": request.ca_file or "system",
-        "quick": request.quick,
-        "profile": request.profile,
+        "timeout": opts.deadline,
+        "trust_store": opts.trust_store,
+        "quick": opts.quick,
+        "profile": opts.profile,
     }
-    if request.login is not None:
-        options["login_user"] = request.login.username
-        options["login_insecure_override"] = request.login.allow_unverified
+    if opts.login is not None:
+        options["login_user"] = opts.login.username
+        options["login_insecure_override"] = opts.login.allow_unverified
     return Report(
         started_at=started_at,
         seconds=round(time.monotonic() - started, 3),
@@ -204,9 +196,10 @@ def _without_wrong_mode(host: HostReport) -> HostReport:
 
 
 def _resolver(request: ClientRequest) -> Resolver:
-    server = parse_resolver(request.resolver) if request.resolver else None
+    opts = request.options
+    server = parse_resolver(opts.resolver) if opts.resolver else None
     try:
-        return Resolver(server, timeout=max(request.timeouts.connect, 1.0))
+        return Resolver(server, timeout=max(opts.timeouts.connect, 1.0))
     except DNSError as exc:
         raise UsageError(f"discovery needs DNS: {exc} (give --resolver IP)") from None
 
@@ -229,7 +222,7 @@ def _notes(parsed: ParsedConfig | None, request: ClientRequest) -> tuple[str, ..
     else:
         notes.append("not tried: the ISPDB (a third party's database), plain-http autoconfig "
                      "(forgeable on the path), Exchange Autodiscover")
-    if request.quick:
+    if request.options.quick:
         notes.append("--quick (default): TLS versions and cipher suites were not enumerated; "
                      "--no-quick does")
     return tuple(notes)

@@ -28,7 +28,7 @@ from mailtls.model import (
     Report,
     Service,
 )
-from mailtls.model.credentials import LoginCredentials
+from mailtls.model.options import DEFAULTS, ScanOptions
 from mailtls.net.budget import (
     BASIC,
     ConnectionBudget,
@@ -38,10 +38,10 @@ from mailtls.net.budget import (
     reset_budget,
     use_budget,
 )
-from mailtls.net.stream import Timeouts, resolve
+from mailtls.net.stream import resolve
 from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
-from mailtls.probes.session import EHLO_NAME, Recorder
+from mailtls.probes.session import Recorder
 from mailtls.scan.interrupt import cancel_and_wait, received, wait_all
 
 # The probes end this share of the deadline before it (at least MIN, at most MAX seconds):
@@ -161,34 +161,20 @@ def check_host_name(host: str) -> str:
 
 @dataclass(frozen=True)
 class ScanRequest:
+    """What to scan (hosts, ports, addresses, domains); how is ``options``."""
+
     hosts: tuple[str, ...]
     plan: tuple[PlannedService, ...] = field(default_factory=default_plan)
     addresses: tuple[str, ...] = ()  # connect here instead of resolving (names stay for TLS)
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    deadline: float = 60.0
+    options: ScanOptions = DEFAULTS
     # time.monotonic() the deadline counts from (the CLI: the process start); None: scan()'s start
     started: float | None = None
-    max_connections: int = 5  # at once per address: be polite, avoid tripping rate limits
-    # --slow: one connection at a time per address, and pauses between the deep probes' ones
-    slow: bool = False
-    ca_file: str | None = None
-    warn_days: int = 30
-    quick: bool = False  # one connection per port: no suite enumeration, no security probes
-    profile: str = "mail"  # yardstick for the enumerated TLS parameters
-    relay_test: bool = False  # opt-in open-relay probe on port 25
-    # --user: log in on every port (only inside verified TLS; mailtls.probes.login)
-    login: LoginCredentials | None = field(default=None, repr=False)
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     # Mail domains (see mailtls.scan.domain): checked through DNS, their MX hosts and SRV targets
     # probed. detect_domains: a name of ``hosts`` with MX records is checked as a domain.
     domains: tuple[str, ...] = ()
     detect_domains: bool = False
-    resolver: str | None = None  # --resolver IP[:PORT]: every DNS question of the scan goes here
-    dns_timeout: float = 5.0
     port25_controls: tuple[str, ...] = ()  # --port25-control: port 25 only, to tell egress blocks
-    mta_sts_port: int = 443  # where the MTA-STS policy host is reached (tests: a loopback port)
-    family: int | None = None  # -4 / -6: only IPv4 (4) or only IPv6 (6) addresses of each host
-    ehlo: str = EHLO_NAME  # --ehlo NAME: what the SMTP sessions greet with
 
 
 @dataclass(frozen=True)
@@ -206,9 +192,9 @@ async def _resolve(
     host: str, request: ScanRequest, dns: Resolver | None = None
 ) -> tuple[list[str], str | None]:
     addresses, error = await _resolve_all(host, request, dns)
-    if request.family is None or error is not None:
+    if request.options.family is None or error is not None:
         return addresses, error
-    version = request.family
+    version = request.options.family
     kept = [a for a in addresses if ipaddress.ip_address(a.strip("[]")).version == version]
     if not kept:
         return [], (f"{host}: no IPv{version} address (-{version}); it has "
@@ -221,12 +207,12 @@ async def _resolve_all(
 ) -> tuple[list[str], str | None]:
     if request.addresses:
         return list(request.addresses), None
-    if dns is not None and request.resolver and not _is_ip_literal(host):
+    if dns is not None and request.options.resolver and not _is_ip_literal(host):
         from mailtls.scan.domain import address_lookup
 
         return await address_lookup(dns, host)
     try:
-        async with asyncio.timeout(max(request.timeouts.connect, 1.0) * 2):
+        async with asyncio.timeout(max(request.options.timeouts.connect, 1.0) * 2):
             return await resolve(host), None
     except NameNotResolved as exc:
         return [], str(exc)
@@ -244,7 +230,7 @@ async def scan(
     ``stop`` (SIGINT/SIGTERM, see ``mailtls.scan.interrupt``): when set, probes in flight are
     cancelled and the report keeps what finished, with the rest as ``interrupted``."""
     budget = address_limits if address_limits is not None else ConnectionBudget(
-        1 if request.slow else request.max_connections)
+        1 if request.options.slow else request.options.max_connections)
     token = use_budget(budget)  # every connection of this scan's tasks takes a slot of it
     try:
         return await _scan(request, on_probe, stop)
@@ -256,21 +242,13 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
                 stop: asyncio.Event | None) -> Report:
     started_at = request.clock()
     started = time.monotonic() if request.started is None else request.started
-    deadline = started + request.deadline
+    opts = request.options
+    deadline = started + opts.deadline
     margin = min(REPORT_MARGIN_MAX_SECONDS,
-                 max(REPORT_MARGIN_MIN_SECONDS, request.deadline * REPORT_MARGIN_SHARE))
-    probes_end = deadline - min(margin, request.deadline / 2)
-    per_address = 1 if request.slow else request.max_connections
-    options = ProbeOptions(
-        timeouts=dataclasses.replace(request.timeouts, deadline=probes_end),
-        ca_file=request.ca_file,
-        quick=request.quick,
-        relay_test=request.relay_test,
-        slow=request.slow,
-        deadline=probes_end,
-        login=request.login,
-        ehlo=request.ehlo,
-    )
+                 max(REPORT_MARGIN_MIN_SECONDS, opts.deadline * REPORT_MARGIN_SHARE))
+    probes_end = deadline - min(margin, opts.deadline / 2)
+    per_address = 1 if opts.slow else opts.max_connections
+    options = ProbeOptions(opts, deadline=probes_end)
 
     dns = _dns_resolver(request)
     prelude = asyncio.create_task(_prelude(request, dns))
@@ -308,7 +286,7 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
                 turn.enqueue()
                 tasks.append(asyncio.create_task(_limited(turn, endpoint, options, recorder)))
     controls = await _control_recorders(request, dns)
-    quick = dataclasses.replace(options, quick=True, login=None)  # controls: never log in
+    quick = options.basic()  # controls: never log in
     for recorder in controls:
         turn = turns.setdefault(recorder.endpoint.address, Turns(per_address, probes_end))
         recorders.setdefault(-1, []).append(recorder)
@@ -338,7 +316,7 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
             elif task in pending:
                 recorder.fail(
                     "deadline",
-                    f"the scan deadline ({request.deadline:g} s) passed before this probe finished",
+                    f"the scan deadline ({opts.deadline:g} s) passed before this probe finished",
                 )
             elif task.exception() is not None:  # a bug in mailtls, not the server's doing
                 exc = task.exception()
@@ -346,7 +324,7 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
 
     now = request.clock()
     control_observations = tuple(r.freeze() for r in recorders.get(-1, []))
-    judgement = Judgement(now=now, warn_days=request.warn_days, profile=request.profile,
+    judgement = Judgement(now=now, warn_days=opts.warn_days, profile=opts.profile,
                           port25_controls=control_observations)
     hosts = []
     for index, target in enumerate(targets):
@@ -368,17 +346,17 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         port25_controls=control_observations,
         options={
             "services": [f"{p.service.name}={p.port}" for p in request.plan],
-            "timeout": request.deadline,
-            "connect_timeout": request.timeouts.connect,
-            "read_timeout": request.timeouts.read,
-            "handshake_timeout": request.timeouts.handshake,
-            "trust_store": request.ca_file or "system",
-            "warn_days": request.warn_days,
+            "timeout": opts.deadline,
+            "connect_timeout": opts.timeouts.connect,
+            "read_timeout": opts.timeouts.read,
+            "handshake_timeout": opts.timeouts.handshake,
+            "trust_store": opts.trust_store,
+            "warn_days": opts.warn_days,
             "addresses": list(request.addresses),
-            "quick": request.quick,
-            "slow": request.slow,
-            "profile": request.profile,
-            "relay_test": request.relay_test,
+            "quick": opts.quick,
+            "slow": opts.slow,
+            "profile": opts.profile,
+            "relay_test": opts.relay_test,
             **_login_options(request),
             **_domain_options(request, dns, mode_notes),
             **({"interrupted": received() or "stop"} if interrupted else {}),
@@ -405,13 +383,13 @@ def _is_ip_literal(name: str) -> bool:
 
 def _dns_resolver(request: ScanRequest) -> Resolver | None:
     """The resolver of this scan: only when DNS beyond getaddrinfo is needed."""
-    if not (request.resolver or request.domains or request.detect_domains):
+    if not (request.options.resolver or request.domains or request.detect_domains):
         return None
     from mailtls.net.dns import Resolver, parse_resolver
 
-    server = parse_resolver(request.resolver) if request.resolver else None
+    server = parse_resolver(request.options.resolver) if request.options.resolver else None
     try:
-        return Resolver(server, timeout=request.dns_timeout)
+        return Resolver(server, timeout=request.options.dns_timeout)
     except DNSError:
         if request.domains:
             raise
@@ -430,7 +408,8 @@ async def _domains(
     if request.detect_domains:
         from mailtls.scan.domain import has_mx, may_detect
 
-        candidates = [h for h in hosts if may_detect(h, resolver_given=bool(request.resolver))]
+        given = bool(request.options.resolver)
+        candidates = [h for h in hosts if may_detect(h, resolver_given=given)]
         answers = await asyncio.gather(*(has_mx(dns, h) for h in candidates))
         for name, (found, why) in zip(candidates, answers, strict=True):
             notes[name] = why
@@ -442,8 +421,8 @@ async def _domains(
     from mailtls.scan.domain import discover_all
 
     observations = await discover_all(
-        dns, domains, plan=request.plan, timeouts=request.timeouts, ca_file=request.ca_file,
-        mta_sts_port=request.mta_sts_port,
+        dns, domains, plan=request.plan, timeouts=request.options.timeouts,
+        ca_file=request.options.ca_file, mta_sts_port=request.options.mta_sts_port,
     )
     return hosts, observations, notes
 
@@ -456,7 +435,7 @@ async def _control_recorders(request: ScanRequest, dns: Resolver | None) -> list
     for control, (addresses, _error) in zip(request.port25_controls, resolved, strict=True):
         for address in addresses:
             recorders.append(Recorder(Endpoint(control, address, 25, SERVICES["smtp"], True),
-                                      ehlo=request.ehlo))
+                                      ehlo=request.options.ehlo))
     return recorders
 
 
@@ -465,7 +444,7 @@ def _domain_options(
 ) -> dict[str, object]:
     """Report options of domain mode, only when it was in play (host reports stay as they were)."""
     out: dict[str, object] = {}
-    if request.resolver or request.domains or any(n.endswith("mail domain") for n in
+    if request.options.resolver or request.domains or any(n.endswith("mail domain") for n in
                                                   notes.values()):
         out["resolver"] = dns.description if dns is not None else None
     if notes:
@@ -481,11 +460,11 @@ def _flatten(recorders: dict[int, list[Recorder]]) -> list[Recorder]:
 
 def _login_options(request: ScanRequest) -> dict[str, object]:
     """The login test in the report's options: the user name and the override, never more."""
-    if request.login is None:
+    if request.options.login is None:
         return {}
     return {
-        "login_user": request.login.username,
-        "login_insecure_override": request.login.allow_unverified,
+        "login_user": request.options.login.username,
+        "login_insecure_override": request.options.login.allow_unverified,
     }
 
 
@@ -543,8 +522,7 @@ async def _limited(
         async with turns.gate:
             now = time.monotonic()
             recorder.started = now  # waiting for its turn is not the port's time
-            basic = dataclasses.replace(options, timeouts=dataclasses.replace(
-                options.timeouts, deadline=turns.start(now)))
+            basic = dataclasses.replace(options, turn=turns.start(now))
             try:
                 with priority(BASIC):
                     await probe_port(endpoint, basic, recorder)

@@ -68,11 +68,11 @@ from mailtls.tls.hello import (
     AlertResult,
     HelloParser,
     ServerHelloResult,
-    Version,
     client_hello,
     group_name,
     sslv2_client_hello,
 )
+from mailtls.tls.versions import PROTOCOL_VERSIONS, TLSVersion
 
 __all__ = [
     "ALL_VERSIONS",
@@ -95,14 +95,7 @@ class RateLimited(NetworkError):
     that answered before): says nothing about TLS; back off and retry."""
 
 
-ALL_VERSIONS: tuple[Version, ...] = (
-    Version.SSL2,
-    Version.SSL3,
-    Version.TLS1_0,
-    Version.TLS1_1,
-    Version.TLS1_2,
-    Version.TLS1_3,
-)
+ALL_VERSIONS: tuple[TLSVersion, ...] = PROTOCOL_VERSIONS
 #: Groups probed for TLS 1.3 (no key share is needed for them: the server answers with an HRR).
 TLS13_GROUP_CANDIDATES: tuple[int, ...] = (
     *DEFAULT_GROUPS,
@@ -137,9 +130,9 @@ class TLSEnumeration:
     ``notes``: one line per extra probe, what was offered and what came back.
     """
 
-    versions: dict[Version, bool | None]
-    suites: dict[Version, tuple[int, ...]]
-    server_order: dict[Version, bool | None]
+    versions: dict[TLSVersion, bool | None]
+    suites: dict[TLSVersion, tuple[int, ...]]
+    server_order: dict[TLSVersion, bool | None]
     groups: tuple[int, ...]
     ecdhe_groups: tuple[int, ...]
     dh_bits: int | None
@@ -156,11 +149,11 @@ class TLSEnumeration:
     notes: tuple[str, ...] = ()
 
     @property
-    def accepted_versions(self) -> tuple[Version, ...]:
+    def accepted_versions(self) -> tuple[TLSVersion, ...]:
         return tuple(v for v, ok in self.versions.items() if ok)
 
-    def suite_names(self, version: Version) -> tuple[str, ...]:
-        names = ciphersuites.ssl2_name if version == Version.SSL2 else ciphersuites.suite_name
+    def suite_names(self, version: TLSVersion) -> tuple[str, ...]:
+        names = ciphersuites.ssl2_name if version == TLSVersion.SSL2 else ciphersuites.suite_name
         return tuple(names(code) for code in self.suites.get(version, ()))
 
 
@@ -333,8 +326,8 @@ class _State:
             return _Failure("protocol", str(exc))
 
     def _note(self, result: ServerHelloResult | AlertResult) -> ServerHelloResult | AlertResult:
-        if isinstance(result, ServerHelloResult) and result.version <= Version.TLS1_2:
-            if result.version != Version.SSL2:
+        if isinstance(result, ServerHelloResult) and result.version <= TLSVersion.TLS1_2:
+            if result.version != TLSVersion.SSL2:
                 self.secure_renegotiation = bool(self.secure_renegotiation) or (
                     result.secure_renegotiation
                 )
@@ -347,7 +340,7 @@ class _State:
 
     def hello(
         self,
-        version: Version,
+        version: TLSVersion,
         suites: Sequence[int],
         *,
         groups: Sequence[int] | None = None,
@@ -355,7 +348,7 @@ class _State:
         compression_methods: Sequence[int] = (0,),
         status_request: bool = False,
     ) -> bytes:
-        if version == Version.TLS1_3 and groups is None:
+        if version == TLSVersion.TLS1_3 and groups is None:
             groups = tuple(dict.fromkeys((*key_shares, *DEFAULT_GROUPS)))
         return client_hello(
             version,
@@ -368,8 +361,8 @@ class _State:
         )
 
 
-def _matches(result: ServerHelloResult, version: Version) -> bool:
-    if version == Version.TLS1_3:
+def _matches(result: ServerHelloResult, version: TLSVersion) -> bool:
+    if version == TLSVersion.TLS1_3:
         return result.tls13
     return result.version == version
 
@@ -393,7 +386,7 @@ class _Chunk:
     unsupported: bool = False  # the first hello was refused for its version
 
 
-def _key_shares(version: Version) -> tuple[int, ...]:
+def _key_shares(version: TLSVersion) -> tuple[int, ...]:
     """TLS 1.3 hellos carry no key share: the server answers with a HelloRetryRequest, which
     names the suite (and group) it picked just as a ServerHello would, and costs it no key
     exchange, no signature and no certificate (RFC 8446 §4.1.4)."""
@@ -401,7 +394,7 @@ def _key_shares(version: Version) -> tuple[int, ...]:
 
 
 async def _scan_chunk(
-    st: _State, version: Version, pool: list[int], first_result: _Outcome | None = None
+    st: _State, version: TLSVersion, pool: list[int], first_result: _Outcome | None = None
 ) -> _Chunk:
     chunk = _Chunk()
     first = True
@@ -444,14 +437,14 @@ async def _scan_chunk(
 
 
 async def _scan_version(
-    st: _State, version: Version, candidates: Sequence[int], chunk_size: int
+    st: _State, version: TLSVersion, candidates: Sequence[int], chunk_size: int
 ) -> _VersionScan:
     """Every suite of ``candidates`` the server accepts at ``version``.
 
     The first hello goes alone: a version the server does not speak costs one hello. When it
     does, the other chunks of candidates are worked through at the same time as the first."""
     scan = _VersionScan(candidates=tuple(candidates))
-    if version == Version.SSL3:  # client_hello() adds the renegotiation SCSV there
+    if version == TLSVersion.SSL3:  # client_hello() adds the renegotiation SCSV there
         chunk_size = max(1, chunk_size - 1)
     pools = [list(candidates[i : i + chunk_size]) for i in range(0, len(candidates), chunk_size)]
     if not pools:
@@ -485,7 +478,7 @@ async def _scan_version(
     return scan
 
 
-async def _choice(st: _State, version: Version, suites: Sequence[int]) -> int | None:
+async def _choice(st: _State, version: TLSVersion, suites: Sequence[int]) -> int | None:
     res = await st.probe(st.hello(version, suites, key_shares=_key_shares(version)),
                          want_flight=False)
     if isinstance(res, ServerHelloResult) and _matches(res, version) and res.cipher in suites:
@@ -494,7 +487,7 @@ async def _choice(st: _State, version: Version, suites: Sequence[int]) -> int | 
 
 
 async def _server_order(
-    st: _State, version: Version, scan: _VersionScan
+    st: _State, version: TLSVersion, scan: _VersionScan
 ) -> tuple[bool | None, tuple[int, ...]]:
     found = scan.accepted
     if len(found) < 2:
@@ -542,7 +535,7 @@ async def _tls13_groups(st: _State, suites: Sequence[int], candidates: Sequence[
     found: list[int] = []
     pool = list(candidates)
     while pool:
-        hello = st.hello(Version.TLS1_3, suites, groups=pool, key_shares=())
+        hello = st.hello(TLSVersion.TLS1_3, suites, groups=pool, key_shares=())
         res = await st.probe(hello, want_flight=False)
         if not isinstance(res, ServerHelloResult) or not res.tls13:
             break
@@ -558,7 +551,7 @@ async def _tls13_groups(st: _State, suites: Sequence[int], candidates: Sequence[
 
 
 async def _ecdhe_groups(
-    st: _State, version: Version, suites: Sequence[int], candidates: Sequence[int]
+    st: _State, version: TLSVersion, suites: Sequence[int], candidates: Sequence[int]
 ) -> list[int]:
     """ECDHE curves, found by dropping each chosen one from the offer.
 
@@ -606,7 +599,7 @@ def _certificate_curve(ders: Sequence[bytes]) -> int | None:
 async def _scan_sslv2(st: _State, kinds: Sequence[int]) -> tuple[bool | None, tuple[int, ...]]:
     res = await st.probe(sslv2_client_hello(kinds), want_flight=False)
     if isinstance(res, ServerHelloResult):
-        if res.version == Version.SSL2:
+        if res.version == TLSVersion.SSL2:
             accepted = tuple(k for k in res.sslv2_cipher_kinds if k in kinds)
             return bool(accepted), accepted
         return False, ()
@@ -624,13 +617,13 @@ async def _scan_sslv2(st: _State, kinds: Sequence[int]) -> tuple[bool | None, tu
 #: Versions a fallback to which is a downgrade worth guarding against. A fallback from TLS 1.3 to
 #: 1.2 needs no SCSV (the ServerHello.random sentinel, RFC 8446 §4.1.3, catches it), and with
 #: SSLv3, TLS 1.0 and 1.1 gone (RFC 8996) there is nothing left to fall back to.
-_FALLBACK_VERSIONS = (Version.SSL3, Version.TLS1_0, Version.TLS1_1)
+_FALLBACK_VERSIONS = (TLSVersion.SSL3, TLSVersion.TLS1_0, TLSVersion.TLS1_1)
 
 
-def fallback_version(accepted: Iterable[Version]) -> Version | None:
+def fallback_version(accepted: Iterable[TLSVersion]) -> TLSVersion | None:
     """The version of the TLS_FALLBACK_SCSV probe: the highest of SSLv3, TLS 1.0 and 1.1 that
     the server accepts below its highest version; None when there is none (not applicable)."""
-    found = sorted({Version(v) for v in accepted if v != Version.SSL2})
+    found = sorted({TLSVersion(v) for v in accepted if v != TLSVersion.SSL2})
     below = [v for v in found[:-1] if v in _FALLBACK_VERSIONS]
     return below[-1] if below else None
 
@@ -639,8 +632,8 @@ def _said(res: _Outcome) -> str:
     if isinstance(res, AlertResult):
         return f"{res.name} alert"
     if isinstance(res, ServerHelloResult):
-        known = res.version in {v.value for v in Version}
-        label = Version(res.version).label if known else f"0x{res.version:04X}"
+        known = res.version in {v.value for v in PROTOCOL_VERSIONS}
+        label = TLSVersion(res.version).label if known else f"0x{res.version:04X}"
         return f"ServerHello {label} {res.cipher_name}"
     return f"{res.kind}: {res.detail}"
 
@@ -655,16 +648,16 @@ class _Extras:
 
 
 async def _extra_probes(
-    st: _State, versions: dict[Version, bool | None], suites: dict[Version, tuple[int, ...]]
+    st: _State, versions: dict[TLSVersion, bool | None], suites: dict[TLSVersion, tuple[int, ...]]
 ) -> _Extras:
     out = _Extras()
     if st.stopped is not None:  # rate limited or out of time: the reason is on record
         return out
-    legacy = [v for v in (Version.TLS1_2, Version.TLS1_1, Version.TLS1_0)
+    legacy = [v for v in (TLSVersion.TLS1_2, TLSVersion.TLS1_1, TLSVersion.TLS1_0)
               if versions.get(v) and suites.get(v)]
     notes: dict[str, str] = {}
 
-    async def compression_and_stapling(v: Version) -> None:
+    async def compression_and_stapling(v: TLSVersion) -> None:
         hello = st.hello(v, suites[v], compression_methods=(COMPRESSION_DEFLATE, 0),
                          status_request=True)
         res = await st.probe(hello, want_flight=True)
@@ -687,7 +680,7 @@ async def _extra_probes(
         else:
             notes["compression"] = f"{offer}: {_said(res)} (compression and stapling unknown)"
 
-    async def fallback_scsv(fallback: Version) -> None:
+    async def fallback_scsv(fallback: TLSVersion) -> None:
         hello = st.hello(fallback, [*suites[fallback], ciphersuites.TLS_FALLBACK_SCSV])
         res = await st.probe(hello, want_flight=False)
         said = _said(res)
@@ -715,7 +708,7 @@ async def enumerate_tls(
     exchange: HelloExchange,
     *,
     server_name: str | None,
-    versions: Sequence[Version] = ALL_VERSIONS,
+    versions: Sequence[TLSVersion] = ALL_VERSIONS,
     timeout: float = 10.0,
     max_suites_per_hello: int = 128,
     legacy_suites: Sequence[int] | None = None,
@@ -770,36 +763,36 @@ async def enumerate_tls(
     modern = list(
         tls13_suites if tls13_suites is not None else (s.code for s in ciphersuites.TLS13_SUITES)
     )
-    result_versions: dict[Version, bool | None] = {}
-    result_suites: dict[Version, tuple[int, ...]] = {}
-    result_order: dict[Version, bool | None] = {}
+    result_versions: dict[TLSVersion, bool | None] = {}
+    result_suites: dict[TLSVersion, tuple[int, ...]] = {}
+    result_order: dict[TLSVersion, bool | None] = {}
     groups13: list[int] = []
     groups12: list[int] = []
 
-    async def one_version(version: Version) -> None:
-        if version == Version.SSL2:
+    async def one_version(version: TLSVersion) -> None:
+        if version == TLSVersion.SSL2:
             kinds = [k.code for k in ciphersuites.SSL2_CIPHER_KINDS]
             ok, accepted = await _scan_sslv2(st, kinds)
             result_versions[version], result_suites[version] = ok, accepted
             result_order[version] = None
             return
-        candidates = modern if version == Version.TLS1_3 else legacy
+        candidates = modern if version == TLSVersion.TLS1_3 else legacy
         scan = await _scan_version(st, version, candidates, max_suites_per_hello)
         result_versions[version] = scan.supported
         order, suites = await _server_order(st, version, scan)
         result_suites[version] = suites
         result_order[version] = order
-        if version == Version.TLS1_3 and scan.accepted and probe_groups:
+        if version == TLSVersion.TLS1_3 and scan.accepted and probe_groups:
             groups13.extend(await _tls13_groups(st, suites, tls13_groups))
 
     async def legacy_versions() -> None:
-        await st.gather(*(one_version(v) for v in wanted if v != Version.TLS1_3))
-        if not st.parallel and Version.TLS1_3 in wanted:
-            await one_version(Version.TLS1_3)  # one at a time: in version order, as ever
+        await st.gather(*(one_version(v) for v in wanted if v != TLSVersion.TLS1_3))
+        if not st.parallel and TLSVersion.TLS1_3 in wanted:
+            await one_version(TLSVersion.TLS1_3)  # one at a time: in version order, as ever
         if not probe_groups:
             return
         for version in sorted(result_suites, reverse=True):
-            if version in (Version.SSL2, Version.TLS1_3):
+            if version in (TLSVersion.SSL2, TLSVersion.TLS1_3):
                 continue
             ecdhe = [
                 s
@@ -814,8 +807,8 @@ async def enumerate_tls(
     # caller's connection budget): TLS 1.3 (suites, order, groups: the longest chain) next to
     # the older versions, whose ECDHE curves follow their suites.
     wanted = sorted(set(versions))
-    if st.parallel and Version.TLS1_3 in wanted:
-        await asyncio.gather(one_version(Version.TLS1_3), legacy_versions())
+    if st.parallel and TLSVersion.TLS1_3 in wanted:
+        await asyncio.gather(one_version(TLSVersion.TLS1_3), legacy_versions())
     else:
         await legacy_versions()
     # The report lists versions in order, however the answers arrived.

@@ -16,13 +16,13 @@ import os
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 
 from mailtls.errors import ProtocolError
 from mailtls.tls import suites as ciphersuites
+from mailtls.tls.versions import TLSVersion
 
 __all__ = [
     "ALERT_NAMES",
@@ -36,34 +36,11 @@ __all__ = [
     "AlertResult",
     "HelloParser",
     "ServerHelloResult",
-    "Version",
     "client_hello",
     "group_name",
     "sslv2_client_hello",
 ]
 
-
-class Version(IntEnum):
-    SSL2 = 0x0200
-    SSL3 = 0x0300
-    TLS1_0 = 0x0301
-    TLS1_1 = 0x0302
-    TLS1_2 = 0x0303
-    TLS1_3 = 0x0304
-
-    @property
-    def label(self) -> str:
-        return _VERSION_LABELS[self]
-
-
-_VERSION_LABELS = {
-    Version.SSL2: "SSLv2",
-    Version.SSL3: "SSLv3",
-    Version.TLS1_0: "TLS 1.0",
-    Version.TLS1_1: "TLS 1.1",
-    Version.TLS1_2: "TLS 1.2",
-    Version.TLS1_3: "TLS 1.3",
-}
 
 # --- wire constants -------------------------------------------------------------------------
 CT_CHANGE_CIPHER_SPEC, CT_ALERT, CT_HANDSHAKE, CT_APPLICATION_DATA = 20, 21, 22, 23
@@ -159,9 +136,10 @@ def group_name(group: int) -> str:
 class ServerHelloResult:
     """What the server's first flight revealed.
 
-    ``version``: negotiated version (from supported_versions when present; ``Version.SSL2`` for an
-    SSLv2 SERVER-HELLO). ``cipher``: selected suite (for SSLv2 the first of ``sslv2_cipher_kinds``,
-    the kinds the server accepts). ``hello_retry``: this was a TLS 1.3 HelloRetryRequest.
+    ``version``: negotiated version (from supported_versions when present; ``TLSVersion.SSL2``
+    for an SSLv2 SERVER-HELLO). ``cipher``: selected suite (for SSLv2 the first of
+    ``sslv2_cipher_kinds``, the kinds the server accepts). ``hello_retry``: this was a TLS 1.3
+    HelloRetryRequest.
     ``selected_group``: key_share group (ServerHello or HRR). ``extensions``: extension types in the
     server's order. ``certificate_ders``: the Certificate message (TLS <= 1.2 and SSLv2 only).
     ``server_key_exchange_dh_bits`` / ``_curve``: the DHE prime size / ECDHE named curve from
@@ -190,7 +168,7 @@ class ServerHelloResult:
 
     @property
     def tls13(self) -> bool:
-        return self.version == Version.TLS1_3 or 0x7F00 <= self.version <= 0x7FFF
+        return self.version == TLSVersion.TLS1_3 or 0x7F00 <= self.version <= 0x7FFF
 
     @property
     def status_request(self) -> bool:
@@ -199,7 +177,7 @@ class ServerHelloResult:
 
     @property
     def cipher_name(self) -> str:
-        if self.version == Version.SSL2:
+        if self.version == TLSVersion.SSL2:
             return ciphersuites.ssl2_name(self.cipher)
         return ciphersuites.suite_name(self.cipher)
 
@@ -303,7 +281,7 @@ def _records(content_type: int, record_version: int, payload: bytes) -> bytes:
 
 
 def client_hello(
-    version: Version,
+    version: TLSVersion,
     suites: Sequence[int],
     *,
     server_name: str | None,
@@ -329,14 +307,17 @@ def client_hello(
     (RFC 6066 §8: status_type ocsp, no responder ids, no request extensions).
     A hello of 256-511 bytes is padded (RFC 7685) to 512 to dodge the F5 hang.
     """
-    version = Version(version)
-    if version == Version.SSL2:
+    version = TLSVersion(version)
+    if version == TLSVersion.NONE:
+        raise ValueError("not a protocol version: 0")
+    if version == TLSVersion.SSL2:
         raise ValueError("use sslv2_client_hello() for SSLv2")
     if not suites:
         raise ValueError("no cipher suites to offer")
     suite_list = list(suites)
-    if version == Version.SSL3 and ciphersuites.TLS_EMPTY_RENEGOTIATION_INFO_SCSV not in suite_list:
-        suite_list.append(ciphersuites.TLS_EMPTY_RENEGOTIATION_INFO_SCSV)
+    renegotiation_scsv = ciphersuites.TLS_EMPTY_RENEGOTIATION_INFO_SCSV
+    if version == TLSVersion.SSL3 and renegotiation_scsv not in suite_list:
+        suite_list.append(renegotiation_scsv)
     if len(suite_list) > 0x7FFF:
         raise ValueError("too many cipher suites")
     if random is None:
@@ -347,14 +328,14 @@ def client_hello(
         raise ValueError("compression_methods must include null (0)")
     if len(compression_methods) > 255 or not all(0 <= m <= 255 for m in compression_methods):
         raise ValueError("compression methods are 8-bit values, at most 255 of them")
-    if status_request and version < Version.TLS1_0:
+    if status_request and version < TLSVersion.TLS1_0:
         raise ValueError("status_request is an extension: TLS 1.0 and up")
 
     exts: list[bytes] = []
-    if version >= Version.TLS1_0:
+    if version >= TLSVersion.TLS1_0:
         if groups is None:
-            groups = DEFAULT_GROUPS if version == Version.TLS1_3 else DEFAULT_TLS12_GROUPS
-        if key_share_groups and version != Version.TLS1_3:
+            groups = DEFAULT_GROUPS if version == TLSVersion.TLS1_3 else DEFAULT_TLS12_GROUPS
+        if key_share_groups and version != TLSVersion.TLS1_3:
             raise ValueError("key shares exist only in TLS 1.3")
         missing = [g for g in key_share_groups if g not in groups]
         if missing:
@@ -366,20 +347,20 @@ def client_hello(
             exts.append(_ext(EXT_STATUS_REQUEST, b"\x01" + _v16(b"") + _v16(b"")))
         if groups:
             exts.append(_ext(EXT_SUPPORTED_GROUPS, _v16(_u16s(groups))))
-        if version < Version.TLS1_3:
+        if version < TLSVersion.TLS1_3:
             exts.append(_ext(EXT_EC_POINT_FORMATS, _v8(b"\x00")))
-        if version >= Version.TLS1_2 and signature_algorithms:
+        if version >= TLSVersion.TLS1_2 and signature_algorithms:
             exts.append(_ext(EXT_SIGNATURE_ALGORITHMS, _v16(_u16s(signature_algorithms))))
-        if version < Version.TLS1_3:
+        if version < TLSVersion.TLS1_3:
             exts.append(_ext(EXT_EXTENDED_MASTER_SECRET, b""))
             exts.append(_ext(EXT_RENEGOTIATION_INFO, b"\x00"))
         else:
-            exts.append(_ext(EXT_SUPPORTED_VERSIONS, _v8(_u16(Version.TLS1_3))))
+            exts.append(_ext(EXT_SUPPORTED_VERSIONS, _v8(_u16(TLSVersion.TLS1_3))))
             exts.append(_ext(EXT_PSK_KEY_EXCHANGE_MODES, _v8(b"\x01")))  # psk_dhe_ke
             shares = b"".join(_u16(g) + _v16(_key_share(g)) for g in key_share_groups)
             exts.append(_ext(EXT_KEY_SHARE, _v16(shares)))
 
-    legacy_version = min(version, Version.TLS1_2)
+    legacy_version = min(version, TLSVersion.TLS1_2)
     body = (
         _u16(legacy_version)
         + random
@@ -394,7 +375,7 @@ def client_hello(
             ext_bytes += _ext(EXT_PADDING, bytes(max(0, 512 - length - 4)))
         body += _v16(ext_bytes)
     handshake = _u8(HS_CLIENT_HELLO) + len(body).to_bytes(3, "big") + body
-    record_version = Version.SSL3 if version == Version.SSL3 else Version.TLS1_0
+    record_version = TLSVersion.SSL3 if version == TLSVersion.SSL3 else TLSVersion.TLS1_0
     return _records(CT_HANDSHAKE, record_version, handshake)
 
 
@@ -473,7 +454,7 @@ class _Hello:
 
     @property
     def tls13(self) -> bool:
-        return self.version == Version.TLS1_3 or 0x7F00 <= self.version <= 0x7FFF
+        return self.version == TLSVersion.TLS1_3 or 0x7F00 <= self.version <= 0x7FFF
 
 
 def _parse_server_hello(msg: bytes) -> _Hello:
@@ -775,7 +756,7 @@ class HelloParser:
         specs = r.take(specs_len)
         kinds = tuple(int.from_bytes(specs[i : i + 3], "big") for i in range(0, specs_len, 3))
         self._result = ServerHelloResult(
-            version=Version.SSL2,
+            version=TLSVersion.SSL2,
             cipher=kinds[0] if kinds else 0,
             compression=0,
             hello_retry=False,

@@ -17,7 +17,17 @@ from __future__ import annotations
 import enum
 import re
 
-__all__ = ["NO_TLS", "SSL2", "SSL3", "TLS1_0", "TLS1_1", "TLS1_2", "TLS1_3", "TLSVersion"]
+__all__ = [
+    "NO_TLS",
+    "PROTOCOL_VERSIONS",
+    "SSL2",
+    "SSL3",
+    "TLS1_0",
+    "TLS1_1",
+    "TLS1_2",
+    "TLS1_3",
+    "TLSVersion",
+]
 
 _TEXT = re.compile(r"^(?:(ssl|tls)\s*v?\s*)?(\d)(?:\.(\d))?$")
 
@@ -102,3 +112,5 @@ TLS1_0 = TLSVersion.TLS1_0
 TLS1_1 = TLSVersion.TLS1_1
 TLS1_2 = TLSVersion.TLS1_2
 TLS1_3 = TLSVersion.TLS1_3
+#: every real protocol version, oldest first (all members but NONE): what a hello can offer
+PROTOCOL_VERSIONS: tuple[TLSVersion, ...] = (SSL2, SSL3, TLS1_0, TLS1_1, TLS1_2, TLS1_3)

@@ -14,6 +14,7 @@ import pytest
 from netsim import syn_dropping_port
 
 from mailtls.model import SERVICES, PortState
+from mailtls.model.options import ScanOptions
 from mailtls.net.stream import Timeouts
 from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, start_smtp
@@ -51,7 +52,8 @@ def test_closed_port_of_the_default_plan_is_information(pki: TestPKI) -> None:
     with start_smtp(pki, implicit_tls=True) as server:
         request = ScanRequest(hosts=("mail.example.test",), addresses=("127.0.0.1",),
                               plan=_plan(("submissions", server.port), ("pop3", _free_port())),
-                              ca_file=pki.ca_file(), timeouts=Timeouts(2, 3, 3), deadline=10)
+                              options=ScanOptions(ca_file=pki.ca_file(), timeouts=Timeouts(2, 3, 3),
+                                                  timeout=10))
         report = asyncio.run(scan(request))
     (finding,) = [f for f in report.findings if f.id == "port.refused"]
     assert finding.severity.label == "info"
@@ -65,11 +67,12 @@ def test_port_25_timeout_while_other_ports_answer_is_diagnosed(pki: TestPKI) -> 
     with syn_dropping_port(address, 25), start_smtp(pki, host=address) as submission:
         request = ScanRequest(hosts=("mail.example.test",), addresses=(address,),
                               plan=_plan(("smtp", 25), ("submission", submission.port)),
-                              ca_file=pki.ca_file(), timeouts=Timeouts(1.5, 3, 3), deadline=10)
+                              options=ScanOptions(ca_file=pki.ca_file(),
+                                                  timeouts=Timeouts(1.5, 3, 3), timeout=10))
         report = asyncio.run(scan(request))
         alone = asyncio.run(scan(ScanRequest(
             hosts=("mail.example.test",), addresses=(address,), plan=_plan(("smtp", 25)),
-            timeouts=Timeouts(1.5, 3, 3), deadline=10)))
+            options=ScanOptions(timeouts=Timeouts(1.5, 3, 3), timeout=10))))
     states = {o.endpoint.service.name: o.state for o in report.hosts[0].observations}
     assert states == {"smtp": PortState.FILTERED, "submission": PortState.OPEN}
     ids = [f.id for f in report.findings]

@@ -1,6 +1,6 @@
-"""The port-25 question from this network (standards §D.3), simulated honestly on loopback
-addresses of their own: a port 25 whose accept queue is full drops SYNs exactly as an egress
-block does; control hosts (--port25-control) tell a block here from one at the server; a
+"""The port-25 question from this network (outbound port 25 blocking, OP25B), simulated honestly on
+loopback addresses of their own: a port 25 whose accept queue is full drops SYNs exactly as an
+egress block does; control hosts (--port25-control) tell a block here from one at the server; a
 masked dialogue and a port 25 unlike its siblings are signs of interception."""
 
 from __future__ import annotations

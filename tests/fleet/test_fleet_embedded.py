@@ -259,12 +259,14 @@ async def test_a_server_that_turns_connections_away_is_cooled_down() -> None:
     """A real 421 greeting: the report names the address, which the workers then cool down
     on (mailtls.fleet.limiter; the cool-down itself is tested with Redis)."""
     from mailtls.fleet.task import options_of, rate_limited_addresses, scan_target
+    from mailtls.model.options import ScanOptions
     from mailtls.scan.host import ScanRequest, parse_plan
     from mailtls.testing.hostile import too_many_connections
 
     with too_many_connections("smtp") as server:
         request = ScanRequest(hosts=(), plan=parse_plan([], [f"submission={server.port}"]),
-                              addresses=("127.0.0.1",), quick=True, deadline=10)
+                              addresses=("127.0.0.1",),
+                              options=ScanOptions(quick=True, timeout=10))
         options = options_of(request, fail_on="warn", domain_mode=False)
         doc = await scan_target(options, "mail.example.test")
     assert [f["id"] for f in doc["hosts"][0]["findings"]] == ["session.rejected"]

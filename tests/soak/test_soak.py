@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from mailtls.model import SERVICES, PortState
+from mailtls.model.options import ScanOptions
 from mailtls.net.stream import Timeouts
 from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, hostile, start_imap, start_pop3, start_smtp
@@ -61,8 +62,8 @@ def test_two_hundred_endpoints_some_hostile(pki: TestPKI, servers: list[tuple[st
                                             ) -> None:
     plan = tuple(PlannedService(SERVICES[s], port, True) for s, port, _ in servers)
     request = ScanRequest(hosts=("mail.example.test",), addresses=("127.0.0.1",), plan=plan,
-                          ca_file=pki.ca_file(), timeouts=Timeouts(2, 2, 2), deadline=60,
-                          max_connections=100, quick=True)
+                          options=ScanOptions(ca_file=pki.ca_file(), timeouts=Timeouts(2, 2, 2),
+                                              timeout=60, max_connections=100, quick=True))
     gc.collect()
     fds_before = _fds()
     tracemalloc.start()

@@ -30,7 +30,7 @@ from mailtls.tls.enumeration import (
     exchange_from_callable,
     fallback_version,
 )
-from mailtls.tls.hello import Version
+from mailtls.tls.versions import TLSVersion
 
 T12_PREF = [0xC030, 0x009F, 0xC012, 0x0005, 0x0035, 0xC0AA, 0x0018, 0xFEFF]  # spread over chunks
 T13_PREF = [0x1303, 0x1301, 0x1304]
@@ -50,17 +50,17 @@ async def test_server_order_across_chunks() -> None:
     fake = FakeServer({0x0303: T12_PREF, 0x0304: T13_PREF}, groups13=[0x18, 0x1D, 0x100])
     result = await fake_scan(fake)
     assert result.versions == {
-        Version.SSL2: False,
-        Version.SSL3: False,
-        Version.TLS1_0: False,
-        Version.TLS1_1: False,
-        Version.TLS1_2: True,
-        Version.TLS1_3: True,
+        TLSVersion.SSL2: False,
+        TLSVersion.SSL3: False,
+        TLSVersion.TLS1_0: False,
+        TLSVersion.TLS1_1: False,
+        TLSVersion.TLS1_2: True,
+        TLSVersion.TLS1_3: True,
     }
-    assert result.suites[Version.TLS1_2] == tuple(T12_PREF)
-    assert result.server_order[Version.TLS1_2] is True
-    assert result.suites[Version.TLS1_3] == tuple(T13_PREF)
-    assert result.server_order[Version.TLS1_3] is True
+    assert result.suites[TLSVersion.TLS1_2] == tuple(T12_PREF)
+    assert result.server_order[TLSVersion.TLS1_2] is True
+    assert result.suites[TLSVersion.TLS1_3] == tuple(T13_PREF)
+    assert result.server_order[TLSVersion.TLS1_3] is True
     assert result.groups == (0x18, 0x1D, 0x100)
     assert result.ecdhe_groups == (0x17, 0x1D)
     assert result.dh_bits == 1024
@@ -69,27 +69,28 @@ async def test_server_order_across_chunks() -> None:
     assert result.errors == ()
     assert result.connections == fake.connections
     assert fake.largest_offer <= 128
-    assert result.suite_names(Version.TLS1_3)[0] == "TLS_CHACHA20_POLY1305_SHA256"
+    assert result.suite_names(TLSVersion.TLS1_3)[0] == "TLS_CHACHA20_POLY1305_SHA256"
 
 
 async def test_client_order() -> None:
     fake = FakeServer({0x0303: T12_PREF, 0x0304: T13_PREF}, server_order=False)
-    result = await fake_scan(fake, versions=[Version.TLS1_2, Version.TLS1_3])
-    assert set(result.suites[Version.TLS1_2]) == set(T12_PREF)
-    assert list(result.suites[Version.TLS1_2]) == sorted(T12_PREF, key=CANDIDATES.index)
-    assert result.server_order == {Version.TLS1_2: False, Version.TLS1_3: False}
-    assert set(result.suites[Version.TLS1_3]) == set(T13_PREF)
-    assert Version.SSL3 not in result.versions
+    result = await fake_scan(fake, versions=[TLSVersion.TLS1_2, TLSVersion.TLS1_3])
+    assert set(result.suites[TLSVersion.TLS1_2]) == set(T12_PREF)
+    assert list(result.suites[TLSVersion.TLS1_2]) == sorted(T12_PREF, key=CANDIDATES.index)
+    assert result.server_order == {TLSVersion.TLS1_2: False, TLSVersion.TLS1_3: False}
+    assert set(result.suites[TLSVersion.TLS1_3]) == set(T13_PREF)
+    assert TLSVersion.SSL3 not in result.versions
 
 
 async def test_small_chunks_and_a_server_that_hangs_up_on_big_hellos() -> None:
     fake = FakeServer({0x0303: T12_PREF, 0x0302: T12_PREF[:3]}, max_suites=20)
-    assert (await fake_scan(fake)).versions[Version.TLS1_2] is False  # 128 > 20: every offer fails
+    # 128 > 20: every offer fails
+    assert (await fake_scan(fake)).versions[TLSVersion.TLS1_2] is False
     fake = FakeServer({0x0303: T12_PREF, 0x0302: T12_PREF[:3]}, max_suites=20)
     result = await fake_scan(fake, max_suites_per_hello=20)
-    assert result.suites[Version.TLS1_2] == tuple(T12_PREF)
-    assert result.suites[Version.TLS1_1] == tuple(T12_PREF[:3])
-    assert result.versions[Version.TLS1_0] is False
+    assert result.suites[TLSVersion.TLS1_2] == tuple(T12_PREF)
+    assert result.suites[TLSVersion.TLS1_1] == tuple(T12_PREF[:3])
+    assert result.versions[TLSVersion.TLS1_0] is False
     assert fake.largest_offer <= 20
 
 
@@ -98,20 +99,20 @@ async def test_legacy_only_server_with_sslv2() -> None:
         {0x0300: [0x0005, 0x000A], 0x0301: [0x0005, 0x000A, 0x0003]}, sslv2=[0x010080, 0x0700C0]
     )
     result = await fake_scan(fake, probe_groups=False)
-    assert result.versions[Version.SSL2] is True
-    assert set(result.suites[Version.SSL2]) == {0x010080, 0x0700C0}
-    assert result.suite_names(Version.SSL2)[0].startswith("SSL_CK_")
-    assert result.suites[Version.SSL3] == (0x0005, 0x000A)
-    assert result.suites[Version.TLS1_0] == (0x0005, 0x000A, 0x0003)
-    for v in (Version.TLS1_1, Version.TLS1_2, Version.TLS1_3):
+    assert result.versions[TLSVersion.SSL2] is True
+    assert set(result.suites[TLSVersion.SSL2]) == {0x010080, 0x0700C0}
+    assert result.suite_names(TLSVersion.SSL2)[0].startswith("SSL_CK_")
+    assert result.suites[TLSVersion.SSL3] == (0x0005, 0x000A)
+    assert result.suites[TLSVersion.TLS1_0] == (0x0005, 0x000A, 0x0003)
+    for v in (TLSVersion.TLS1_1, TLSVersion.TLS1_2, TLSVersion.TLS1_3):
         assert result.versions[v] is False and result.suites[v] == ()
     assert result.groups == () and result.ecdhe_groups == ()
 
 
 async def test_single_suite_has_unknown_order() -> None:
-    result = await fake_scan(FakeServer({0x0303: [0xC02F]}), versions=[Version.TLS1_2])
-    assert result.suites[Version.TLS1_2] == (0xC02F,)
-    assert result.server_order[Version.TLS1_2] is None
+    result = await fake_scan(FakeServer({0x0303: [0xC02F]}), versions=[TLSVersion.TLS1_2])
+    assert result.suites[TLSVersion.TLS1_2] == (0xC02F,)
+    assert result.server_order[TLSVersion.TLS1_2] is None
 
 
 async def test_unreachable_server() -> None:
@@ -129,8 +130,8 @@ async def test_unknown_suite_choice_is_reported() -> None:
             data = await super().answer(hello)
             return data.replace(b"\xc0\x2f", b"\xab\xcd", 1) if data else data
 
-    result = await fake_scan(Liar({0x0303: [0xC02F]}), versions=[Version.TLS1_2])
-    assert result.versions[Version.TLS1_2] is False
+    result = await fake_scan(Liar({0x0303: [0xC02F]}), versions=[TLSVersion.TLS1_2])
+    assert result.versions[TLSVersion.TLS1_2] is False
     assert any("0xABCD" in e and "not offered" in e for e in result.errors)
 
 
@@ -149,10 +150,10 @@ async def test_compression_stapling_and_an_ignored_fallback_scsv() -> None:
     # one TLS 1.2 hello offering DEFLATE before null, and status_request, with the 1.2 suites
     assert features["legacy_version"] == 0x0303 and features["compression"] == [1, 0]
     assert features["extensions"][0x0005] == b"\x01\x00\x00\x00\x00"
-    assert features["suites"] == list(result.suites[Version.TLS1_2])
+    assert features["suites"] == list(result.suites[TLSVersion.TLS1_2])
     # then TLS 1.1 (the highest legacy version below 1.3) with the SCSV after its suites
     assert fallback["legacy_version"] == 0x0302 and fallback["suites"][-1] == 0x5600
-    assert fallback["suites"][:-1] == list(result.suites[Version.TLS1_1])
+    assert fallback["suites"][:-1] == list(result.suites[TLSVersion.TLS1_1])
     assert all(h["compression"] == [0] and 0x0005 not in h["extensions"]
                for h in fake.hellos[:-2])  # the enumeration itself offers neither
     assert any("OCSP response stapled (13 bytes)" in n for n in result.notes)
@@ -210,7 +211,7 @@ async def test_tls13_only_server_gets_no_extra_hello() -> None:
 
 
 def test_fallback_version() -> None:
-    V = Version
+    V = TLSVersion
     assert fallback_version([V.TLS1_2, V.TLS1_3]) is None
     assert fallback_version([V.TLS1_3]) is None
     assert fallback_version([V.TLS1_0]) is None
@@ -257,22 +258,22 @@ async def test_modern_rsa_server() -> None:
     ctx = server_context("rsa", ciphers=MODERN, dh=True)
     result = await scan(ssl_server(ctx))
     assert result.versions == {
-        Version.SSL2: False,
-        Version.SSL3: False,
-        Version.TLS1_0: False,
-        Version.TLS1_1: False,
-        Version.TLS1_2: True,
-        Version.TLS1_3: True,
+        TLSVersion.SSL2: False,
+        TLSVersion.SSL3: False,
+        TLSVersion.TLS1_0: False,
+        TLSVersion.TLS1_1: False,
+        TLSVersion.TLS1_2: True,
+        TLSVersion.TLS1_3: True,
     }
-    assert result.suites[Version.TLS1_2] == ordered_suites(ctx)
-    assert result.suites[Version.TLS1_3] == ordered_suites(ctx, tls13=True)
+    assert result.suites[TLSVersion.TLS1_2] == ordered_suites(ctx)
+    assert result.suites[TLSVersion.TLS1_3] == ordered_suites(ctx, tls13=True)
     assert result.server_order == {
-        Version.SSL2: None,
-        Version.SSL3: None,
-        Version.TLS1_0: None,
-        Version.TLS1_1: None,
-        Version.TLS1_2: True,
-        Version.TLS1_3: True,
+        TLSVersion.SSL2: None,
+        TLSVersion.SSL3: None,
+        TLSVersion.TLS1_0: None,
+        TLSVersion.TLS1_1: None,
+        TLSVersion.TLS1_2: True,
+        TLSVersion.TLS1_3: True,
     }
     assert set(result.groups) == OPENSSL3_GROUPS
     assert set(result.ecdhe_groups) == OPENSSL3_GROUPS - {0x100, 0x101, 0x102, 0x103, 0x104}
@@ -287,8 +288,8 @@ async def test_modern_rsa_server() -> None:
 async def test_openssl_refuses_a_fallback_from_tls13() -> None:
     ctx = server_context("rsa", minimum=ssl.TLSVersion.TLSv1, ciphers="DEFAULT:@SECLEVEL=0")
     result = await scan(ssl_server(ctx), probe_groups=False)
-    assert result.accepted_versions == (Version.TLS1_0, Version.TLS1_1, Version.TLS1_2,
-                                        Version.TLS1_3)
+    assert result.accepted_versions == (TLSVersion.TLS1_0, TLSVersion.TLS1_1, TLSVersion.TLS1_2,
+                                        TLSVersion.TLS1_3)
     assert result.fallback_scsv is True
     assert any(n.startswith("TLS 1.1 hello with TLS_FALLBACK_SCSV: inappropriate_fallback")
                for n in result.notes)
@@ -297,22 +298,22 @@ async def test_openssl_refuses_a_fallback_from_tls13() -> None:
 async def test_client_preference_and_small_chunks() -> None:
     ctx = server_context("rsa", ciphers=MODERN, dh=True)
     ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
-    result = await scan(ssl_server(ctx), versions=[Version.TLS1_2, Version.TLS1_3])
-    assert set(result.suites[Version.TLS1_2]) == configured_suites(ctx)
-    assert set(result.suites[Version.TLS1_3]) == configured_suites(ctx, tls13=True)
-    assert result.server_order == {Version.TLS1_2: False, Version.TLS1_3: False}
+    result = await scan(ssl_server(ctx), versions=[TLSVersion.TLS1_2, TLSVersion.TLS1_3])
+    assert set(result.suites[TLSVersion.TLS1_2]) == configured_suites(ctx)
+    assert set(result.suites[TLSVersion.TLS1_3]) == configured_suites(ctx, tls13=True)
+    assert result.server_order == {TLSVersion.TLS1_2: False, TLSVersion.TLS1_3: False}
     ctx = server_context("rsa", ciphers=MODERN, dh=True)
-    chunked = await scan(ssl_server(ctx), versions=[Version.TLS1_2], max_suites_per_hello=7)
-    assert chunked.suites[Version.TLS1_2] == ordered_suites(ctx)
-    assert chunked.server_order[Version.TLS1_2] is True
+    chunked = await scan(ssl_server(ctx), versions=[TLSVersion.TLS1_2], max_suites_per_hello=7)
+    assert chunked.suites[TLSVersion.TLS1_2] == ordered_suites(ctx)
+    assert chunked.server_order[TLSVersion.TLS1_2] is True
 
 
 async def test_ecdsa_server_with_one_curve() -> None:
     ciphers = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA"
     ctx = server_context("ecdsa", ciphers=ciphers, ecdh_curve="secp384r1")
     result = await scan(ssl_server(ctx))
-    assert result.suites[Version.TLS1_2] == ordered_suites(ctx)
-    assert set(result.suites[Version.TLS1_3]) == configured_suites(ctx, tls13=True)
+    assert result.suites[TLSVersion.TLS1_2] == ordered_suites(ctx)
+    assert set(result.suites[TLSVersion.TLS1_3]) == configured_suites(ctx, tls13=True)
     assert result.groups == (0x0018,)
     assert result.ecdhe_groups == (0x0018,)
     assert result.dh_bits is None
@@ -328,13 +329,13 @@ async def test_legacy_server_tls10_tls11_seclevel0() -> None:
         ":@SECLEVEL=0",
     )
     result = await scan(ssl_server(ctx))
-    assert result.accepted_versions == (Version.TLS1_0, Version.TLS1_1)
+    assert result.accepted_versions == (TLSVersion.TLS1_0, TLSVersion.TLS1_1)
     expected = configured_suites(ctx)
     assert len(expected) == 5
-    for v in (Version.TLS1_0, Version.TLS1_1):
+    for v in (TLSVersion.TLS1_0, TLSVersion.TLS1_1):
         assert set(result.suites[v]) == expected
         assert result.suites[v] == ordered_suites(ctx)
-    reasons = {r for s in result.suites[Version.TLS1_0] for r in cs.describe(s).weak_reasons()}
+    reasons = {r for s in result.suites[TLSVersion.TLS1_0] for r in cs.describe(s).weak_reasons()}
     assert "no encryption (NULL cipher)" in reasons
     assert "anonymous key exchange (no server authentication)" in reasons
     assert result.errors == ()
@@ -357,9 +358,9 @@ async def test_tlslite_sslv3_rc4_3des() -> None:
             + CipherSuite.getEcdheCertSuites(settings, v)
         )
     result = await scan(tlslite_server(versions=((3, 0), (3, 1)), cipher_names=["rc4", "3des"]))
-    assert result.accepted_versions == (Version.SSL3, Version.TLS1_0)
-    assert set(result.suites[Version.SSL3]) == expected[(3, 0)]
-    assert set(result.suites[Version.TLS1_0]) == expected[(3, 1)]
+    assert result.accepted_versions == (TLSVersion.SSL3, TLSVersion.TLS1_0)
+    assert set(result.suites[TLSVersion.SSL3]) == expected[(3, 0)]
+    assert set(result.suites[TLSVersion.TLS1_0]) == expected[(3, 1)]
     assert {0x0005, 0x000A} <= expected[(3, 0)]  # RC4-SHA, DES-CBC3-SHA: beyond local OpenSSL
     assert result.certificate_ders[0] == leaf_der("rsa")
     assert result.dh_bits is not None and result.dh_bits >= 1024
@@ -394,9 +395,9 @@ async def test_silent_server_times_out() -> None:
         result = await enumerate_tls(
             tcp_exchange(srv.port, read_timeout=0.1),
             server_name=SERVER_NAME,
-            versions=[Version.TLS1_2],
+            versions=[TLSVersion.TLS1_2],
         )
-    assert result.versions == {Version.TLS1_2: None}
+    assert result.versions == {TLSVersion.TLS1_2: None}
     assert "timeout" in result.errors[0]
 
 
@@ -404,6 +405,6 @@ async def test_nothing_listening() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result = await enumerate_tls(tcp_exchange(port), server_name=None, versions=[Version.TLS1_2])
-    assert result.versions == {Version.TLS1_2: None}
+    result = await enumerate_tls(tcp_exchange(port), server_name=None, versions=[TLSVersion.TLS1_2])
+    assert result.versions == {TLSVersion.TLS1_2: None}
     assert "ConnectRefused" in result.errors[0]

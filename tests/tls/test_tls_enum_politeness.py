@@ -14,7 +14,7 @@ from mailtls.tls.enumeration import (
     enumerate_tls,
     exchange_from_callable,
 )
-from mailtls.tls.hello import Version
+from mailtls.tls.versions import TLSVersion
 
 T12 = [0xC02F, 0xC030, 0x009C]
 T13 = [0x1301, 0x1302]
@@ -68,9 +68,9 @@ async def test_gives_up_and_stops_connecting() -> None:
     assert result.errors[0].startswith("rate limited: 421 4.7.0 Too many connections")
     assert "gave up after 3 refused connection(s)" in result.errors[0]
     # what was seen stays; what was not reached is untested (None), never "refused" (False)
-    assert result.versions[Version.SSL2] is False
-    assert result.versions[Version.TLS1_2] is None
-    assert result.versions[Version.TLS1_3] is None
+    assert result.versions[TLSVersion.SSL2] is False
+    assert result.versions[TLSVersion.TLS1_2] is None
+    assert result.versions[TLSVersion.TLS1_3] is None
 
 
 async def test_after_recovering_it_slows_down() -> None:
@@ -110,7 +110,7 @@ async def test_deadline_in_the_past_makes_no_connection() -> None:
 async def test_pause_between_connections() -> None:
     fake = FakeServer({0x0303: T12})
     started = time.monotonic()
-    result = await scan(fake, versions=[Version.TLS1_2], pause=0.02)
+    result = await scan(fake, versions=[TLSVersion.TLS1_2], pause=0.02)
     assert time.monotonic() - started >= 0.02 * (result.connections - 1)
 
 
@@ -126,8 +126,8 @@ async def test_unanswered_chunk_makes_the_version_untested_not_refused() -> None
                 raise ReadTimeout("no answer")
             return await super().answer(hello)
 
-    result = await scan(SilentOnSecondChunk({0x0303: [0xC02F]}), versions=[Version.TLS1_2])
-    assert result.versions[Version.TLS1_2] is None
+    result = await scan(SilentOnSecondChunk({0x0303: [0xC02F]}), versions=[TLSVersion.TLS1_2])
+    assert result.versions[TLSVersion.TLS1_2] is None
     assert any("timeout" in e for e in result.errors)
 
 
@@ -139,6 +139,6 @@ async def test_real_server_with_ecdsa_certificate_and_client_order() -> None:
     srv = ssl_server(ctx)
     with srv:
         result = await enumerate_tls(
-            tcp_exchange(srv.port), server_name=SERVER_NAME, versions=[Version.TLS1_2]
+            tcp_exchange(srv.port), server_name=SERVER_NAME, versions=[TLSVersion.TLS1_2]
         )
     assert {0x001D, 0x0017, 0x001E, 0x0018, 0x0019} <= set(result.ecdhe_groups)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from tls_helpers import SERVER_NAME, FakeServer
 
 from mailtls.tls.enumeration import enumerate_tls
-from mailtls.tls.hello import Version
+from mailtls.tls.versions import TLSVersion
 
 T12 = [0xC02F, 0xC030, 0x009C]
 
@@ -28,14 +28,14 @@ def queued_exchange(fake: FakeServer, queued: float):
 async def test_slot_wait_does_not_count_against_the_hello_timeout() -> None:
     fake = FakeServer({0x0303: T12})
     result = await enumerate_tls(queued_exchange(fake, 0.3), server_name=SERVER_NAME,
-                                 versions=[Version.TLS1_2], timeout=0.1, mark_connected=True)
-    assert result.versions[Version.TLS1_2] is True
-    assert set(result.suites[Version.TLS1_2]) == set(T12)
+                                 versions=[TLSVersion.TLS1_2], timeout=0.1, mark_connected=True)
+    assert result.versions[TLSVersion.TLS1_2] is True
+    assert set(result.suites[TLSVersion.TLS1_2]) == set(T12)
     assert result.errors == ()
 
 
 async def test_without_the_mark_the_whole_exchange_is_timed() -> None:
     fake = FakeServer({0x0303: T12})
     result = await enumerate_tls(queued_exchange(fake, 0.3), server_name=SERVER_NAME,
-                                 versions=[Version.TLS1_2], timeout=0.1)
-    assert result.versions[Version.TLS1_2] is None  # untestable: every hello timed out
+                                 versions=[TLSVersion.TLS1_2], timeout=0.1)
+    assert result.versions[TLSVersion.TLS1_2] is None  # untestable: every hello timed out

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from tls_helpers import SERVER_NAME, parse_all, read_client_hello, record
 
 from mailtls.errors import ProtocolError
-from mailtls.tls.hello import AlertResult, HelloParser, ServerHelloResult, Version, client_hello
+from mailtls.tls.hello import AlertResult, HelloParser, ServerHelloResult, client_hello
+from mailtls.tls.versions import TLSVersion
 
 FLIGHTS = [
     (bytes.fromhex(f["hex"]), bool(f["want_flight"]))
@@ -130,17 +131,18 @@ def test_any_chunking_gives_the_same_result(index: int, cuts: list[int]) -> None
 
 @FUZZ
 @given(
-    st.sampled_from([Version.SSL3, Version.TLS1_0, Version.TLS1_1, Version.TLS1_2, Version.TLS1_3]),
+    st.sampled_from([TLSVersion.SSL3, TLSVersion.TLS1_0, TLSVersion.TLS1_1, TLSVersion.TLS1_2,
+                     TLSVersion.TLS1_3]),
     st.lists(st.integers(min_value=0, max_value=0xFFFF), min_size=1, max_size=400),
     st.one_of(st.none(), st.just(SERVER_NAME), st.text(max_size=70)),
     st.booleans(),
 )
 def test_client_hellos_are_well_formed(
-    version: Version, suites: list[int], name: str | None, shares: bool
+    version: TLSVersion, suites: list[int], name: str | None, shares: bool
 ) -> None:
-    key_shares = [0x1D, 0x17] if shares and version == Version.TLS1_3 else []
+    key_shares = [0x1D, 0x17] if shares and version == TLSVersion.TLS1_3 else []
     hello = client_hello(version, suites, server_name=name, key_share_groups=key_shares)
     ch = read_client_hello(hello)
     assert ch["suites"][: len(suites)] == suites
-    assert not 256 <= ch["handshake_len"] < 512 or version == Version.SSL3
-    assert ch["legacy_version"] == min(version, Version.TLS1_2)
+    assert not 256 <= ch["handshake_len"] < 512 or version == TLSVersion.SSL3
+    assert ch["legacy_version"] == min(version, TLSVersion.TLS1_2)

@@ -35,18 +35,18 @@ from mailtls.tls.hello import (
     AlertResult,
     HelloParser,
     ServerHelloResult,
-    Version,
     client_hello,
     group_name,
     sslv2_client_hello,
 )
+from mailtls.tls.versions import TLSVersion
 
 FIXTURES = Path(__file__).parent / "fixtures" / "flights.json"
 
 
 # --- ClientHello ----------------------------------------------------------------------------
 def test_tls12_hello_contents() -> None:
-    ch = read_client_hello(client_hello(Version.TLS1_2, [0xC02F, 0x009C], server_name="Mail.X."))
+    ch = read_client_hello(client_hello(TLSVersion.TLS1_2, [0xC02F, 0x009C], server_name="Mail.X."))
     assert ch["record_versions"] == {0x0301}
     assert ch["legacy_version"] == 0x0303
     assert ch["suites"] == [0xC02F, 0x009C]
@@ -61,9 +61,9 @@ def test_tls12_hello_contents() -> None:
 
 
 def test_tls10_has_no_signature_algorithms_and_ssl3_no_extensions() -> None:
-    ch = read_client_hello(client_hello(Version.TLS1_0, [0x002F], server_name=SERVER_NAME))
+    ch = read_client_hello(client_hello(TLSVersion.TLS1_0, [0x002F], server_name=SERVER_NAME))
     assert ch["legacy_version"] == 0x0301 and 0x000D not in ch["extensions"]
-    ch = read_client_hello(client_hello(Version.SSL3, [0x0005], server_name=SERVER_NAME))
+    ch = read_client_hello(client_hello(TLSVersion.SSL3, [0x0005], server_name=SERVER_NAME))
     assert ch["record_versions"] == {0x0300}
     assert ch["legacy_version"] == 0x0300
     assert ch["suites"] == [0x0005, 0x00FF]  # renegotiation SCSV instead of the extension
@@ -72,7 +72,7 @@ def test_tls10_has_no_signature_algorithms_and_ssl3_no_extensions() -> None:
 
 def test_tls13_hello_contents() -> None:
     hello = client_hello(
-        Version.TLS1_3, [0x1301, 0x1302], server_name=SERVER_NAME, key_share_groups=[0x1D, 0x17]
+        TLSVersion.TLS1_3, [0x1301, 0x1302], server_name=SERVER_NAME, key_share_groups=[0x1D, 0x17]
     )
     ch = read_client_hello(hello)
     assert ch["legacy_version"] == 0x0303
@@ -85,7 +85,7 @@ def test_tls13_hello_contents() -> None:
     p256 = shares[4 + 32 :]
     assert p256[:4] == b"\x00\x17\x00\x41" and p256[4] == 4  # uncompressed P-256 point
     assert 0xFF01 not in exts
-    empty = read_client_hello(client_hello(Version.TLS1_3, [0x1301], server_name=None))
+    empty = read_client_hello(client_hello(TLSVersion.TLS1_3, [0x1301], server_name=None))
     assert empty["extensions"][0x0033] == b"\x00\x00"
     assert 0x0000 not in empty["extensions"]
 
@@ -94,7 +94,8 @@ def test_key_shares_are_fresh_and_valid() -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     def share(group: int) -> bytes:
-        hello = client_hello(Version.TLS1_3, [0x1301], server_name=None, key_share_groups=[group])
+        hello = client_hello(TLSVersion.TLS1_3, [0x1301], server_name=None,
+                             key_share_groups=[group])
         return read_client_hello(hello)["extensions"][0x0033][2 + 4 :]
 
     assert share(0x1D) != share(0x1D)
@@ -105,17 +106,17 @@ def test_key_shares_are_fresh_and_valid() -> None:
 
 @pytest.mark.parametrize("name", ["127.0.0.1", "::1", "[::1]", "", None, "."])
 def test_no_sni_for_ip_literals_and_empty(name: str | None) -> None:
-    ch = read_client_hello(client_hello(Version.TLS1_2, [0xC02F], server_name=name))
+    ch = read_client_hello(client_hello(TLSVersion.TLS1_2, [0xC02F], server_name=name))
     assert 0x0000 not in ch["extensions"]
 
 
 def test_idna_sni() -> None:
-    ch = read_client_hello(client_hello(Version.TLS1_2, [0xC02F], server_name="bücher.example"))
+    ch = read_client_hello(client_hello(TLSVersion.TLS1_2, [0xC02F], server_name="bücher.example"))
     assert ch["extensions"][0x0000].endswith(b"xn--bcher-kva.example")
 
 
-@pytest.mark.parametrize("version", [Version.TLS1_0, Version.TLS1_2, Version.TLS1_3])
-def test_never_in_the_f5_size_range(version: Version) -> None:
+@pytest.mark.parametrize("version", [TLSVersion.TLS1_0, TLSVersion.TLS1_2, TLSVersion.TLS1_3])
+def test_never_in_the_f5_size_range(version: TLSVersion) -> None:
     for n_suites in range(1, 260):
         suites = list(range(0x0001, 0x0001 + n_suites))
         ch = read_client_hello(client_hello(version, suites, server_name=SERVER_NAME))
@@ -126,7 +127,7 @@ def test_never_in_the_f5_size_range(version: Version) -> None:
 
 
 def test_huge_hello_is_split_into_records() -> None:
-    hello = client_hello(Version.TLS1_2, list(range(1, 9000)), server_name=None)
+    hello = client_hello(TLSVersion.TLS1_2, list(range(1, 9000)), server_name=None)
     ch = read_client_hello(hello)
     assert len(ch["suites"]) == 8999
     assert hello[5 + (1 << 14)] == 22  # a second record follows a full first one
@@ -137,35 +138,35 @@ def test_tlslite_parses_our_hellos() -> None:
     from tlslite.messages import ClientHello
     from tlslite.utils.codec import Parser
 
-    for version in (Version.SSL3, Version.TLS1_0, Version.TLS1_2, Version.TLS1_3):
+    for version in (TLSVersion.SSL3, TLSVersion.TLS1_0, TLSVersion.TLS1_2, TLSVersion.TLS1_3):
         hello = client_hello(
             version,
             [0x1301, 0xC02F, 0x0005],
             server_name=SERVER_NAME,
-            key_share_groups=[0x1D] if version == Version.TLS1_3 else [],
+            key_share_groups=[0x1D] if version == TLSVersion.TLS1_3 else [],
         )
         parsed = ClientHello(ssl2=False).parse(Parser(bytearray(hello[6:])))
         assert parsed.cipher_suites[:3] == [0x1301, 0xC02F, 0x0005]
-        if version >= Version.TLS1_0:
+        if version >= TLSVersion.TLS1_0:
             assert parsed.server_name == SERVER_NAME.encode()
 
 
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError):
-        client_hello(Version.TLS1_2, [], server_name=None)
+        client_hello(TLSVersion.TLS1_2, [], server_name=None)
     with pytest.raises(ValueError):
-        client_hello(Version.SSL2, [1], server_name=None)
+        client_hello(TLSVersion.SSL2, [1], server_name=None)
     with pytest.raises(ValueError):
-        client_hello(Version.TLS1_2, [0x10000], server_name=None)
+        client_hello(TLSVersion.TLS1_2, [0x10000], server_name=None)
     with pytest.raises(ValueError):
-        client_hello(Version.TLS1_2, [1], server_name=None, key_share_groups=[0x1D])
+        client_hello(TLSVersion.TLS1_2, [1], server_name=None, key_share_groups=[0x1D])
     with pytest.raises(ValueError):
         client_hello(
-            Version.TLS1_3, [0x1301], server_name=None, groups=[0x17], key_share_groups=[0x1D]
+            TLSVersion.TLS1_3, [0x1301], server_name=None, groups=[0x17], key_share_groups=[0x1D]
         )
     with pytest.raises(ValueError):
         client_hello(
-            Version.TLS1_3, [0x1301], server_name=None, groups=[0x100], key_share_groups=[0x100]
+            TLSVersion.TLS1_3, [0x1301], server_name=None, groups=[0x100], key_share_groups=[0x100]
         )
     with pytest.raises(ValueError):
         sslv2_client_hello([])
@@ -313,7 +314,7 @@ def test_no_extensions_and_ssl3() -> None:
     body = server_hello_body(version=0x0300, cipher=5, extensions=None)
     result = parse_all(record(22, handshake(2, body) + handshake(14, b""), 0x0300))
     assert isinstance(result, ServerHelloResult)
-    assert result.version == Version.SSL3 and result.extensions == ()
+    assert result.version == TLSVersion.SSL3 and result.extensions == ()
     assert not result.secure_renegotiation
 
 
@@ -349,7 +350,7 @@ def test_sslv2_server_hello_and_error() -> None:
     data = sslv2_server_hello([0x0700C0, 0x010080], cert=b"\x30\x03abc")
     result = parse_all(data)
     assert isinstance(result, ServerHelloResult)
-    assert result.version == Version.SSL2
+    assert result.version == TLSVersion.SSL2
     assert result.sslv2_cipher_kinds == (0x0700C0, 0x010080)
     assert result.cipher == 0x0700C0 and result.cipher_name == "SSL_CK_DES_192_EDE3_CBC_WITH_MD5"
     assert result.certificate_ders == (b"\x30\x03abc",)
@@ -440,7 +441,7 @@ def test_result_is_sticky() -> None:
 # --- compression, status_request and CertificateStatus ----------------------------------------
 def test_compression_and_status_request_in_the_hello() -> None:
     hello = client_hello(
-        Version.TLS1_2, [0xC02F], server_name=SERVER_NAME, compression_methods=(1, 0),
+        TLSVersion.TLS1_2, [0xC02F], server_name=SERVER_NAME, compression_methods=(1, 0),
         status_request=True,
     )
     ch = read_client_hello(hello)
@@ -448,7 +449,7 @@ def test_compression_and_status_request_in_the_hello() -> None:
     # RFC 6066 §8: status_type ocsp(1), empty responder_id_list, empty request_extensions
     assert ch["extensions"][0x0005] == b"\x01\x00\x00\x00\x00"
     assert 0x0005 not in read_client_hello(
-        client_hello(Version.TLS1_2, [0xC02F], server_name=SERVER_NAME)
+        client_hello(TLSVersion.TLS1_2, [0xC02F], server_name=SERVER_NAME)
     )["extensions"]
     # tlslite-ng reads the same
     import_tlslite()
@@ -459,11 +460,11 @@ def test_compression_and_status_request_in_the_hello() -> None:
     assert parsed.compression_methods == [1, 0]
     assert parsed.getExtension(0x0005) is not None
     with pytest.raises(ValueError):  # no extensions in SSLv3
-        client_hello(Version.SSL3, [0x0005], server_name=None, status_request=True)
+        client_hello(TLSVersion.SSL3, [0x0005], server_name=None, status_request=True)
     with pytest.raises(ValueError):
-        client_hello(Version.TLS1_2, [0x0005], server_name=None, compression_methods=(1,))
+        client_hello(TLSVersion.TLS1_2, [0x0005], server_name=None, compression_methods=(1,))
     with pytest.raises(ValueError):
-        client_hello(Version.TLS1_2, [0x0005], server_name=None, compression_methods=(0, 256))
+        client_hello(TLSVersion.TLS1_2, [0x0005], server_name=None, compression_methods=(0, 256))
 
 
 def _stapled_flight(response: bytes, *, compression: int = 0) -> bytes:

@@ -24,6 +24,7 @@ from threaded_server import tlslite_api as import_tlslite
 from mailtls.errors import ConnectRefused, ReadTimeout
 from mailtls.tls.enumeration import HelloExchange
 from mailtls.tls.hello import AlertResult, HelloParser, ServerHelloResult
+from mailtls.tls.versions import TLSVersion
 
 HOST = "127.0.0.1"
 SERVER_NAME = "mail.example.test"
@@ -249,7 +250,7 @@ async def record_flights(*, with_tlslite: bool = True) -> dict[str, dict[str, ob
 
     Returns {name: {"hex": ..., "want_flight": bool, "expect": {...}}}.
     """
-    from mailtls.tls.hello import Version, client_hello
+    from mailtls.tls.hello import client_hello
 
     out: dict[str, dict[str, object]] = {}
 
@@ -270,7 +271,7 @@ async def record_flights(*, with_tlslite: bool = True) -> dict[str, dict[str, ob
     await take(
         "openssl_tls12_dhe_rsa",
         ssl_server(server_context("rsa", ciphers="DHE-RSA-AES128-GCM-SHA256", dh=True)),
-        client_hello(Version.TLS1_2, [0x009E, 0x0033], server_name=SERVER_NAME),
+        client_hello(TLSVersion.TLS1_2, [0x009E, 0x0033], server_name=SERVER_NAME),
         _expect(version=0x0303, cipher=0x009E, dh_bits=2048, leaf_sha256=rsa_leaf, reneg=True),
     )
     await take(
@@ -278,31 +279,32 @@ async def record_flights(*, with_tlslite: bool = True) -> dict[str, dict[str, ob
         ssl_server(
             server_context("ecdsa", ciphers="ECDHE-ECDSA-AES128-GCM-SHA256", ecdh_curve="secp384r1")
         ),
-        client_hello(Version.TLS1_2, [0xC02B], server_name=SERVER_NAME),
+        client_hello(TLSVersion.TLS1_2, [0xC02B], server_name=SERVER_NAME),
         _expect(version=0x0303, cipher=0xC02B, curve=0x0018, leaf_sha256=ecdsa_leaf, reneg=True),
     )
     await take(
         "openssl_tls13_hrr",
         ssl_server(server_context("rsa")),
-        client_hello(Version.TLS1_3, [0x1301], server_name=SERVER_NAME, groups=[0x0018]),
+        client_hello(TLSVersion.TLS1_3, [0x1301], server_name=SERVER_NAME, groups=[0x0018]),
         _expect(version=0x0304, cipher=0x1301, group=0x0018, hrr=True),
     )
     await take(
         "openssl_tls13_server_hello",
         ssl_server(server_context("ecdsa")),
-        client_hello(Version.TLS1_3, [0x1302], server_name=SERVER_NAME, key_share_groups=[0x001D]),
+        client_hello(TLSVersion.TLS1_3, [0x1302], server_name=SERVER_NAME,
+                     key_share_groups=[0x001D]),
         _expect(version=0x0304, cipher=0x1302, group=0x001D, hrr=False),
     )
     await take(
         "openssl_alert_protocol_version",
         ssl_server(server_context("rsa")),
-        client_hello(Version.TLS1_0, [0x002F], server_name=SERVER_NAME),
+        client_hello(TLSVersion.TLS1_0, [0x002F], server_name=SERVER_NAME),
         _expect(alert=70),
     )
     await take(
         "openssl_tls12_hello_only",
         ssl_server(server_context("rsa", ciphers="ECDHE-RSA-AES256-GCM-SHA384")),
-        client_hello(Version.TLS1_2, [0xC030], server_name=SERVER_NAME),
+        client_hello(TLSVersion.TLS1_2, [0xC030], server_name=SERVER_NAME),
         _expect(version=0x0303, cipher=0xC030, reneg=True),
         want_flight=False,
     )
@@ -310,13 +312,13 @@ async def record_flights(*, with_tlslite: bool = True) -> dict[str, dict[str, ob
         await take(
             "tlslite_sslv3_rc4",
             tlslite_server(versions=((3, 0), (3, 0)), cipher_names=["rc4"]),
-            client_hello(Version.SSL3, [0x0005, 0x0004], server_name=SERVER_NAME),
+            client_hello(TLSVersion.SSL3, [0x0005, 0x0004], server_name=SERVER_NAME),
             _expect(version=0x0300, cipher=0x0005, leaf_sha256=rsa_leaf, reneg=True),
         )
         await take(
             "tlslite_tls10_3des",
             tlslite_server(versions=((3, 1), (3, 1)), cipher_names=["3des"]),
-            client_hello(Version.TLS1_0, [0x000A], server_name=SERVER_NAME),
+            client_hello(TLSVersion.TLS1_0, [0x000A], server_name=SERVER_NAME),
             _expect(version=0x0301, cipher=0x000A, leaf_sha256=rsa_leaf, reneg=True),
         )
     return out
