@@ -261,13 +261,12 @@ class SMTPAdapter:
     def __init__(self, conv: Conversation[SMTPDialogue]) -> None:
         self.conv = conv
 
-    async def reply(self) -> SMTPReply:
-        return expect_event(await self.conv.next_event(), SMTPReply, "an SMTP reply")
+    async def reply(self, timeout: float | None = None) -> SMTPReply:
+        return expect_event(await self.conv.next_event(timeout), SMTPReply, "an SMTP reply")
 
     async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]:
-        event = await self.conv.next_event(timeout)
-        assert isinstance(event, SMTPReply)
-        return event.raw, event.code == 220
+        reply = await self.reply(timeout)
+        return reply.raw, reply.code == 220
 
     async def command(self, verb: str, argument: str | None = None) -> SMTPReply:
         await self.conv.send(self.conv.dialogue.send_command(verb, argument))
