@@ -43,7 +43,8 @@ EXPECTED: dict[str, dict[int, set[str]]] = {
     "flawed": {
         389: {"ldap.auth.plaintext_accepted"},  # simple bind answered invalidCredentials
         21: {"ftp.auth.plaintext_accepted"},  # USER answered 331 before AUTH TLS
-        990: {"cert.expired", "cert.untrusted"},  # expired leaf without its intermediate
+        # expired leaf without its intermediate
+        990: {"cert.expired", "cert.untrusted", "cert.chain.incomplete"},
         119: {"nntp.starttls.refused", "nntp.auth.plaintext_offered",
               "nntp.auth.plaintext_accepted"},  # no TLS configured; AUTHINFO USER in plaintext
         563: {"tls.plaintext_on_implicit_port"},  # nnrpd -S without a certificate
