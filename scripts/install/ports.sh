@@ -73,6 +73,8 @@ if [ -x /usr/lib/news/bin/nnrpd ]; then
 elif [ -x "$INN_ROOT/usr/lib/news/bin/nnrpd" ]; then
     say "inn2 already extracted to $INN_ROOT"
 else
+    # a fresh machine may have no package lists yet: apt-cache would find nothing
+    apt-cache show inn2 >/dev/null 2>&1 || apt-get -o DPkg::Lock::Timeout=900 update -q
     # the shared libraries nnrpd links against (lib* dependencies of inn2): plain packages
     libs=$(apt-cache depends inn2 | awk '/^ *(Pre)?Depends: lib/ {print $2}' | sort -u)
     libs_missing=()
