@@ -1,5 +1,5 @@
 """The pure parsers of mailtls.formats.clientconfig: autoconfig XML, Thunderbird prefs.js, Apple
-.mobileconfig (plain and CMS-signed), against the sample files in fixtures/."""
+.mobileconfig (plain and CMS-signed), against the sample files in fixtures/clientconfig/."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from profile_signing import sign_profile
 from mailtls.formats.clientconfig import ConfigError, parse_config, service_for
 from mailtls.model import Protocol, SocketType
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "clientconfig"
 
 
 def _table(parsed: object) -> list[tuple[str, str, str, int, str]]:

@@ -1,5 +1,5 @@
 """A small in-process DNS server for the domain tests: UDP and TCP on a loopback address, answers
-from zone files (tests/domain/zones), the AD bit on request, SERVFAIL, REFUSED, silence
+from zone files (fixtures/zones), the AD bit on request, SERVFAIL, REFUSED, silence
 (timeouts) and truncation (TCP retry) per name. Names outside its zones are REFUSED, so nothing
 ever falls through to a real resolver.
 
@@ -25,11 +25,11 @@ import dns.rdatatype
 import dns.rrset
 import dns.zone
 
-ZONES = Path(__file__).parent / "zones"
+ZONES = Path(__file__).parents[2] / "fixtures" / "zones"
 
 
 def load_zone(name: str, substitutions: Mapping[str, str] | None = None) -> str:
-    """The text of ``zones/<name>.zone`` with every ``@@KEY@@`` replaced."""
+    """The text of ``fixtures/zones/<name>.zone`` with every ``@@KEY@@`` replaced."""
     text = (ZONES / f"{name}.zone").read_text()
     for key, value in (substitutions or {}).items():
         text = text.replace(f"@@{key}@@", value)

@@ -120,7 +120,7 @@ def free_port_on(*hosts: str) -> int:
 
 @dataclass
 class Site:
-    """The loopback servers of example.test (see zones/example.test.zone)."""
+    """The loopback servers of example.test (see fixtures/zones/example.test.zone)."""
 
     pki: TestPKI
     mx1: RunningServer

@@ -29,7 +29,7 @@ from mailtls.formats.clientconfig import (
 )
 from mailtls.model import Protocol, SocketType
 
-FIXTURES = Path(__file__).parent.parent / "client" / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "clientconfig"
 AUTOCONFIG = (FIXTURES / "config-v1.1.xml").read_bytes()
 PREFS = (FIXTURES / "prefs.js").read_bytes()
 MOBILECONFIG = (FIXTURES / "example.mobileconfig").read_bytes()

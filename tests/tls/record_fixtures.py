@@ -1,4 +1,4 @@
-"""Re-record tests/tls/fixtures/flights.json from loopback servers (test-only tool).
+"""Re-record fixtures/tls/flights.json from loopback servers (test-only tool).
 
     python tests/tls/record_fixtures.py
 
@@ -21,7 +21,7 @@ from tls_helpers import record_flights  # noqa: E402
 
 def main() -> None:
     flights = asyncio.run(record_flights())
-    path = HERE / "fixtures" / "flights.json"
+    path = HERE.parents[1] / "fixtures" / "tls" / "flights.json"
     path.write_text(json.dumps(flights, indent=1, sort_keys=True) + "\n")
     print(f"wrote {len(flights)} flights to {path}")
 

@@ -16,9 +16,10 @@ from mailtls.errors import ProtocolError
 from mailtls.tls.hello import AlertResult, HelloParser, ServerHelloResult, client_hello
 from mailtls.tls.versions import TLSVersion
 
+FLIGHTS_FILE = Path(__file__).parents[2] / "fixtures" / "tls" / "flights.json"
 FLIGHTS = [
     (bytes.fromhex(f["hex"]), bool(f["want_flight"]))
-    for f in json.loads((Path(__file__).parent / "fixtures" / "flights.json").read_text()).values()
+    for f in json.loads(FLIGHTS_FILE.read_text()).values()
 ]
 FUZZ = settings(
     max_examples=int(os.environ.get("MAILTLS_FUZZ_EXAMPLES", "300")),

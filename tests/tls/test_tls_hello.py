@@ -41,7 +41,7 @@ from mailtls.tls.hello import (
 )
 from mailtls.tls.versions import TLSVersion
 
-FIXTURES = Path(__file__).parent / "fixtures" / "flights.json"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "tls" / "flights.json"
 
 
 # --- ClientHello ----------------------------------------------------------------------------
