@@ -27,6 +27,7 @@ from mailtls.model.options import (
     ScanOptions,
     Timeouts,
 )
+from mailtls.model.ports import MAX_PORT, is_port
 
 # What a command that lacks a flag reads for it (argparse keeps a subcommand's own values over
 # these): the login of `mailtls domain`, --domain/--host outside `check`, the regression flags
@@ -295,8 +296,8 @@ def _checked_resolver(resolver: str | None) -> str | None:
 def scan_options(args: argparse.Namespace, *, ca_file: str | None) -> ScanOptions:
     """``check``, ``domain`` and ``init``: the options of the scan. ``ca_file``: --ca-file, or
     the one the --expect file names."""
-    if not 1 <= args.mta_sts_port <= 65535:
-        raise UsageError(f"port out of range 1-65535: {args.mta_sts_port}")
+    if not is_port(args.mta_sts_port):
+        raise UsageError(f"port out of range 1-{MAX_PORT}: {args.mta_sts_port}")
     checked_ca_file, resolver = _checked_ca_file(ca_file), _checked_resolver(args.resolver)
     return ScanOptions(  # the password prompt (login_credentials) after every usage check
         timeouts=timeouts(args),
@@ -319,8 +320,8 @@ def scan_options(args: argparse.Namespace, *, ca_file: str | None) -> ScanOption
 
 def client_options(args: argparse.Namespace) -> ScanOptions:
     """``client``: the options of its scans (no --slow, --relay-test or domain checks)."""
-    if not 1 <= args.https_port <= 65535:
-        raise UsageError(f"--https-port out of range 1-65535: {args.https_port}")
+    if not is_port(args.https_port):
+        raise UsageError(f"--https-port out of range 1-{MAX_PORT}: {args.https_port}")
     ca_file, resolver = _checked_ca_file(args.ca_file), _checked_resolver(args.resolver)
     return dataclasses.replace(
         CLIENT_DEFAULTS,

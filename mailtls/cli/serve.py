@@ -7,6 +7,7 @@ import sys
 
 from mailtls.cli.helpformat import HelpFormatter
 from mailtls.errors import UsageError
+from mailtls.model.ports import MAX_PORT
 
 SERVE_HELP = """\
 cases (see --list): per protocol a clean control over STARTTLS and over implicit
@@ -124,8 +125,9 @@ def run_serve_command(args: argparse.Namespace) -> int:
         for case in cases:
             print(f"{case.id:30} {case.mode:9} {case.title}")
         return 0
-    if not 0 <= args.port_base <= 65535 - 995:
-        raise UsageError(f"--port-base out of range 0-{65535 - 995}: {args.port_base}")
+    # a base, not a port: the highest port a case listens on is base + 995 (POP3S)
+    if not 0 <= args.port_base <= MAX_PORT - 995:
+        raise UsageError(f"--port-base out of range 0-{MAX_PORT - 995}: {args.port_base}")
     warning = listen_warning(args.listen)
     if warning:
         print(warning, file=sys.stderr)

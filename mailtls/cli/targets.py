@@ -12,6 +12,7 @@ import re
 
 from mailtls.errors import UsageError
 from mailtls.model import ALL_SERVICES
+from mailtls.model.ports import MAX_PORT, is_port
 
 __all__ = ["add_target_options", "apply_targets", "ehlo_name", "service_for", "split_target"]
 
@@ -60,8 +61,9 @@ def split_target(text: str) -> tuple[str, int | None]:
         return raw, None
     if port_text is None:
         return host, None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise UsageError(f"{text}: port must be 1-65535")
+    # isascii: str.isdigit also accepts digits int() refuses, such as "²"
+    if not (port_text.isascii() and port_text.isdigit()) or not is_port(int(port_text)):
+        raise UsageError(f"{text}: port must be 1-{MAX_PORT}")
     if not host:
         raise UsageError(f"{text}: no host before the port")
     return host, int(port_text)

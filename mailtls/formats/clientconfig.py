@@ -31,6 +31,7 @@ from xml.parsers import expat
 
 from mailtls.errors import UsageError
 from mailtls.model import SERVICES, Protocol, ServerSetting, Service, SocketType
+from mailtls.model.ports import is_port
 
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -231,7 +232,7 @@ def _autoconfig_server(
         port = int(port_text) if port_text else DEFAULT_PORTS[(protocol, socket is SocketType.SSL)]
     except ValueError:
         return f"{where}: port {port_text!r} is not a number, skipped"
-    if not 1 <= port <= 65535:
+    if not is_port(port):
         return f"{where}: port {port} out of range, skipped"
     username = _child(element, "username")
     return ServerSetting(
@@ -360,7 +361,7 @@ def _prefs_server(
         return f"{p + socket_key}={raw_socket!r}: unknown value, skipped"
     socket = _PREFS_SOCKET[raw_socket]
     port = prefs.get(p + "port", 0)
-    if type(port) is not int or not 0 <= port <= 65535:  # not bool: true is no port
+    if not is_port(port, zero_allowed=True):  # 0: the default port of the socket type
         return f"{p}port={port!r}: not a port, skipped"
     if port == 0:  # Thunderbird: the protocol's default for the socket type
         port = DEFAULT_PORTS[(protocol, socket is SocketType.SSL)]
@@ -541,7 +542,7 @@ def _apple_server(
         return f"{label}: no {side}MailServerHostName"
     use_ssl = payload.get(f"{side}MailServerUseSSL", False) is True
     port = payload.get(f"{side}MailServerPortNumber")
-    if port is not None and (type(port) is not int or not 1 <= port <= 65535):
+    if port is not None and not is_port(port):
         return f"{label}: {side}MailServerPortNumber {port!r} is not a port"
     ports: tuple[int, ...]
     if port is not None:

@@ -28,6 +28,7 @@ import dns.rdatatype
 import dns.resolver
 
 from mailtls.errors import DNSError, DNSRefused, DNSServerFailure, DNSTimeout, UsageError
+from mailtls.model.ports import MAX_PORT, is_port
 
 ANSWER = "answer"  # at least one record of the type asked for
 NXDOMAIN = "nxdomain"  # the name does not exist
@@ -77,8 +78,8 @@ def _port(text: str, original: str) -> int:
         port = int(text)
     except ValueError:
         raise UsageError(f"--resolver: not a port number in {original!r}") from None
-    if not 1 <= port <= 65535:
-        raise UsageError(f"--resolver: port out of range 1-65535 in {original!r}")
+    if not is_port(port):
+        raise UsageError(f"--resolver: port out of range 1-{MAX_PORT} in {original!r}")
     return port
 
 

@@ -54,6 +54,7 @@ from mailtls.model import (
     TLSMode,
 )
 from mailtls.model.exitcodes import FAILURES, OK, UNKNOWN
+from mailtls.model.ports import MAX_PORT, is_port
 from mailtls.pki.x509 import days_left
 from mailtls.tls.versions import TLSVersion
 
@@ -196,8 +197,8 @@ def _ports(table: Mapping[str, Any], key: str, bad: Any, prefix: str) -> tuple[P
         if isinstance(item, bool) or not isinstance(item, int | str):
             raise bad(prefix + key, f"not a port or service name: {item!r}")
         if isinstance(item, int):
-            if not 1 <= item <= 65535:
-                raise bad(prefix + key, f"port out of range 1-65535: {item}")
+            if not is_port(item):
+                raise bad(prefix + key, f"port out of range 1-{MAX_PORT}: {item}")
             out.append(item)
         else:
             name = item.strip().lower()

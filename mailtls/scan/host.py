@@ -29,6 +29,7 @@ from mailtls.model import (
     Service,
 )
 from mailtls.model.options import DEFAULTS, ScanOptions
+from mailtls.model.ports import MAX_PORT, is_port
 from mailtls.net.budget import (
     BASIC,
     ConnectionBudget,
@@ -134,8 +135,8 @@ def parse_port(text: str) -> int:
         port = int(text.strip())
     except ValueError:
         raise UsageError(f"not a port number: {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise UsageError(f"port out of range 1-65535: {port}")
+    if not is_port(port):
+        raise UsageError(f"port out of range 1-{MAX_PORT}: {port}")
     return port
 
 
