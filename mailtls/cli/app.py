@@ -284,7 +284,7 @@ def _demo(args: argparse.Namespace) -> int:
     code = demo_exit_code(report)  # 0: the demo worked (the flawed host fails by design)
     report_interruption(report)
     _emit(report, args, code)
-    if args.format == "text" and not getattr(args, "output_file", None):
+    if args.format == "text" and not args.output_file:
         print(demo_outcome(code, report))
     return code
 
@@ -331,7 +331,7 @@ def _interrupted(name: str, args: argparse.Namespace | None) -> int:
     from mailtls.cli.stdout import OutputError, finish_output
 
     print(f"mailtls: interrupted by {name}", file=sys.stderr)
-    if args is not None and getattr(args, "format", None) == "nagios":
+    if args is not None and args.format == "nagios":  # None: interrupted while parsing
         try:
             sys.stdout.write(f"MAILTLS UNKNOWN - interrupted by {name} before any result\n")
             sys.stdout.flush()

@@ -31,7 +31,8 @@ from mailtls.model.ports import MAX_PORT, is_port
 
 # What a command that lacks a flag reads for it (argparse keeps a subcommand's own values over
 # these): the login of `mailtls domain`, --domain/--host outside `check`, the regression flags
-# outside `check`/`domain`, the output flags of `init`.
+# outside `check`/`domain`, the output flags of the commands without them (`init`, `demo`,
+# `rules`, ...), the target flags outside `check`, `check --db` (fleet) everywhere else.
 ABSENT: dict[str, object] = {
     "hosts": [],
     "user": None,
@@ -45,6 +46,13 @@ ABSENT: dict[str, object] = {
     "fail_on": FailOn.WARN.value,
     "no_color": False,
     "verbose": False,
+    "format": None,
+    "outputs": (),
+    "output_file": None,
+    "quiet": False,
+    "starttls": None,
+    "implicit": None,
+    "db": None,
     "family": DEFAULTS.family,
     "ehlo": DEFAULTS.ehlo,
 }

@@ -195,8 +195,6 @@ def parse_outputs(values: list[str] | None) -> tuple[Output, ...]:
 
 def prepare_outputs(args: argparse.Namespace) -> None:
     """Check the output options before any scanning (a typo must not cost a scan)."""
-    if not hasattr(args, "outputs"):
-        return
     args.outputs = parse_outputs(args.outputs)
     if args.output_file:
         check_writable(args.output_file, f"-o {args.output_file}")
@@ -205,17 +203,16 @@ def prepare_outputs(args: argparse.Namespace) -> None:
 
 
 def _fail_on(args: argparse.Namespace) -> FailOn:
-    return FailOn(getattr(args, "fail_on", FailOn.WARN.value))
+    return FailOn(args.fail_on)
 
 
 def write_outputs(report: Report, code: int, args: argparse.Namespace, *,
                   interrupted: bool = False) -> None:
     """Every ``--output FORMAT=FILE`` of the run, from the one report."""
-    outputs: tuple[Output, ...] = tuple(getattr(args, "outputs", ()) or ())
+    outputs: tuple[Output, ...] = tuple(args.outputs or ())
     for o in outputs:
         write_output(o.path, render(report, code, o.format, fail_on=_fail_on(args),
-                                    verbose=getattr(args, "verbose", False),
-                                    interrupted=interrupted))
+                                    verbose=args.verbose, interrupted=interrupted))
 
 
 def emit(report: Report, code: int, args: argparse.Namespace, *,
@@ -226,16 +223,15 @@ def emit(report: Report, code: int, args: argparse.Namespace, *,
     if fmt == "nagios" and interrupted:
         code = UNKNOWN
     write_outputs(report, code, args, interrupted=interrupted)
-    target = getattr(args, "output_file", None)
+    target = args.output_file
     if fmt != "text" or target:
         write_output(target or "-", render(report, code, fmt, fail_on=_fail_on(args),
-                                           verbose=getattr(args, "verbose", False),
-                                           interrupted=interrupted))
+                                           verbose=args.verbose, interrupted=interrupted))
     else:
         from mailtls.render.terminal import make_console, render_terminal
 
-        console = make_console(color=False if getattr(args, "no_color", False) else None)
-        render_terminal(report, console, verbose=getattr(args, "verbose", False), exit_code=code)
+        console = make_console(color=False if args.no_color else None)
+        render_terminal(report, console, verbose=args.verbose, exit_code=code)
     sys.stdout.flush()
     return code
 

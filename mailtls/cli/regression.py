@@ -276,8 +276,8 @@ def report_interruption(report: Report) -> bool:
     return True
 
 
-def _progress_wanted(args: argparse.Namespace | None = None) -> bool:
-    if args is not None and getattr(args, "quiet", False):
+def _progress_wanted(args: argparse.Namespace) -> bool:
+    if args.quiet:
         return False
     return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
 
@@ -290,7 +290,7 @@ def _run_batch(request: ScanRequest, args: argparse.Namespace, prepared: Prepare
     jsonl = args.format == "jsonl"
     codes: list[int] = []
     # JSON Lines stream host by host: to -o FILE when given, else to standard output
-    target = getattr(args, "output_file", None)
+    target = args.output_file
     sink = open(target, "w", encoding="utf-8") if jsonl and target else sys.stdout  # noqa: SIM115
 
     with progress(len(request.hosts) + len(request.domains),
@@ -317,7 +317,7 @@ def _run_batch(request: ScanRequest, args: argparse.Namespace, prepared: Prepare
 
     if jsonl:
         code = worst_code(*codes) if codes else UNKNOWN
-        if getattr(args, "outputs", ()):
+        if args.outputs:
             from mailtls.cli.output import write_outputs
 
             whole, _ = finish(result.report, prepared, fail_on,

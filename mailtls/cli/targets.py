@@ -82,7 +82,7 @@ def service_for(port: int, starttls: str | None, implicit: str | None, target: s
 
 def apply_targets(args: argparse.Namespace) -> None:
     """Turn ``HOST:PORT`` targets into host names and ``--service`` entries (in place)."""
-    starttls, implicit = getattr(args, "starttls", None), getattr(args, "implicit", None)
+    starttls, implicit = args.starttls, args.implicit
     hosts: list[str] = []
     ports: set[int] = set()
     for target in args.hosts:

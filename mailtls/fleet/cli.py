@@ -199,7 +199,7 @@ def _seconds(text: str) -> float:
 
 def wants_db(args: argparse.Namespace) -> bool:
     """``fleet submit`` and ``check --db`` go through ``run_with_db``."""
-    return args.command == "fleet" or bool(getattr(args, "db", None))
+    return args.command == "fleet" or bool(args.db)
 
 
 _opened: list[Database] = []
@@ -226,7 +226,7 @@ def _fleet_command(args: argparse.Namespace, check: Callable[[argparse.Namespace
                    render: Renderer) -> int:
     if args.command == "worker":
         return _worker(args)
-    sub = getattr(args, "fleet_command", None)
+    sub = args.fleet_command  # None: `mailtls fleet` alone
     if sub == "submit":
         from mailtls.fleet.urls import broker_url, database_url
 
@@ -253,7 +253,7 @@ def _open_db(args: argparse.Namespace) -> Database:
     from mailtls.fleet.db import Database
     from mailtls.fleet.urls import database_url
 
-    url = database_url(getattr(args, "db", None))
+    url = database_url(args.db)
     assert url is not None
     db = Database(url)
     _opened.append(db)
@@ -304,15 +304,15 @@ def run_with_db(request: Any, args: argparse.Namespace, prepared: Any, *,
     if prepared.expectations is not None or prepared.baseline is not None:
         raise UsageError("--expect and --baseline cannot be used with --db (compare stored "
                          "runs with `mailtls fleet diff`)")
-    domain_mode = args.command == "domain" or getattr(args, "domain", False)
-    options = options_of(request, fail_on=getattr(args, "fail_on", "warn"),
+    domain_mode = args.command == "domain" or args.domain
+    options = options_of(request, fail_on=args.fail_on,
                          domain_mode=domain_mode)
     names = list(request.domains if domain_mode else request.hosts)
     if args.command == "fleet":
         options["max_attempts"] = args.max_attempts
         return _submit(args, options, names)
     _need_fleet()
-    if not getattr(args, "targets", None):
+    if not args.targets:
         raise UsageError("--db needs --targets FILE (a run of many targets)")
     try:
         return _embedded(request, args, options, names, output)
