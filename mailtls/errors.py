@@ -28,6 +28,11 @@ class ReplyTooLong(ProtocolError):
     """A multi-line reply exceeded the dialogue's line-count or byte limit (an endless reply)."""
 
 
+class ReceiveLimitExceeded(ReplyTooLong):
+    """One connection received more bytes or lines than its receive budget allows
+    (``mailtls.net.receive``): an endless stream, whatever the dialogue made of it."""
+
+
 class SessionRejected(ProtocolError):
     """The server ended or refused the session mid-dialogue (SMTP 421, IMAP BYE, ...):
     usually rate limiting, not a protocol violation; reported as could-not-test."""
@@ -57,6 +62,11 @@ class ConnectTimeout(NetworkError):
 
 class Unreachable(NetworkError):
     """ICMP unreachable / no route / local permission error."""
+
+
+class DeadlinePassed(NetworkError):
+    """The connection's deadline (its turn of the scan deadline) passed before the step could
+    finish: nothing is known about the server from it."""
 
 
 class ReadTimeout(NetworkError):

@@ -50,18 +50,24 @@ def test_no_script_stops_disables_or_reconfigures_a_service(path: Path) -> None:
 
 @pytest.mark.parametrize("path", sorted((SCRIPTS / "install").glob("*.sh")),
                          ids=lambda p: p.name)
-def test_install_scripts_are_idempotent_and_start_no_service(path: Path) -> None:
-    """Each installs only what is missing (dpkg-query first), says what it installs, and keeps
+def test_install_scripts_install_through_the_one_apt_library(path: Path) -> None:
+    """No install script calls apt-get install itself: scripts/lib/apt.sh is the one way in."""
+    code = "\n".join(line for _, line in _code_lines(path))
+    assert 'source "$(dirname "$0")/../lib/apt.sh"' in code
+    assert not re.search(r"apt-get\s+(?:-\S+\s+)*install", code)
+    assert path.stat().st_mode & stat.S_IXUSR
+
+
+def test_the_apt_library_is_idempotent_and_starts_no_service() -> None:
+    """It installs only what is missing (dpkg-query first), says what it installs, and keeps
     maintainer scripts from starting a service with a policy-rc.d of its own only if there is
     none (and removes only that one)."""
-    text = path.read_text()
-    if "apt-get install" not in text:
-        return
+    text = (SCRIPTS / "lib" / "apt.sh").read_text()
     assert "dpkg-query" in text, "must check what is installed before installing"
-    assert re.search(r"(?:say|echo)\s+\"[^\"]*installing", text), "must say what it installs"
-    if "policy-rc.d" in text:
-        assert "[ ! -e /usr/sbin/policy-rc.d ]" in text
-    assert path.stat().st_mode & stat.S_IXUSR
+    assert re.search(r"apt_say\s+\"installing", text), "must say what it installs"
+    assert "[ ! -e /usr/sbin/policy-rc.d ]" in text
+    assert re.search(r'if \[ -n "\$_apt_policy_ours" \]; then rm -f /usr/sbin/policy-rc.d', text)
+    assert "--force-confold" in text, "must keep every existing configuration file"
 
 
 def test_the_test_script_runs_every_install_script_and_ci_runs_the_test_script() -> None:

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -23,6 +24,7 @@ from mailtls.cli.options import (
     add_scan_options,
     scan_options,
 )
+from mailtls.cli.runclock import command_started
 from mailtls.errors import MailTLSError, UsageError
 from mailtls.model import Report
 from mailtls.model.exitcodes import UNKNOWN, FailOn, exit_code
@@ -258,6 +260,7 @@ def _check(args: argparse.Namespace) -> int:
         plan=plan,
         addresses=addresses,
         options=scan_options(args, ca_file=prepared.ca_file),
+        started=command_started(args.entered),  # --timeout is the command's, start-up included
     )
     from mailtls.fleet.cli import run_with_db, wants_db
 
@@ -298,6 +301,7 @@ def _rules(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    entered = time.monotonic()
     from mailtls.cli.stdout import OutputError, finish_output
     from mailtls.scan.interrupt import Interrupted, raise_pending
 
@@ -305,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        args.entered = entered  # where --timeout counts from (mailtls.cli.runclock.command_started)
         raise_pending()  # SIGINT/SIGTERM during start-up (mailtls.launch)
         code = _run(parser, args)
     except OutputError as exc:  # stdout: a reader gone (EPIPE), a full disk, ...

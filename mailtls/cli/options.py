@@ -143,8 +143,9 @@ def add_scan_options(p: argparse.ArgumentParser) -> None:
         type=positive,
         default=None,
         metavar="S",
-        help=f"overall deadline of the scan in seconds (default {DEFAULT_DEADLINE:g}; "
-        f"{SLOW_DEADLINE:g} with --slow)",
+        help=f"overall deadline in seconds, start-up included (default {DEFAULT_DEADLINE:g}; "
+        f"{SLOW_DEADLINE:g} with --slow); every port's basic probe gets a share of it before "
+        "the deeper probes run",
     )
     p.add_argument(
         "--connect-timeout",

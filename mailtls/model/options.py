@@ -21,11 +21,19 @@ SLOW_DEADLINE = 600.0  # ... and with --slow, unless --timeout says otherwise
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Per-step limits in seconds (httpx's Timeout, with the names of our steps)."""
+    """Per-step limits in seconds (httpx's Timeout, with the names of our steps), and the point
+    in time (``time.monotonic()``) by which a connection must be done with everything.
+
+    ``deadline`` is the caller's turn (``mailtls.scan.host`` gives each port's basic probe a
+    share of the scan's time, and the deep probes the rest): every connection opened with these
+    timeouts gets a ``ReceiveBudget`` (``mailtls.net.receive``) with this deadline, so no step
+    of it can outlast the turn.
+    """
 
     connect: float = 5.0
     read: float = 10.0
     handshake: float = 10.0
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ Foreign exceptions (httpx, ssl, OSError) are translated here into ``mailtls.erro
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import ssl
@@ -73,8 +74,15 @@ async def https_get(
         write=timeouts.read, pool=timeouts.connect,
     )
     where = f"{host} ({literal} port {port})"
+    # httpx's read timeout is per socket read: a body dripped a byte at a time would pass it
+    # for ever. The whole exchange gets connect + handshake + read, cut to timeouts.deadline;
+    # httpcore caps the status line and headers (100 KiB), max_bytes the body.
+    total = timeouts.connect + timeouts.handshake + timeouts.read
+    if timeouts.deadline is not None:
+        total = max(0.0, min(total, timeouts.deadline - time.monotonic()))
     try:
         async with (
+            asyncio.timeout(total),
             httpx.AsyncClient(
                 verify=context, timeout=timeout, follow_redirects=False, trust_env=False,
                 http2=False,
@@ -106,6 +114,8 @@ async def https_get(
                 peer_chain_der=chain,
                 seconds=round(time.monotonic() - started, 4),
             )
+    except TimeoutError:
+        raise ReadTimeout(f"{where}: no complete response within {total:g} s") from None
     except httpx.ConnectTimeout:
         raise ConnectTimeout(f"{where}: no connection within {timeouts.connect:g} s") from None
     except httpx.ReadTimeout:

@@ -22,6 +22,7 @@ from mailtls.errors import (
     ConnectionClosed,
     ConnectRefused,
     ConnectTimeout,
+    DeadlinePassed,
     HandshakeTimeout,
     NameNotResolved,
     NetworkError,
@@ -31,6 +32,7 @@ from mailtls.errors import (
 )
 from mailtls.model.options import Timeouts as Timeouts  # re-exported; model/options.py owns it
 from mailtls.net.budget import AddressBudget, take_slot
+from mailtls.net.receive import ReceiveBudget
 
 READ_CHUNK = 16384
 
@@ -160,6 +162,10 @@ def _settle(
 def _map_connect_error(exc: OSError, where: str) -> NetworkError:
     if isinstance(exc, ConnectionRefusedError):
         return ConnectRefused(f"{where}: connection refused")
+    if isinstance(exc, ConnectionResetError) or exc.errno == errno.ECONNRESET:
+        # The handshake completed (something listens) and the reset came before we looked.
+        return ConnectionClosed(f"{where}: the server reset the connection as soon as it "
+                                "accepted it")
     if isinstance(exc, TimeoutError):
         return ConnectTimeout(f"{where}: no answer to connect (filtered?)")
     if exc.errno in _UNREACHABLE_ERRNOS:
@@ -187,18 +193,25 @@ def _map_tls_error(exc: BaseException) -> TLSHandshakeError:
 
 
 class Stream:
-    """A connected TCP stream that can be upgraded to TLS in place."""
+    """A connected TCP stream that can be upgraded to TLS in place.
+
+    Every read is charged to the stream's ``ReceiveBudget`` (bytes and lines, plaintext and TLS
+    application data alike) and every wait is cut to its deadline: the one place where the
+    bounds of a conversation are enforced, whichever probe reads.
+    """
 
     def __init__(
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         timeouts: Timeouts,
+        budget: ReceiveBudget | None = None,
         slot: AddressBudget | None = None,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self._timeouts = timeouts
+        self.budget = budget if budget is not None else ReceiveBudget(deadline=timeouts.deadline)
         self._closed = False
         self._slot = slot  # the connection budget's slot, given back on close
 
@@ -206,26 +219,36 @@ class Stream:
     def timeouts(self) -> Timeouts:
         return self._timeouts
 
+    def time_left(self) -> float | None:
+        """Seconds left before the budget's deadline (None: no deadline)."""
+        return self.budget.remaining()
+
     async def read(self, timeout: float | None = None) -> bytes:
-        """Whatever the peer sent next (at most one chunk). ReadTimeout / ConnectionClosed."""
-        limit = self._timeouts.read if timeout is None else timeout
+        """Whatever the peer sent next (at most one chunk). ReadTimeout / ConnectionClosed /
+        ReceiveLimitExceeded (the budget's bytes or lines are used up)."""
+        limit, cut = self.budget.clamp(self._timeouts.read if timeout is None else timeout)
         try:
+            if limit <= 0:
+                raise TimeoutError
             async with asyncio.timeout(limit):
                 data = await self._reader.read(READ_CHUNK)
         except TimeoutError:
-            raise ReadTimeout(f"no data from the server within {limit:g} s") from None
+            raise ReadTimeout(f"no data from the server within {limit:g} s"
+                              + (_TURN_OVER if cut else "")) from None
         except ssl.SSLError as exc:
             raise ConnectionClosed(f"TLS error while reading: {exc.reason or exc}") from None
         except OSError as exc:
             raise ConnectionClosed(f"connection lost: {exc.strerror or exc}") from None
         if not data:
             raise ConnectionClosed("the server closed the connection")
+        self.budget.charge(data)
         return data
 
     async def write(self, data: bytes) -> None:
+        limit, _cut = self.budget.clamp(self._timeouts.read)
         try:
             self._writer.write(data)
-            async with asyncio.timeout(self._timeouts.read):
+            async with asyncio.timeout(limit):
                 await self._writer.drain()
         except TimeoutError:
             raise ReadTimeout("the server does not accept our data (send buffer full)") from None
@@ -246,8 +269,11 @@ class Stream:
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str | None) -> float:
         """Upgrade in place; returns the handshake time in seconds."""
         started = time.monotonic()
+        limit, cut = self.budget.clamp(self._timeouts.handshake)
         try:
-            async with asyncio.timeout(self._timeouts.handshake):
+            if limit <= 0:
+                raise TimeoutError
+            async with asyncio.timeout(limit):
                 await self._writer.start_tls(
                     context,
                     server_hostname=server_hostname,
@@ -255,7 +281,7 @@ class Stream:
                 )
         except TimeoutError:
             raise HandshakeTimeout(
-                f"TLS handshake did not finish within {self._timeouts.handshake:g} s"
+                f"TLS handshake did not finish within {limit:g} s" + (_TURN_OVER if cut else "")
             ) from None
         except (OSError, ssl.SSLError, EOFError, asyncio.IncompleteReadError) as exc:
             raise _map_tls_error(exc) from None
@@ -276,33 +302,61 @@ class Stream:
             return
         self._closed = True
         try:
+            # A peer that resets or skips close_notify can make wait_closed raise or hang; past
+            # the deadline there is no time to wait for it at all.
+            wait, _cut = self.budget.clamp(1.0)
+            if wait <= 0.05:
+                with contextlib.suppress(Exception):
+                    self._writer.transport.abort()
+                return
             with contextlib.suppress(Exception):
                 self._writer.close()
-            # A peer that resets or skips close_notify can make wait_closed raise or hang.
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(1.0):
+                async with asyncio.timeout(wait):
                     await self._writer.wait_closed()
+            if not self._writer.transport.is_closing():  # pragma: no cover - belt and braces
+                self._writer.transport.abort()
         finally:  # the slot is free once the connection is gone (also when cancelled)
             if self._slot is not None:
                 self._slot.release()
                 self._slot = None
 
 
-async def open_stream(address: str, port: int, timeouts: Timeouts) -> Stream:
+_TURN_OVER = " (the time this probe had left before the scan deadline)"
+
+
+async def open_stream(
+    address: str, port: int, timeouts: Timeouts, budget: ReceiveBudget | None = None
+) -> Stream:
     """TCP connect to an IP address; TLS, if any, is started by the caller with ``start_tls``.
 
-    Under a connection budget (``mailtls.net.budget``) this first waits for a slot for
-    ``address``; the connect timeout starts once the slot is there, and ``Stream.close``
-    gives the slot back."""
+    The stream gets ``budget``, or a fresh default one with ``timeouts.deadline``. Under a
+    connection budget (``mailtls.net.budget``) this first waits for a slot for ``address``
+    (no longer than the deadline); the connect timeout starts once the slot is there, and
+    ``Stream.close`` gives the slot back."""
     where = f"{address} port {port}"
-    slot = await take_slot(address)
+    budget = budget if budget is not None else ReceiveBudget(deadline=timeouts.deadline)
+    left = budget.remaining()
     try:
-        async with asyncio.timeout(timeouts.connect):
-            reader, writer = await asyncio.open_connection(address, port, limit=1 << 20)
+        if left is not None and left <= 0:
+            raise TimeoutError
+        async with asyncio.timeout(left):
+            slot = await take_slot(address)
+    except TimeoutError:
+        raise DeadlinePassed(f"{where}: no connection slot free in time{_TURN_OVER}") from None
+    limit, cut = budget.clamp(timeouts.connect)
+    try:
+        if limit <= 0:
+            raise TimeoutError
+        async with asyncio.timeout(limit):
+            # The StreamReader's own buffer stays small: we read in chunks as data comes.
+            reader, writer = await asyncio.open_connection(address, port, limit=1 << 16)
     except TimeoutError:
         if slot is not None:
             slot.release()
-        raise ConnectTimeout(f"{where}: no answer within {timeouts.connect:g} s") from None
+        if cut:  # the turn ended, not the connect timeout: this says nothing about the port
+            raise DeadlinePassed(f"{where}: no time left to connect{_TURN_OVER}") from None
+        raise ConnectTimeout(f"{where}: no answer within {limit:g} s") from None
     except OSError as exc:
         if slot is not None:
             slot.release()
@@ -311,4 +365,4 @@ async def open_stream(address: str, port: int, timeouts: Timeouts) -> Stream:
         if slot is not None:
             slot.release()
         raise
-    return Stream(reader, writer, timeouts, slot)
+    return Stream(reader, writer, timeouts, budget, slot)

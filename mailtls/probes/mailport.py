@@ -12,6 +12,8 @@ from mailtls.errors import (
     ConnectionClosed,
     ConnectRefused,
     ConnectTimeout,
+    DeadlinePassed,
+    HandshakeTimeout,
     MailTLSError,
     NetworkError,
     ProtocolError,
@@ -49,6 +51,11 @@ from mailtls.proto.smtp import SMTPDialogue
 
 # How long an implicit-TLS port that failed its handshake is watched for a plaintext greeting.
 PLAINTEXT_SNIFF_SECONDS = 3.0
+# When its turn is short, a silent STARTTLS port keeps this share of what is left (at least
+# MIN_TLS_TRY_SECONDS) for the TLS handshake tried in case it speaks implicit TLS: a TLS
+# listener answers a ClientHello at once, so a short try tells as much as a long one.
+TLS_TRY_SHARE = 0.25
+MIN_TLS_TRY_SECONDS = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,10 +65,16 @@ class ProbeOptions:
     scan: ScanOptions
     # time.monotonic() of the scan deadline: deep probes stop starting connections before it
     deadline: float | None = None
+    # time.monotonic() by which this probe's turn ends (the basic probe's share of the scan,
+    # mailtls.scan.host.Turns); None: the scan deadline
+    turn: float | None = None
 
     @property
     def timeouts(self) -> Timeouts:
-        return self.scan.timeouts
+        """The scan's timeouts, with the turn (or the scan deadline) as every connection's
+        deadline (``mailtls.net.receive.ReceiveBudget``)."""
+        end = self.turn if self.turn is not None else self.deadline
+        return dataclasses.replace(self.scan.timeouts, deadline=end)
 
     @property
     def ca_file(self) -> str | None:
@@ -201,7 +214,8 @@ async def _dialogue(
         await _handshake(stream, endpoint, recorder, context, options.trust_store)
 
     try:
-        recorder.greeting, recorder.greeting_ok = await adapter.greeting()
+        recorder.greeting, recorder.greeting_ok = await adapter.greeting(
+            _greeting_wait(stream, implicit))
     except ReadTimeout as timeout:
         if implicit or adapter.conv.dialogue.pending():
             raise  # it spoke, too slowly: no TLS listener waits for our ClientHello
@@ -269,6 +283,17 @@ async def _dialogue(
     await _polite_quit(adapter)
 
 
+def _greeting_wait(stream: Stream, implicit: bool) -> float:
+    """The read timeout, cut so that a silent STARTTLS port still gets its TLS try in its turn."""
+    read = stream.timeouts.read
+    left = stream.time_left()
+    if implicit or left is None:
+        return read
+    reserve = min(stream.timeouts.handshake, max(MIN_TLS_TRY_SECONDS, left * TLS_TRY_SHARE),
+                  left / 2)
+    return max(0.0, min(read, left - reserve))
+
+
 async def _polite_quit(adapter: Adapter | PortAdapter) -> None:
     with contextlib.suppress(MailTLSError):
         await adapter.quit()
@@ -286,9 +311,16 @@ async def _attempt(
         recorder.state = PortState.REFUSED
         recorder.fail("refused", str(exc))
         return
+    except DeadlinePassed as exc:  # its turn was over before the connection was made
+        recorder.fail("deadline", str(exc))
+        return
     except ConnectTimeout as exc:
         recorder.state = PortState.FILTERED
         recorder.fail("filtered", str(exc))
+        return
+    except ConnectionClosed as exc:  # accepted, then reset before a word: open, and broken
+        recorder.state = PortState.OPEN
+        recorder.fail("closed", str(exc))
         return
     except (Unreachable, NetworkError) as exc:
         recorder.state = PortState.UNREACHABLE
@@ -298,6 +330,17 @@ async def _attempt(
     context = client_context(verify=verify, ca_file=options.ca_file)
     try:
         await _dialogue(stream, endpoint, recorder, options, context)
+    except HandshakeTimeout as exc:
+        if endpoint.service.tls_mode is not TLSMode.IMPLICIT or recorder.greeting:
+            recorder.tls = None
+            recorder.tls_error = str(exc)
+            recorder.fail("tls_handshake", str(exc))
+        else:
+            # Silent on an implicit-TLS port: our ClientHello is its first word to answer, and
+            # no answer is no greeting (a plaintext or broken server fails the handshake fast).
+            recorder.tls = None
+            recorder.fail("greeting_timeout",
+                          f"the server never answered the TLS ClientHello ({exc})")
     except TLSHandshakeError as exc:
         if exc.verify_code is not None:
             raise

@@ -68,7 +68,7 @@ class LDAPAdapter:
                 continue
             return event, entries
 
-    async def greeting(self) -> tuple[tuple[str, ...], bool]:
+    async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]:
         return (), True  # the client speaks first
 
     async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
@@ -119,8 +119,8 @@ class FTPAdapter:
     def __init__(self, conv: Conversation[FTPDialogue]) -> None:
         self.conv = conv
 
-    async def reply(self) -> FTPReply:
-        event = expect_event(await self.conv.next_event(), FTPReply, "an FTP reply")
+    async def reply(self, timeout: float | None = None) -> FTPReply:
+        event = expect_event(await self.conv.next_event(timeout), FTPReply, "an FTP reply")
         return event
 
     async def command(self, verb: str, argument: str | None = None,
@@ -131,10 +131,10 @@ class FTPAdapter:
             raise SessionRejected(f"{verb} answered {reply.raw[0]}")
         return reply
 
-    async def greeting(self) -> tuple[tuple[str, ...], bool]:
+    async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]:
         raw: list[str] = []
         for _ in range(MAX_INTERIM):
-            reply = await self.reply()
+            reply = await self.reply(timeout)
             raw.extend(reply.raw)
             if not 100 <= reply.code < 200:
                 return tuple(raw), reply.code == 220
@@ -173,8 +173,8 @@ class NNTPAdapter:
     def __init__(self, conv: Conversation[NNTPDialogue]) -> None:
         self.conv = conv
 
-    async def response(self) -> NNTPResponse:
-        event = expect_event(await self.conv.next_event(), NNTPResponse, "an NNTP response")
+    async def response(self, timeout: float | None = None) -> NNTPResponse:
+        event = expect_event(await self.conv.next_event(timeout), NNTPResponse, "an NNTP response")
         return event
 
     async def command(self, verb: str, argument: str | None = None, *,
@@ -185,8 +185,8 @@ class NNTPAdapter:
             raise SessionRejected(f"{verb} answered {response.raw[0]}")
         return response
 
-    async def greeting(self) -> tuple[tuple[str, ...], bool]:
-        response = await self.response()
+    async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]:
+        response = await self.response(timeout)
         return response.raw, response.code in (200, 201)
 
     async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
@@ -218,7 +218,7 @@ class HTTPAdapter:
         self.conv = conv
         self.host = host
 
-    async def greeting(self) -> tuple[tuple[str, ...], bool]:
+    async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]:
         return (), True  # the client speaks first
 
     async def head(self, path: str = "/") -> HTTPResponse:

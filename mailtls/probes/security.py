@@ -220,7 +220,7 @@ async def _send_pipelined(adapter: Adapter, parts: Sequence[bytes]) -> None:
         adapter.conv.recorder.note(Direction.CLIENT, decode_line(part.rstrip(b"\r\n")))
     adapter.conv.recorder.note(Direction.NOTE, f"the {len(parts)} lines above went out in "
                                                "one write")
-    await adapter.conv.stream.write(b"".join(parts))
+    await adapter.conv.write(b"".join(parts))
 
 
 async def _listen(

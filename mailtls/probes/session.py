@@ -147,31 +147,44 @@ class Conversation(Generic[D]):
         self.recorder = recorder
         self._events: list[object] = []
         self._partial_since: float | None = None  # arrival of an unfinished reply's first bytes
+        self._asked_at: float | None = None  # when the last command went out (None: not yet)
 
     async def send(self, data: bytes, shown: str | None = None) -> None:
         self.recorder.note(Direction.CLIENT, shown if shown is not None else _shown(data))
+        await self.write(data)
+
+    async def write(self, data: bytes) -> None:
+        """Send without a transcript line (the caller noted it); the answer's time starts now."""
         await self.stream.write(data)
+        self._asked_at = time.monotonic()
 
     async def next_event(self, timeout: float | None = None) -> object:
         """The next complete reply. ``timeout`` (default: the read timeout) bounds the whole
-        reply, not the gap between bytes: a server that drips its greeting one byte a second
-        is as unusable as a silent one."""
+        answer to the last command sent, not the gap between bytes nor each event: a server
+        that drips its greeting one byte a second, or answers with untagged lines that never
+        end, is as unusable as a silent one. (The stream's ``ReceiveBudget`` bounds the bytes,
+        the lines and the turn's deadline; the dialogue bounds each line and reply.)"""
         limit = self.stream.timeouts.read if timeout is None else timeout
-        deadline = time.monotonic() + limit
+        if self._asked_at is None:  # the greeting: its time starts when we begin to wait
+            self._asked_at = time.monotonic()
+        deadline = self._asked_at + limit
         while not self._events:
             remaining = deadline - time.monotonic()
             try:
                 if remaining <= 0:
                     raise ReadTimeout("")
                 data = await self.stream.read(remaining)
-            except ReadTimeout:
+            except ReadTimeout as exc:
+                # What was really waited: the turn's deadline may have cut the read timeout.
+                waited = f"{time.monotonic() - self._asked_at:.1f} s"
+                turn = " (the probe's turn ended)" if "scan deadline" in str(exc) else ""
                 partial = self.dialogue.pending()
                 if not partial:
-                    raise ReadTimeout(f"no reply from the server within {limit:g} s") from None
+                    raise ReadTimeout(f"no reply from the server within {waited}{turn}") from None
                 self.recorder.note(Direction.SERVER, decode_line(partial[:200]) + " [incomplete]",
                                    at=self._partial_since)
                 raise ReadTimeout(
-                    f"the reply did not complete within {limit:g} s "
+                    f"the reply did not complete within {waited}{turn} "
                     f"({len(partial)} byte(s) received)"
                 ) from None
             now = time.monotonic()
@@ -229,7 +242,7 @@ class MailAdapter(Protocol):
     preauth: bool  # IMAP greeted with PREAUTH (always False elsewhere)
     greeting_caps: frozenset[str] | None  # IMAP CAPABILITY in the greeting (None elsewhere)
 
-    async def greeting(self) -> tuple[tuple[str, ...], bool]: ...
+    async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]: ...
 
     async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]: ...
 
@@ -248,11 +261,11 @@ class SMTPAdapter:
     def __init__(self, conv: Conversation[SMTPDialogue]) -> None:
         self.conv = conv
 
-    async def reply(self) -> SMTPReply:
-        return expect_event(await self.conv.next_event(), SMTPReply, "an SMTP reply")
+    async def reply(self, timeout: float | None = None) -> SMTPReply:
+        return expect_event(await self.conv.next_event(timeout), SMTPReply, "an SMTP reply")
 
-    async def greeting(self) -> tuple[tuple[str, ...], bool]:
-        reply = await self.reply()
+    async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]:
+        reply = await self.reply(timeout)
         return reply.raw, reply.code == 220
 
     async def command(self, verb: str, argument: str | None = None) -> SMTPReply:
@@ -292,8 +305,8 @@ class IMAPAdapter:
         self.greeting_caps: frozenset[str] | None = None
         self.preauth = False
 
-    async def greeting(self) -> tuple[tuple[str, ...], bool]:
-        event = await self.conv.next_event()
+    async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]:
+        event = await self.conv.next_event(timeout)
         greeting = parse_greeting(event)  # type: ignore[arg-type]
         self.greeting_caps = greeting.capabilities
         self.preauth = greeting.status == "PREAUTH"
@@ -350,8 +363,8 @@ class POP3Adapter:
                                 f"{type(event).__name__}")
         return event
 
-    async def greeting(self) -> tuple[tuple[str, ...], bool]:
-        event = expect_event(await self.status(), POP3Status, "a POP3 greeting")
+    async def greeting(self, timeout: float | None = None) -> tuple[tuple[str, ...], bool]:
+        event = expect_event(await self.conv.next_event(timeout), POP3Status, "a POP3 greeting")
         return (event.raw,), event.ok
 
     async def capabilities(self) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:

@@ -137,14 +137,19 @@ class IMAPDialogue(Dialogue[IMAPEvent]):
     with the literal inline (the CRLF after "{N}" dropped), decoded with ``decode_line``.
     Limits: ``LineTooLong`` for a line over ``max_line`` octets; ``ReplyTooLong`` for a literal
     over ``max_literal`` octets or a whole response (lines plus literals) over
-    ``max_line + max_literal`` octets.
+    ``max_line + max_literal`` octets, or for more than ``max_untagged`` untagged responses in a
+    row (no tagged or continuation response between them: an endless stream of "* ..." lines,
+    which would otherwise never end the wait for a tagged reply).
     """
 
     def __init__(
-        self, *, max_line: int = 65536, max_literal: int = 1 << 20, tag_prefix: str = "A"
+        self, *, max_line: int = 65536, max_literal: int = 1 << 20, tag_prefix: str = "A",
+        max_untagged: int = 1000,
     ) -> None:
         if max_literal < 0:
             raise LocalProtocolError(f"max_literal must be >= 0, not {max_literal}")
+        if max_untagged < 1:
+            raise LocalProtocolError(f"max_untagged must be at least 1, not {max_untagged}")
         if not _is_tag_str(tag_prefix):
             raise LocalProtocolError(f"tag_prefix is not a valid tag: {tag_prefix!r:.80}")
         super().__init__(max_line=max_line)
@@ -156,6 +161,8 @@ class IMAPDialogue(Dialogue[IMAPEvent]):
         self._segments: list[bytes] = []  # lines (no terminator) and literals of this response
         self._size = 0
         self._literal: int | None = None  # octets of a literal still to read
+        self._max_untagged = max_untagged
+        self._untagged_run = 0  # untagged responses since the last tagged/continuation one
 
     @property
     def outstanding_tags(self) -> tuple[str, ...]:
@@ -229,7 +236,17 @@ class IMAPDialogue(Dialogue[IMAPEvent]):
                     self._size += n
                     self._literal = n
                     continue
-            events.append(self._build(b"".join(self._segments)))
+            event = self._build(b"".join(self._segments))
+            if isinstance(event, IMAPUntagged):
+                self._untagged_run += 1
+                if self._untagged_run > self._max_untagged:
+                    raise ReplyTooLong(
+                        f"more than {self._max_untagged} untagged IMAP responses without a "
+                        f"tagged one: {excerpt(b''.join(self._segments)[:100])}"
+                    )
+            else:
+                self._untagged_run = 0
+            events.append(event)
             self._reset_partial()
             self._event_done()
 

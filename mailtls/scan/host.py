@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import ipaddress
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,14 @@ from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
 from mailtls.probes.session import Recorder
 from mailtls.scan.interrupt import cancel_and_wait, received, wait_all
+
+# The probes end this share of the deadline before it (at least MIN, at most MAX seconds):
+# cancelling what is left, judging, rendering and exiting need a moment, more on a busy machine.
+REPORT_MARGIN_SHARE = 0.1
+REPORT_MARGIN_MIN_SECONDS = 0.3
+REPORT_MARGIN_MAX_SECONDS = 1.0
+# How long cancelled probes get to close their connections once the deadline has passed.
+CANCEL_GRACE_SECONDS = 0.2
 
 if TYPE_CHECKING:  # dnspython costs ~0.1 s to import: only domain mode and --resolver need it
     from mailtls.net.dns import Resolver
@@ -158,6 +167,8 @@ class ScanRequest:
     plan: tuple[PlannedService, ...] = field(default_factory=default_plan)
     addresses: tuple[str, ...] = ()  # connect here instead of resolving (names stay for TLS)
     options: ScanOptions = DEFAULTS
+    # time.monotonic() the deadline counts from (the CLI: the process start); None: scan()'s start
+    started: float | None = None
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     # Mail domains (see mailtls.scan.domain): checked through DNS, their MX hosts and SRV targets
     # probed. detect_domains: a name of ``hosts`` with MX records is checked as a domain.
@@ -230,10 +241,14 @@ async def scan(
 async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | None,
                 stop: asyncio.Event | None) -> Report:
     started_at = request.clock()
-    started = time.monotonic()
+    started = time.monotonic() if request.started is None else request.started
     opts = request.options
     deadline = started + opts.deadline
-    options = ProbeOptions(opts, deadline=deadline)
+    margin = min(REPORT_MARGIN_MAX_SECONDS,
+                 max(REPORT_MARGIN_MIN_SECONDS, opts.deadline * REPORT_MARGIN_SHARE))
+    probes_end = deadline - min(margin, opts.deadline / 2)
+    per_address = 1 if opts.slow else opts.max_connections
+    options = ProbeOptions(opts, deadline=probes_end)
 
     dns = _dns_resolver(request)
     prelude = asyncio.create_task(_prelude(request, dns))
@@ -258,20 +273,25 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
     # Tasks are created in exactly the order of _flatten(recorders).
     recorders: dict[int, list[Recorder]] = {i: [] for i in range(len(targets))}
     tasks: list[asyncio.Task[None]] = []
+    turns: dict[str, Turns] = {}
     for index, target in enumerate(targets):
         for address in target.addresses:
+            turn = turns.setdefault(address, Turns(per_address, probes_end))
             for planned in target.plan:
                 endpoint = Endpoint(
                     target.host, address, planned.port, planned.service, planned.requested
                 )
                 recorder = Recorder(endpoint, ehlo=options.ehlo)
                 recorders[index].append(recorder)
-                tasks.append(asyncio.create_task(_limited(endpoint, options, recorder)))
+                turn.enqueue()
+                tasks.append(asyncio.create_task(_limited(turn, endpoint, options, recorder)))
     controls = await _control_recorders(request, dns)
     quick = options.basic()  # controls: never log in
     for recorder in controls:
+        turn = turns.setdefault(recorder.endpoint.address, Turns(per_address, probes_end))
         recorders.setdefault(-1, []).append(recorder)
-        tasks.append(asyncio.create_task(_limited(recorder.endpoint, quick, recorder)))
+        turn.enqueue()
+        tasks.append(asyncio.create_task(_limited(turn, recorder.endpoint, quick, recorder)))
 
     if tasks and on_probe is not None:
         finished = [0]
@@ -285,10 +305,10 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         on_probe(0, len(tasks))
     interrupted = stop is not None and stop.is_set()
     if tasks:
-        remaining = max(0.0, deadline - time.monotonic())
+        remaining = max(0.0, probes_end - time.monotonic())
         pending = await wait_all(tasks, remaining, stop)
         interrupted = stop is not None and stop.is_set()
-        await cancel_and_wait(pending)
+        await cancel_and_wait(pending, grace=CANCEL_GRACE_SECONDS)
         for task, recorder in zip(tasks, _flatten(recorders), strict=True):
             if task in pending and interrupted:
                 recorder.fail("interrupted", f"the scan was interrupted ({received() or 'stop'})"
@@ -448,16 +468,69 @@ def _login_options(request: ScanRequest) -> dict[str, object]:
     }
 
 
-async def _limited(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder) -> None:
+class Turns:
+    """The basic probes of one address that have not started yet, and when the probes must end:
+    each basic probe gets an equal share of the time left, so every port gets its turn.
+
+    The probe that starts now shares the time left with the ``n`` probes still waiting: the
+    free slots take some at once, the rest need ``ceil(rest / limit)`` more waves after this
+    one; its connections (connect, every read, the handshakes) get its wave's share as their
+    deadline through ``Timeouts.deadline``. A probe that finishes early leaves its unused time
+    to the next ones.
+    """
+
+    def __init__(self, limit: int, end: float) -> None:
+        self.limit = max(1, limit)
+        self.end = end
+        self.waiting = 0
+        self.running = 0
+        # at most `limit` basic probes of the address at once, as its connection budget allows
+        self.gate = asyncio.Semaphore(self.limit)
+        # set once every basic probe has started: only then may deep connections compete
+        self.all_started = asyncio.Event()
+
+    def enqueue(self) -> None:
+        """One more basic probe planned (called when its task is created, before any starts)."""
+        self.waiting += 1
+
+    def start(self, now: float) -> float:
+        """A basic probe starts: the deadline of its turn (monotonic)."""
+        self.waiting -= 1
+        self.running += 1
+        if self.waiting <= 0:
+            self.all_started.set()
+        free = max(0, self.limit - self.running)
+        waves = 1 + math.ceil(max(0, self.waiting - free) / self.limit)
+        return now + max(0.0, self.end - now) / waves
+
+    def finish(self) -> None:
+        """A basic probe is done (its slot is free for the next one)."""
+        self.running -= 1
+
+
+async def _limited(
+    turns: Turns, endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
+) -> None:
     """All probes of one endpoint; each connection waits for a slot of the address's budget.
 
-    The basic probes of every port go first (``BASIC``); the deep probes and the login test
-    follow at the priority of their port's expected cost, the slowest port first: its
-    enumeration is the scan's critical path."""
+    The basic probes of every port go first (``BASIC``), each in its share of the time left
+    (``Turns``: its connections' deadline), so a slow or silent port takes no other port's
+    turn; the deep probes and the login test follow at the priority of their port's expected
+    cost, the slowest port first: its enumeration is the scan's critical path."""
     recorder.started = time.monotonic()
     try:
-        with priority(BASIC):
-            await probe_port(endpoint, options, recorder)
+        async with turns.gate:
+            now = time.monotonic()
+            recorder.started = now  # waiting for its turn is not the port's time
+            basic = dataclasses.replace(options, turn=turns.start(now))
+            try:
+                with priority(BASIC):
+                    await probe_port(endpoint, basic, recorder)
+            finally:
+                turns.finish()
+        # The basic probes still waiting for their turn are not in the budget's queue yet:
+        # no deep connection may overtake them.
+        await turns.all_started.wait()
         # --slow: one port's deep probes at a time per address, so their pauses add up
         budget = current_budget()
         slow = options.slow and budget is not None

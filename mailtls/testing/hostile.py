@@ -35,7 +35,18 @@ silent_after_tls           go-ahead, TLS handshake, then never answers inside TL
 runs_pipelined_inside_tls  CVE-2011-0411: commands pipelined after STARTTLS are run inside TLS,
                            ``delay`` seconds after the handshake; IMAP with
                            ``after_next=True``: only after answering the client's next command
+misbehaving                a well-behaved server until ``phase``, then ``behaviour`` (below)
 =========================  ===================================================================
+
+``misbehaving(pki, protocol, phase, behaviour, implicit_tls=...)`` is the hostile matrix's
+server (tests/check/test_hostile_matrix.py, benchmarks/hostile_matrix.py). Phases: ``greeting``
+(on implicit-TLS ports: the first words inside TLS), ``capabilities`` (EHLO/CAPABILITY/CAPA;
+inside TLS on implicit ports), ``starttls`` (the answer to STARTTLS/STLS), ``tls_capabilities``
+(the capabilities after STARTTLS, inside TLS), ``commands`` (every other command: the login,
+AUTH, MAIL... of the security probes and the login test; the basic probe succeeds). Behaviours:
+``endless_lines`` (short protocol-looking lines without end), ``endless_line`` (one line that
+never ends), ``drip`` (a proper answer at one byte per ``interval`` seconds), ``silence``,
+``garbage`` (4 KiB of random bytes, then silence), ``close`` (FIN), ``reset`` (RST).
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ import asyncio
 import random
 import socket
 import struct
+from collections.abc import Callable
 from typing import Literal
 
 from ._runtime import push_front, take_buffered, upgrade_stream
@@ -51,13 +63,19 @@ from .pki import CertKind, TestPKI
 from .servers import RunningServer, start_raw, upgrade_to_tls
 
 __all__ = [
+    "BEHAVIOURS",
+    "IMPLICIT_PHASES",
+    "PHASES",
+    "Behaviour",
     "MailProtocol",
+    "Phase",
     "answers_pipelined_in_plaintext",
     "close_after_go_ahead",
     "endless_multiline",
     "extra_data_after_go_ahead",
     "garbage",
     "long_line",
+    "misbehaving",
     "pipelined_as_tls",
     "plaintext_on_tls_port",
     "reset_mid_handshake",
@@ -71,6 +89,17 @@ __all__ = [
 ]
 
 MailProtocol = Literal["smtp", "imap", "pop3"]
+Phase = Literal["greeting", "capabilities", "starttls", "tls_capabilities", "commands"]
+Behaviour = Literal[
+    "endless_lines", "endless_line", "drip", "silence", "garbage", "close", "reset"
+]
+PHASES: tuple[Phase, ...] = (
+    "greeting", "capabilities", "starttls", "tls_capabilities", "commands"
+)
+IMPLICIT_PHASES: tuple[Phase, ...] = ("greeting", "capabilities", "commands")
+BEHAVIOURS: tuple[Behaviour, ...] = (
+    "endless_lines", "endless_line", "drip", "silence", "garbage", "close", "reset"
+)
 
 SERVER_NAME = "mail.example.test"
 
@@ -490,3 +519,156 @@ def runs_pipelined_inside_tls(
         await script(reader, writer, protocol, tls=True)
 
     return start_raw(handler, name=f"runs_pipelined_inside_tls-{protocol}", host=host)
+
+
+# -- the hostile matrix's server ------------------------------------------------------------------
+
+
+def _capability_answer(protocol: MailProtocol, tag: str, *, tls: bool) -> list[str]:
+    if protocol == "smtp":
+        last = "AUTH PLAIN LOGIN" if tls else "STARTTLS"
+        return [f"250-{SERVER_NAME}", "250-PIPELINING", f"250 {last}"]
+    if protocol == "imap":
+        listed = "IMAP4rev1 AUTH=PLAIN" if tls else "IMAP4rev1 STARTTLS LOGINDISABLED"
+        return [f"* CAPABILITY {listed}", f"{tag} OK CAPABILITY completed"]
+    caps = ["TOP", "UIDL"] + (["USER", "SASL PLAIN"] if tls else ["STLS"])
+    return ["+OK Capability list follows", *caps, "."]
+
+
+async def _endless(writer: asyncio.StreamWriter, gone: asyncio.Task[None],
+                   chunks: Callable[[int], bytes]) -> None:
+    """Write ``chunks(n)`` for n = 0, 1, ... until the client goes away (throttled a little,
+    so that the server does not starve the machine: still ~1 MB/s)."""
+    n = 0
+    while not gone.done() and not writer.is_closing():
+        writer.write(chunks(n))
+        n += 1
+        await writer.drain()
+        await asyncio.sleep(0.01)
+
+
+async def _perform(
+    behaviour: Behaviour, protocol: MailProtocol, phase: Phase, tag: str,
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, interval: float,
+) -> None:
+    """Answer with ``behaviour`` instead of what ``phase`` calls for, until the client leaves."""
+    if behaviour == "close":
+        return
+    if behaviour == "reset":
+        _reset(writer)
+        return
+    gone = asyncio.ensure_future(hold(reader))  # the client's EOF ends the endless behaviours
+    try:
+        if behaviour == "silence":
+            await gone
+        elif behaviour == "garbage":
+            writer.write(random.Random(7).randbytes(4096))
+            await writer.drain()
+            await gone
+        elif behaviour == "endless_lines":
+            if protocol == "smtp":
+                code = "220" if phase in ("greeting", "starttls") else "250"
+                first = b""
+                line = f"{code}-{SERVER_NAME} line %d\r\n"
+            elif protocol == "imap":
+                first, line = b"", "* OK line %d\r\n"
+            else:  # a status line, then body lines that never end with "."
+                # (-ERR to a login: an endless reply must not pass for accepted credentials)
+                status = b"-ERR" if phase == "commands" else b"+OK"
+                first, line = status + b" endless\r\n", "X-LINE-%d\r\n"
+            writer.write(first)
+            await _endless(writer, gone, lambda n: "".join(
+                line % (n * 200 + i) for i in range(200)).encode())
+        elif behaviour == "endless_line":
+            start = {"smtp": "220 " if phase == "greeting" else "250 ",
+                     "imap": "* OK " if phase == "greeting" else f"{tag} OK ",
+                     "pop3": "+OK "}[protocol]
+            writer.write(start.encode())
+            await _endless(writer, gone, lambda n: b"x" * 8192)
+        else:  # drip: a proper answer, one byte at a time
+            answer = {"smtp": "220 " if phase in ("greeting", "starttls") else "250 ",
+                      "imap": "* OK " if phase == "greeting" else f"{tag} OK ",
+                      "pop3": "+OK "}[protocol] + f"{SERVER_NAME} answers one byte at a time\r\n"
+            for byte in answer.encode():
+                if gone.done() or writer.is_closing():
+                    return
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(interval)
+            await gone
+    finally:
+        gone.cancel()
+
+
+def misbehaving(
+    pki: TestPKI,
+    protocol: MailProtocol,
+    phase: Phase,
+    behaviour: Behaviour,
+    *,
+    implicit_tls: bool = False,
+    interval: float = 1.0,
+    host: str = "127.0.0.1",
+) -> RunningServer:
+    """A minimal server of ``protocol`` that answers ``phase`` with ``behaviour`` (module doc).
+
+    Plaintext port: greeting, capabilities (offering STARTTLS), STARTTLS with the test PKI,
+    capabilities again inside TLS. Implicit-TLS port (``implicit_tls=True``): the same inside
+    TLS from the start, without STARTTLS (so the phases ``starttls`` and ``tls_capabilities``
+    do not apply there).
+    """
+    if implicit_tls and phase not in IMPLICIT_PHASES:
+        raise ValueError(f"phase {phase!r} does not exist on an implicit-TLS port")
+    ctx = pki.server_context("good")
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if phase == "greeting":
+            await _perform(behaviour, protocol, phase, "*", reader, writer, interval)
+            return
+        await send(writer, greeting(protocol, starttls=not implicit_tls))
+        tls = implicit_tls
+        while True:
+            line = await read_line(reader)
+            if line is None:
+                return
+            if protocol == "imap":
+                tag, _, rest = line.partition(" ")
+                command = rest.split(" ", 1)[0].upper()
+            else:
+                tag, command = "", line.split(" ", 1)[0].upper()
+            if command in ("EHLO", "HELO", "CAPABILITY", "CAPA"):
+                # "capabilities" before TLS on a STARTTLS port, and inside TLS on an implicit one
+                if (phase == "capabilities" and tls == implicit_tls) or (
+                    phase == "tls_capabilities" and tls and not implicit_tls
+                ):
+                    await _perform(behaviour, protocol, phase, tag, reader, writer, interval)
+                    return
+                await send(writer, *_capability_answer(protocol, tag, tls=tls))
+            elif command in ("STARTTLS", "STLS") and not tls:
+                if phase == "starttls":
+                    await _perform(behaviour, protocol, phase, tag, reader, writer, interval)
+                    return
+                await send(writer, {"smtp": "220 2.0.0 Ready to start TLS",
+                                    "imap": f"{tag} OK Begin TLS negotiation now",
+                                    "pop3": "+OK Begin TLS negotiation"}[protocol])
+                await upgrade_to_tls(reader, writer, ctx)
+                tls = True
+            elif command in ("QUIT", "LOGOUT"):
+                await send(writer, *{"smtp": ["221 2.0.0 Bye"],
+                                     "imap": ["* BYE logging out", f"{tag} OK LOGOUT completed"],
+                                     "pop3": ["+OK Bye"]}[protocol])
+                return
+            elif command == "NOOP":
+                await send(writer, {"smtp": "250 2.0.0 OK", "imap": f"{tag} OK NOOP completed",
+                                    "pop3": "+OK"}[protocol])
+            elif phase == "commands":
+                await _perform(behaviour, protocol, phase, tag, reader, writer, interval)
+                return
+            else:
+                await send(writer, {"smtp": "502 5.5.2 Command not recognized",
+                                    "imap": f"{tag} BAD Unknown command",
+                                    "pop3": "-ERR Unknown command"}[protocol])
+
+    kind = "implicit" if implicit_tls else "plain"
+    return start_raw(handler, ssl_context=ctx if implicit_tls else None,
+                     name=f"misbehaving-{protocol}-{kind}-{phase}-{behaviour}", host=host)

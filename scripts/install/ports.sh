@@ -19,71 +19,31 @@
 # tests then skip, or fail under MAILTLS_INTEROP=require).
 set -euo pipefail
 
-PACKAGES=(slapd ldap-utils vsftpd nginx-light)
+source "$(dirname "$0")/../lib/apt.sh"
+APT_WHO=install/ports
 INN_ROOT=${INN_ROOT:-/opt/mailtls-inn2}
 
-say() { echo "install/ports: $*"; }
-installed() { dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'; }
-
-if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
-    say "no apt/dpkg here: not installing slapd/vsftpd/nginx/inn2 (their tests will skip)"
-    exit 0
-fi
-if [ "$(id -u)" != 0 ]; then
-    say "not root: not installing slapd/vsftpd/nginx/inn2 (their tests skip unless installed)"
-    exit 0
-fi
-
-own_policy=""
-cleanup() { if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; }
-trap cleanup EXIT
-no_service_start() {
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\n# installed by mailtls scripts/install/ports.sh\nexit 101\n' \
-            > /usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        own_policy=1
-    fi
-}
-apt_install() {
-    export DEBIAN_FRONTEND=noninteractive
-    no_service_start
-    if ! apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends \
-            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"; then
-        say "install failed; refreshing the package lists once and retrying"
-        apt-get -o DPkg::Lock::Timeout=900 update -q
-        apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends \
-            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
-    fi
-}
-
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-    installed "$pkg" || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    say "installing ${missing[*]}"
-    apt_install "${missing[@]}"
-else
-    say "slapd, ldap-utils, vsftpd, nginx-light already installed"
-fi
+install_missing "the other ports' interop tests" slapd ldap-utils vsftpd nginx-light
+apt_usable "the NNTP interop tests" || exit 0
 
 if [ -x /usr/lib/news/bin/nnrpd ]; then
-    say "inn2 already unpacked (/usr/lib/news/bin/nnrpd): nothing to do"
+    apt_say "inn2 already unpacked (/usr/lib/news/bin/nnrpd): nothing to do"
 elif [ -x "$INN_ROOT/usr/lib/news/bin/nnrpd" ]; then
-    say "inn2 already extracted to $INN_ROOT"
+    apt_say "inn2 already extracted to $INN_ROOT"
 else
+    # a fresh machine may have no package lists yet: apt-cache would find nothing
+    apt-cache show inn2 >/dev/null 2>&1 || apt-get -o DPkg::Lock::Timeout=900 update -q
     # the shared libraries nnrpd links against (lib* dependencies of inn2): plain packages
     libs=$(apt-cache depends inn2 | awk '/^ *(Pre)?Depends: lib/ {print $2}' | sort -u)
     libs_missing=()
-    for pkg in $libs; do installed "$pkg" || libs_missing+=("$pkg"); done
+    for pkg in $libs; do deb_installed "$pkg" || libs_missing+=("$pkg"); done
     if [ "${#libs_missing[@]}" -gt 0 ]; then
-        say "installing inn2's libraries: ${libs_missing[*]}"
+        apt_say "installing inn2's libraries: ${libs_missing[*]}"
         apt_install "${libs_missing[@]}"
     fi
     work=$(mktemp -d)
     chmod 755 "$work"  # apt-get download writes as _apt
-    say "downloading inn2 and inn2-inews, extracting them to $INN_ROOT (not configured)"
+    apt_say "downloading inn2 and inn2-inews, extracting them to $INN_ROOT (not configured)"
     (cd "$work" && apt-get download inn2 inn2-inews >/dev/null)
     mkdir -p "$INN_ROOT"
     for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$INN_ROOT"; done

@@ -9,7 +9,9 @@
 set -euo pipefail
 
 python=${1:-python3}
-say() { echo "install/python-venv: $*"; }
+source "$(dirname "$0")/../lib/apt.sh"
+APT_WHO=install/python-venv
+say() { apt_say "$@"; }
 
 if ! command -v "$python" >/dev/null 2>&1; then
     say "no $python here: nothing to do"
@@ -18,7 +20,6 @@ fi
 if ! command -v dpkg-query >/dev/null 2>&1; then
     exit 0  # not Debian/Ubuntu: venv comes with Python
 fi
-installed() { dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'; }
 # Only a distribution interpreter lacks its venv part; a pyenv/uv/self-built one has it.
 real=$(readlink -f "$(command -v "$python")")
 if ! dpkg-query -S "$real" >/dev/null 2>&1; then
@@ -27,19 +28,14 @@ fi
 version=$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 packages=()
 for pkg in python3-venv "python$version-venv"; do
-    installed "$pkg" || packages+=("$pkg")
+    deb_installed "$pkg" || packages+=("$pkg")
 done
 if [ "${#packages[@]}" = 0 ]; then
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
-    say "$python cannot make a venv with pip without ${packages[*]} (as root: apt-get install ${packages[*]})"
+    say "$python cannot make a venv with pip without ${packages[*]} (as root: apt install ${packages[*]})"
     exit 0
 fi
-say "installing ${packages[*]} (apt-get)"
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -q --no-install-recommends "${packages[@]}"; then
-    say "install failed; refreshing the package lists once and retrying"
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${packages[@]}"
-fi
+apt_say "installing ${packages[*]} (apt-get)"
+apt_install "${packages[@]}"

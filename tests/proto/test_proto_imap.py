@@ -345,3 +345,20 @@ def test_capabilities_from_sources() -> None:
     assert capabilities_from([IMAPUntagged("BYE [CAPABILITY A]", "")]) is None
     assert capabilities_from([IMAPContinuation("[CAPABILITY A]", "")]) is None
     assert capabilities_from([]) is None
+
+
+def test_endless_untagged_responses_end_as_reply_too_long() -> None:
+    """An IMAP server that answers a command with "* ..." lines forever never sends the tagged
+    reply; the dialogue stops it after max_untagged of them, at every chunking."""
+    data = b"".join(b"* %d EXISTS\r\n" % i for i in range(6))
+    events, error, _ = assert_chunking_invariant(lambda: IMAPDialogue(max_untagged=5), data)
+    assert len(events) == 5 and error is ReplyTooLong
+
+
+def test_a_tagged_or_continuation_response_restarts_the_untagged_count() -> None:
+    data = (b"* 1 EXISTS\r\n* 2 EXISTS\r\nA1 OK done\r\n* 3 EXISTS\r\n* 4 EXISTS\r\n+ go\r\n"
+            b"* 5 EXISTS\r\n* 6 EXISTS\r\n")
+    events, error, _ = assert_chunking_invariant(lambda: IMAPDialogue(max_untagged=2), data)
+    assert error is None and len(events) == 8
+    with pytest.raises(LocalProtocolError):
+        IMAPDialogue(max_untagged=0)
