@@ -11,6 +11,11 @@ def taken_over(pid: int) -> bool:
     """Has mailtls.launch blocked or caught SIGTERM yet? Before that the interpreter is still
     starting, and a signal ends it the way it ends any program that has not started."""
     try:
+        with open(f"/proc/{pid}/cmdline", "rb") as child, open("/proc/self/cmdline", "rb") as me:
+            if child.read() == me.read():
+                # forked but not yet exec'd: the signal mask shown is still ours (pytest's),
+                # which may well catch SIGTERM, so it would say "started" far too early
+                return False
         with open(f"/proc/{pid}/status") as status:
             fields = dict(line.split(":", 1) for line in status if ":" in line)
     except OSError:
