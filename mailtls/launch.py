@@ -3,6 +3,8 @@ command-line tool needs and a library must not do, then :func:`mailtls.cli.main`
 
 * SIGINT and SIGTERM are blocked first thing, then handed to :mod:`mailtls.scan.interrupt`
   once everything is imported: a signal during start-up is not lost, and never a traceback.
+  Once the command has returned they are held back again, so a signal during the
+  interpreter's shutdown cannot turn a finished run's exit status into "killed by SIGINT".
 * Standard output is guarded: a reader that went away (``mailtls rules | head -1``) ends the
   command quietly, like any Unix tool; a full disk or closed stdout is one line on stderr.
 """
@@ -24,7 +26,17 @@ from mailtls.scan import interrupt
 def main() -> int:
     interrupt.install()
     guard_stdout()
-    return cli_main()
+    code = 3  # the contract's "interrupted" if a signal escapes the command itself
+    try:
+        code = cli_main()
+    except interrupt.Interrupted:
+        pass  # a signal after the command had finished (it handles its own while it runs)
+    finally:
+        # The work is done and reported. While the interpreter shuts down it puts SIGINT and
+        # SIGTERM back to their defaults, so a signal arriving now would kill the process and
+        # turn a finished run's exit status into "killed by SIGINT": hold them back instead.
+        interrupt.block()
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover - python -m mailtls.launch
