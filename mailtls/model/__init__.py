@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from mailtls.model.frozen import FrozenMap, frozen_map
 
 
 class Protocol(enum.StrEnum):
@@ -44,7 +47,7 @@ class Service:
         return self.name
 
 
-SERVICES: dict[str, Service] = {
+SERVICES: Mapping[str, Service] = FrozenMap({
     s.name: s
     for s in (
         Service(
@@ -65,11 +68,11 @@ SERVICES: dict[str, Service] = {
         Service("pop3", Protocol.POP3, TLSMode.STARTTLS, 110, "POP3, STLS (RFC 2595)"),
         Service("pop3s", Protocol.POP3, TLSMode.IMPLICIT, 995, "POP3, implicit TLS (RFC 8314)"),
     )
-}
+})
 
 # The other secure ports of a mail host, beside the seven mail ones (issue 17). Not in the
 # default plan: named with --only/--service or added by group with --also/--services.
-OTHER_SERVICES: dict[str, Service] = {
+OTHER_SERVICES: Mapping[str, Service] = FrozenMap({
     s.name: s
     for s in (
         Service("http", Protocol.HTTP, TLSMode.NONE, 80, "HTTP: redirect to HTTPS (RFC 6797 §7.2)"),
@@ -81,20 +84,22 @@ OTHER_SERVICES: dict[str, Service] = {
         Service("nntp", Protocol.NNTP, TLSMode.STARTTLS, 119, "NNTP, STARTTLS (RFC 4642)"),
         Service("nntps", Protocol.NNTP, TLSMode.IMPLICIT, 563, "NNTP, implicit TLS (RFC 4642)"),
     )
-}
-ALL_SERVICES: dict[str, Service] = {**SERVICES, **OTHER_SERVICES}
+})
+ALL_SERVICES: Mapping[str, Service] = FrozenMap({**SERVICES, **OTHER_SERVICES})
 # --also GROUP / --services GROUP
-SERVICE_GROUPS: dict[str, tuple[str, ...]] = {
+SERVICE_GROUPS: Mapping[str, tuple[str, ...]] = FrozenMap({
     "mail": tuple(SERVICES),
     "web": ("http", "https"),
     "ldap": ("ldap", "ldaps"),
     "ftp": ("ftp", "ftps"),
     "news": ("nntp", "nntps"),
     "all": tuple(ALL_SERVICES),
-}
+})
 
 # The implicit-TLS sibling of each STARTTLS service (RFC 8314 §3).
-IMPLICIT_SIBLING: dict[str, str] = {"submission": "submissions", "imap": "imaps", "pop3": "pop3s"}
+IMPLICIT_SIBLING: Mapping[str, str] = FrozenMap(
+    {"submission": "submissions", "imap": "imaps", "pop3": "pop3s"}
+)
 
 
 @dataclass(frozen=True)
@@ -190,9 +195,9 @@ class TLSScan:
     """Every protocol version and cipher suite a port accepted, found with hand-built hellos."""
 
     # TLSVersion.label ("SSLv2", "SSLv3", "TLS 1.0" .. "TLS 1.3") -> accepted (None: not testable)
-    versions: dict[str, bool | None]
-    suites: dict[str, tuple[str, ...]]  # version -> IANA suite names, server order if enforced
-    server_order: dict[str, bool | None]  # version -> does the server impose its own order
+    versions: Mapping[str, bool | None]
+    suites: Mapping[str, tuple[str, ...]]  # version -> IANA suite names, server order if enforced
+    server_order: Mapping[str, bool | None]  # version -> does the server impose its own order
     groups: tuple[str, ...]  # TLS 1.3 key-exchange groups accepted
     ecdhe_groups: tuple[str, ...]  # curves accepted for ECDHE in TLS <= 1.2
     dh_bits: int | None  # the smallest DHE prime seen
@@ -204,6 +209,12 @@ class TLSScan:
     compression: bool | None = None  # chose DEFLATE when offered (CRIME)
     fallback_scsv: bool | None = None  # refused a lower version carrying TLS_FALLBACK_SCSV
     ocsp_stapling: bool | None = None  # stapled an OCSP response in a TLS <= 1.2 flight
+
+    def __post_init__(self) -> None:
+        # callers may pass dicts; the frozen scan keeps read-only copies
+        object.__setattr__(self, "versions", frozen_map(self.versions))
+        object.__setattr__(self, "suites", frozen_map(self.suites))
+        object.__setattr__(self, "server_order", frozen_map(self.server_order))
 
 
 class ProbeVerdict(enum.StrEnum):
@@ -702,7 +713,7 @@ class Report:
     started_at: dt.datetime
     seconds: float
     hosts: tuple[HostReport, ...]
-    options: dict[str, object] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=FrozenMap)
     domains: tuple[DomainReport, ...] = ()  # mail domains (mailtls domain / check --domain)
     # --port25-control: other hosts' port 25, probed only to tell an egress block from a server
     port25_controls: tuple[PortObservation, ...] = ()
@@ -711,6 +722,9 @@ class Report:
     # --baseline FILE: what changed since the baseline (mailtls.regression.diff); None: no baseline
     changes: tuple[Change, ...] | None = None
     client: ClientReport | None = None  # mailtls client: the client configuration verdict
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", frozen_map(self.options))
 
     @property
     def findings(self) -> tuple[Finding, ...]:
