@@ -342,12 +342,23 @@ class DNSStatus(enum.StrEnum):
         return self in (DNSStatus.SERVFAIL, DNSStatus.REFUSED, DNSStatus.TIMEOUT, DNSStatus.ERROR)
 
 
+class RecordType(enum.StrEnum):
+    """The DNS record types mailtls asks for."""
+
+    MX = "MX"
+    SRV = "SRV"
+    TXT = "TXT"
+    TLSA = "TLSA"
+    A = "A"
+    AAAA = "AAAA"
+
+
 @dataclass(frozen=True)
 class DNSLookup:
     """One DNS question and its answer, verbatim."""
 
     name: str  # without the trailing dot
-    rdtype: str  # "MX", "SRV", "TXT", "TLSA", "A", "AAAA"
+    rdtype: RecordType
     status: DNSStatus
     # MX "10 mx.example.com."; SRV "0 1 465 mail.example.com."; TLSA "3 1 1 <hex>";
     # TXT the strings of one record joined; A/AAAA the address
@@ -417,6 +428,13 @@ class PolicyFetch:
     seconds: float = 0.0
 
 
+class Detection(enum.StrEnum):
+    """Why a name was checked as a mail domain."""
+
+    REQUESTED = "requested"  # mailtls domain / --domain
+    MX = "mx"  # mailtls check found MX records for it
+
+
 @dataclass(frozen=True)
 class DomainObservation:
     """Everything DNS and the policy web server said about one mail domain."""
@@ -424,7 +442,7 @@ class DomainObservation:
     domain: str
     resolver: str  # "127.0.0.1:5353" or "system (...)"
     resolver_trusted: bool  # the AD bit counts (a resolver the user named, or on loopback)
-    detected: str  # "requested" (mailtls domain / --domain) or "mx" (check found MX records)
+    detected: Detection
     mx: DNSLookup
     mx_records: tuple[MXRecord, ...]
     implicit_mx: bool  # no MX: the domain's own A/AAAA act as its MX (RFC 5321 §5.1)
@@ -440,6 +458,13 @@ class DomainObservation:
     seconds: float = 0.0
 
 
+class DANEVerdict(enum.StrEnum):
+    MATCH = "match"
+    NO_MATCH = "no_match"
+    NO_TLS = "no_tls"
+    NO_USABLE_RECORDS = "no_usable_records"
+
+
 @dataclass(frozen=True)
 class DANEResult:
     """Does the chain an MX endpoint presented match its TLSA RRset (RFC 7672 §3)?"""
@@ -451,7 +476,7 @@ class DANEResult:
     usable: tuple[str, ...]  # the records usable for SMTP (usage 2/3, known selector/type)
     matched: str | None  # the record that matched, verbatim
     matched_depth: int | None  # which certificate of the chain it matched (0 = leaf)
-    verdict: str  # "match", "no_match", "no_tls", "no_usable_records"
+    verdict: DANEVerdict
 
 
 @dataclass(frozen=True)
@@ -480,17 +505,55 @@ class SocketType(enum.StrEnum):
                 "plain": "none (plaintext)"}[self.value]
 
 
+class Role(enum.StrEnum):
+    """Which side of a mail client a server is for."""
+
+    INCOMING = "incoming"  # IMAP, POP3: reading mail
+    OUTGOING = "outgoing"  # SMTP submission: sending mail
+
+
+class SettingMethod(enum.StrEnum):
+    """Where a client setting, or a step of the discovery, came from."""
+
+    FILE = "file"  # a configuration file (--config)
+    AUTOCONFIG = "autoconfig"  # autoconfig.<domain>
+    AUTOCONFIG_WELL_KNOWN = "autoconfig-well-known"  # <domain>/.well-known/autoconfig
+    MX_AUTOCONFIG = "mx-autoconfig"  # autoconfig of the MX host's domain
+    SRV = "srv"  # RFC 6186 / RFC 8314 SRV records
+    GUESS = "guess"  # Thunderbird's guesses (imap.<domain>, ...)
+    RECOMMENDED = "recommended"  # a setting mailtls recommends after testing the servers
+
+
+class StepOutcome(enum.StrEnum):
+    """What one lookup of the client discovery gave."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    UNTRUSTED = "untrusted"
+    INVALID = "invalid"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class ConfigKind(enum.StrEnum):
+    """The kinds of client configuration file ``mailtls client --config`` reads."""
+
+    AUTOCONFIG = "autoconfig"
+    PREFS_JS = "prefs.js"
+    MOBILECONFIG = "mobileconfig"
+
+
 @dataclass(frozen=True)
 class ServerSetting:
     """One incoming or outgoing server as a client would be configured with it."""
 
-    role: str  # "incoming" | "outgoing"
+    role: Role
     protocol: Protocol
     host: str
     port: int
     socket: SocketType
     source: str  # where it came from: "prefs.js mail.server.server2", "SRV _imaps._tcp...", ...
-    method: str  # "file", "autoconfig", "mx-autoconfig", "srv", "guess"
+    method: SettingMethod
     configured: str = ""  # the setting's own words: "socketType=STARTTLS", "UseSSL=true", ...
     authentication: tuple[str, ...] = ()  # "password-cleartext", "OAuth2", "EmailAuthPassword"
     username: str | None = None  # with %EMAILADDRESS% & co. already substituted when known
@@ -501,9 +564,9 @@ class ServerSetting:
 class DiscoveryStep:
     """One lookup of the discovery, in the order clients make them."""
 
-    method: str  # "autoconfig", "autoconfig-well-known", "mx-autoconfig", "srv", "guess"
+    method: SettingMethod  # never FILE or RECOMMENDED
     target: str  # the URL or DNS name asked
-    outcome: str  # "found", "not_found", "untrusted", "invalid", "error", "skipped"
+    outcome: StepOutcome
     detail: str  # one line
     settings: tuple[ServerSetting, ...] = ()
     domains: tuple[str, ...] = ()  # autoconfig: the domains its emailProvider lists
@@ -522,7 +585,7 @@ class SettingResult:
     works: bool  # the configured mode worked (on at least one address)
     secure: bool  # TLS required, certificate verified for the configured host, TLS >= 1.2
     verdict: str  # one line
-    login: str | None = None  # the login test's outcome there, if --user
+    login: LoginOutcome | None = None  # the login test's outcome there, if --user
 
 
 @dataclass(frozen=True)
@@ -530,10 +593,19 @@ class ClientPick:
     """What one kind of client ends up with for one role."""
 
     client: str  # "Thunderbird", "Thunderbird for Android / K-9 Mail", "RFC 6186 (SRV)", ...
-    role: str
+    role: Role
     setting: ServerSetting | None
     secure: bool | None  # None: nothing picked or not tested
     note: str
+
+
+class HopTLS(enum.StrEnum):
+    """What a ``Received:`` header says about the TLS of its hop."""
+
+    TLS = "tls"
+    NONE = "none"
+    LOCAL = "local"  # no network: LMTP over a socket, local pickup
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -544,7 +616,7 @@ class Hop:
     by: str
     from_: str
     with_: str  # the protocol word: ESMTPSA, ESMTPS, LMTP, ... (RFC 3848)
-    tls: str  # "tls", "none", "local" (no network: LMTP over a socket, local pickup), "unknown"
+    tls: HopTLS
     detail: str  # what the header says about TLS, e.g. "TLSv1.3 with cipher TLS_AES_..."
     raw: str
 
@@ -574,7 +646,7 @@ class ClientReport:
     address: str | None  # user@example.com (None: a configuration file without an address)
     domain: str | None
     config_file: str | None  # --config FILE
-    config_kind: str | None  # "autoconfig", "prefs.js", "mobileconfig"
+    config_kind: ConfigKind | None
     steps: tuple[DiscoveryStep, ...]
     settings: tuple[SettingResult, ...]  # configured or discovered, each checked
     picks: tuple[ClientPick, ...]
