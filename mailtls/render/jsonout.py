@@ -53,7 +53,7 @@ def report_dict(report: Report, exit_code: int) -> dict[str, Any]:
         "tool": {"name": "mailtls", "version": __version__},
         "started_at": report.started_at.isoformat(),
         "seconds": report.seconds,
-        "options": report.options,
+        "options": dict(report.options),
         "summary": {"findings": counts, "connections": report.connections, "exit_code": exit_code,
                     "grade_scheme": GRADE_SCHEME},
         "hosts": [host_dict(h) for h in report.hosts],

@@ -64,9 +64,9 @@ def _tls_scan(t: TLSScan | None) -> dict[str, Any] | None:
     if t is None:
         return None
     return {
-        "versions": t.versions,
+        "versions": dict(t.versions),
         "suites": {v: list(names) for v, names in t.suites.items()},
-        "server_order": t.server_order,
+        "server_order": dict(t.server_order),
         "groups": list(t.groups),
         "ecdhe_groups": list(t.ecdhe_groups),
         "dh_bits": t.dh_bits,
