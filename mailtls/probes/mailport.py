@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import ssl
+from typing import TYPE_CHECKING
 
 from mailtls.errors import (
     ConnectionClosed,
@@ -35,7 +36,6 @@ from mailtls.model.credentials import LoginCredentials
 from mailtls.model.options import ScanOptions
 from mailtls.net.stream import Stream, Timeouts, client_context, open_stream
 from mailtls.pki.x509 import chain_info
-from mailtls.probes.portadapters import OTHER_PROTOCOLS, PortAdapter, port_adapter_for
 from mailtls.probes.session import (
     Adapter,
     Conversation,
@@ -48,6 +48,9 @@ from mailtls.proto.imap import IMAPDialogue
 from mailtls.proto.lines import decode_line
 from mailtls.proto.pop3 import POP3Dialogue
 from mailtls.proto.smtp import SMTPDialogue
+
+if TYPE_CHECKING:
+    from mailtls.probes.portadapters import PortAdapter
 
 # How long an implicit-TLS port that failed its handshake is watched for a plaintext greeting.
 PLAINTEXT_SNIFF_SECONDS = 3.0
@@ -128,14 +131,18 @@ def adapter_for(
 ) -> Adapter | PortAdapter:
     """A fresh dialogue; ``resumed`` for the session after STARTTLS (no greeting due)."""
     protocol = endpoint.service.protocol
-    if protocol in OTHER_PROTOCOLS:  # LDAP, FTP, NNTP, HTTP
-        return port_adapter_for(stream, endpoint, recorder, resumed=resumed)
     if protocol is Protocol.SMTP:
         return SMTPAdapter(Conversation(stream, SMTPDialogue(), recorder))
     if protocol is Protocol.IMAP:
         return IMAPAdapter(Conversation(stream, IMAPDialogue(), recorder))
-    dialogue = POP3Dialogue(expect_greeting=not resumed)
-    return POP3Adapter(Conversation(stream, dialogue, recorder))
+    if protocol is Protocol.POP3:
+        dialogue = POP3Dialogue(expect_greeting=not resumed)
+        return POP3Adapter(Conversation(stream, dialogue, recorder))
+    # LDAP, FTP, NNTP, HTTP: their adapters and dialogues are imported only when such a port
+    # is planned (--also), not by every check (start-up time)
+    from mailtls.probes.portadapters import port_adapter_for
+
+    return port_adapter_for(stream, endpoint, recorder, resumed=resumed)
 
 
 def mail_adapter_for(

@@ -271,6 +271,10 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         from mailtls.scan.domain import targets_of
 
         targets.extend(targets_of(domain_obs, request.plan))
+    if any(p.service.name not in SERVICES for t in targets for p in t.plan):
+        # LDAP, FTP, NNTP, HTTP (--also): their adapters load here, before the first connection;
+        # loaded by the first such probe, they would stall the handshakes under way
+        import mailtls.probes.portadapters  # noqa: F401
     # Tasks are created in exactly the order of _flatten(recorders).
     recorders: dict[int, list[Recorder]] = {i: [] for i in range(len(targets))}
     tasks: list[asyncio.Task[None]] = []
