@@ -324,6 +324,29 @@ class Finding:
     requirement: str | None = None  # MUST / SHOULD / MUST NOT / profile
 
 
+class CheckOutcome(enum.StrEnum):
+    """What became of one check of the catalogue on one endpoint (or once for a host)."""
+
+    PASSED = "passed"  # judged, no finding of it
+    FAILED = "failed"  # a finding of it is present, whatever its severity
+    SKIPPED = "skipped"  # not judged: the probe did not get that far (the reason says why)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check judged (or skipped) on one endpoint of a host, or once for the host.
+
+    Made by ``mailtls.checks.outcomes`` from the rule's scope and stage, what the probe got to and
+    the findings; JUnit, Prometheus and the HTML matrix read it (findings list only what failed).
+    """
+
+    id: str  # the rule's id (or the id of a finding the catalogue does not place there)
+    endpoint: str | None  # Endpoint.key; None: a host-wide check
+    service: str | None  # the endpoint's service name (one port may be probed as two services)
+    outcome: CheckOutcome
+    reason: str = ""  # why it was skipped: "port refused", "no TLS session", ...
+
+
 @dataclass(frozen=True)
 class HostReport:
     name: str
@@ -333,6 +356,9 @@ class HostReport:
     findings: tuple[Finding, ...]
     # why a mail domain check tested this host: "MX 10 of example.com", "SRV _imaps._tcp..."
     roles: tuple[str, ...] = ()
+    # every applicable check with its outcome, host-wide first, then per endpoint in catalogue
+    # order (mailtls.checks.outcomes.with_checks); a HostReport made by hand has none
+    checks: tuple[CheckResult, ...] = ()
 
 
 # --- mail domains: what DNS and the MTA-STS web server said (facts; checks/domain.py judges) ----

@@ -13,6 +13,7 @@ import datetime as dt
 import enum
 from typing import Any, TypeVar
 
+from mailtls.checks.outcomes import with_checks
 from mailtls.errors import UsageError
 from mailtls.model import (
     ALL_SERVICES,
@@ -155,14 +156,15 @@ def finding_from_dict(f: Doc) -> Finding:
 
 
 def _host(h: Doc) -> HostReport:
-    return HostReport(
+    # which checks passed or were skipped is not saved: judged again from what was
+    return with_checks(HostReport(
         name=h["name"],
         addresses=_strs(h["addresses"]),
         resolve_error=h["resolve_error"],
         observations=tuple(_observation(e) for e in h["endpoints"]),
         findings=tuple(finding_from_dict(f) for f in h["findings"]),
         roles=_strs(h.get("roles", ())),
-    )
+    ))
 
 
 def _service(e: Doc) -> Service:

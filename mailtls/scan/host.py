@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mailtls.checks.judge import Judgement, judge_host
+from mailtls.checks.outcomes import host_outcomes
 from mailtls.errors import DNSError, NameNotResolved, UsageError
 from mailtls.formats.arguments import host_name_problem, shown
 from mailtls.model import (
@@ -334,7 +335,9 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         findings = judge_host(target.host, observations, judgement,
                               resolve_error=target.resolve_error)
         hosts.append(HostReport(target.host, target.addresses, target.resolve_error,
-                                observations, tuple(findings), roles=target.roles))
+                                observations, tuple(findings), roles=target.roles,
+                                checks=host_outcomes(observations, findings,
+                                                     target.resolve_error)))
     domain_reports: tuple[DomainReport, ...] = ()
     if domain_obs:
         from mailtls.scan.domain import domain_reports as judge_domains

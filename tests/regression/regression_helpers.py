@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from mailtls.checks.judge import Judgement, judge_host
+from mailtls.checks.outcomes import with_checks
 from mailtls.model import (
     SERVICES,
     CertificateInfo,
@@ -142,11 +143,11 @@ def sample_observations() -> tuple[PortObservation, ...]:
 def sample_report() -> Report:
     observations = sample_observations()
     findings = judge_host(HOST, observations, Judgement(now=NOW, warn_days=30))
-    host = HostReport(HOST, (ADDRESS,), None, observations, tuple(findings))
+    host = with_checks(HostReport(HOST, (ADDRESS,), None, observations, tuple(findings)))
     error = "gone.example.test: name does not resolve (NXDOMAIN)"
-    gone = HostReport("gone.example.test", (), error, (),
-                      tuple(judge_host("gone.example.test", (), Judgement(now=NOW),
-                                       resolve_error=error)))
+    gone = with_checks(HostReport("gone.example.test", (), error, (),
+                                  tuple(judge_host("gone.example.test", (), Judgement(now=NOW),
+                                                   resolve_error=error))))
     options: dict[str, object] = {"services": [], "timeout": 60.0, "warn_days": 30,
                                   "trust_store": "system", "addresses": []}
     return Report(started_at=NOW, seconds=1.5, hosts=(host, gone), options=options)
@@ -189,7 +190,7 @@ def older_report() -> Report:
     observations[3] = dataclasses.replace(observations[3], state=PortState.OPEN, error=None,
                                           error_kind=None, greeting_ok=True, tls=session())
     findings = judge_host(HOST, observations, Judgement(now=now, warn_days=30))
-    host = HostReport(HOST, (ADDRESS,), None, tuple(observations), tuple(findings))
+    host = with_checks(HostReport(HOST, (ADDRESS,), None, tuple(observations), tuple(findings)))
     return Report(started_at=now, seconds=1.2, hosts=(host,), options={"warn_days": 30})
 
 
