@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from mailtls.model.frozen import FrozenMap, frozen_map
 
 
 class Protocol(enum.StrEnum):
@@ -44,7 +47,7 @@ class Service:
         return self.name
 
 
-SERVICES: dict[str, Service] = {
+SERVICES: Mapping[str, Service] = FrozenMap({
     s.name: s
     for s in (
         Service(
@@ -65,11 +68,11 @@ SERVICES: dict[str, Service] = {
         Service("pop3", Protocol.POP3, TLSMode.STARTTLS, 110, "POP3, STLS (RFC 2595)"),
         Service("pop3s", Protocol.POP3, TLSMode.IMPLICIT, 995, "POP3, implicit TLS (RFC 8314)"),
     )
-}
+})
 
 # The other secure ports of a mail host, beside the seven mail ones (issue 17). Not in the
 # default plan: named with --only/--service or added by group with --also/--services.
-OTHER_SERVICES: dict[str, Service] = {
+OTHER_SERVICES: Mapping[str, Service] = FrozenMap({
     s.name: s
     for s in (
         Service("http", Protocol.HTTP, TLSMode.NONE, 80, "HTTP: redirect to HTTPS (RFC 6797 §7.2)"),
@@ -81,20 +84,22 @@ OTHER_SERVICES: dict[str, Service] = {
         Service("nntp", Protocol.NNTP, TLSMode.STARTTLS, 119, "NNTP, STARTTLS (RFC 4642)"),
         Service("nntps", Protocol.NNTP, TLSMode.IMPLICIT, 563, "NNTP, implicit TLS (RFC 4642)"),
     )
-}
-ALL_SERVICES: dict[str, Service] = {**SERVICES, **OTHER_SERVICES}
+})
+ALL_SERVICES: Mapping[str, Service] = FrozenMap({**SERVICES, **OTHER_SERVICES})
 # --also GROUP / --services GROUP
-SERVICE_GROUPS: dict[str, tuple[str, ...]] = {
+SERVICE_GROUPS: Mapping[str, tuple[str, ...]] = FrozenMap({
     "mail": tuple(SERVICES),
     "web": ("http", "https"),
     "ldap": ("ldap", "ldaps"),
     "ftp": ("ftp", "ftps"),
     "news": ("nntp", "nntps"),
     "all": tuple(ALL_SERVICES),
-}
+})
 
 # The implicit-TLS sibling of each STARTTLS service (RFC 8314 §3).
-IMPLICIT_SIBLING: dict[str, str] = {"submission": "submissions", "imap": "imaps", "pop3": "pop3s"}
+IMPLICIT_SIBLING: Mapping[str, str] = FrozenMap(
+    {"submission": "submissions", "imap": "imaps", "pop3": "pop3s"}
+)
 
 
 @dataclass(frozen=True)
@@ -190,9 +195,9 @@ class TLSScan:
     """Every protocol version and cipher suite a port accepted, found with hand-built hellos."""
 
     # TLSVersion.label ("SSLv2", "SSLv3", "TLS 1.0" .. "TLS 1.3") -> accepted (None: not testable)
-    versions: dict[str, bool | None]
-    suites: dict[str, tuple[str, ...]]  # version -> IANA suite names, server order if enforced
-    server_order: dict[str, bool | None]  # version -> does the server impose its own order
+    versions: Mapping[str, bool | None]
+    suites: Mapping[str, tuple[str, ...]]  # version -> IANA suite names, server order if enforced
+    server_order: Mapping[str, bool | None]  # version -> does the server impose its own order
     groups: tuple[str, ...]  # TLS 1.3 key-exchange groups accepted
     ecdhe_groups: tuple[str, ...]  # curves accepted for ECDHE in TLS <= 1.2
     dh_bits: int | None  # the smallest DHE prime seen
@@ -204,6 +209,12 @@ class TLSScan:
     compression: bool | None = None  # chose DEFLATE when offered (CRIME)
     fallback_scsv: bool | None = None  # refused a lower version carrying TLS_FALLBACK_SCSV
     ocsp_stapling: bool | None = None  # stapled an OCSP response in a TLS <= 1.2 flight
+
+    def __post_init__(self) -> None:
+        # callers may pass dicts; the frozen scan keeps read-only copies
+        object.__setattr__(self, "versions", frozen_map(self.versions))
+        object.__setattr__(self, "suites", frozen_map(self.suites))
+        object.__setattr__(self, "server_order", frozen_map(self.server_order))
 
 
 class ProbeVerdict(enum.StrEnum):
@@ -342,12 +353,23 @@ class DNSStatus(enum.StrEnum):
         return self in (DNSStatus.SERVFAIL, DNSStatus.REFUSED, DNSStatus.TIMEOUT, DNSStatus.ERROR)
 
 
+class RecordType(enum.StrEnum):
+    """The DNS record types mailtls asks for."""
+
+    MX = "MX"
+    SRV = "SRV"
+    TXT = "TXT"
+    TLSA = "TLSA"
+    A = "A"
+    AAAA = "AAAA"
+
+
 @dataclass(frozen=True)
 class DNSLookup:
     """One DNS question and its answer, verbatim."""
 
     name: str  # without the trailing dot
-    rdtype: str  # "MX", "SRV", "TXT", "TLSA", "A", "AAAA"
+    rdtype: RecordType
     status: DNSStatus
     # MX "10 mx.example.com."; SRV "0 1 465 mail.example.com."; TLSA "3 1 1 <hex>";
     # TXT the strings of one record joined; A/AAAA the address
@@ -417,6 +439,13 @@ class PolicyFetch:
     seconds: float = 0.0
 
 
+class Detection(enum.StrEnum):
+    """Why a name was checked as a mail domain."""
+
+    REQUESTED = "requested"  # mailtls domain / --domain
+    MX = "mx"  # mailtls check found MX records for it
+
+
 @dataclass(frozen=True)
 class DomainObservation:
     """Everything DNS and the policy web server said about one mail domain."""
@@ -424,7 +453,7 @@ class DomainObservation:
     domain: str
     resolver: str  # "127.0.0.1:5353" or "system (...)"
     resolver_trusted: bool  # the AD bit counts (a resolver the user named, or on loopback)
-    detected: str  # "requested" (mailtls domain / --domain) or "mx" (check found MX records)
+    detected: Detection
     mx: DNSLookup
     mx_records: tuple[MXRecord, ...]
     implicit_mx: bool  # no MX: the domain's own A/AAAA act as its MX (RFC 5321 §5.1)
@@ -440,6 +469,13 @@ class DomainObservation:
     seconds: float = 0.0
 
 
+class DANEVerdict(enum.StrEnum):
+    MATCH = "match"
+    NO_MATCH = "no_match"
+    NO_TLS = "no_tls"
+    NO_USABLE_RECORDS = "no_usable_records"
+
+
 @dataclass(frozen=True)
 class DANEResult:
     """Does the chain an MX endpoint presented match its TLSA RRset (RFC 7672 §3)?"""
@@ -451,7 +487,7 @@ class DANEResult:
     usable: tuple[str, ...]  # the records usable for SMTP (usage 2/3, known selector/type)
     matched: str | None  # the record that matched, verbatim
     matched_depth: int | None  # which certificate of the chain it matched (0 = leaf)
-    verdict: str  # "match", "no_match", "no_tls", "no_usable_records"
+    verdict: DANEVerdict
 
 
 @dataclass(frozen=True)
@@ -480,17 +516,55 @@ class SocketType(enum.StrEnum):
                 "plain": "none (plaintext)"}[self.value]
 
 
+class Role(enum.StrEnum):
+    """Which side of a mail client a server is for."""
+
+    INCOMING = "incoming"  # IMAP, POP3: reading mail
+    OUTGOING = "outgoing"  # SMTP submission: sending mail
+
+
+class SettingMethod(enum.StrEnum):
+    """Where a client setting, or a step of the discovery, came from."""
+
+    FILE = "file"  # a configuration file (--config)
+    AUTOCONFIG = "autoconfig"  # autoconfig.<domain>
+    AUTOCONFIG_WELL_KNOWN = "autoconfig-well-known"  # <domain>/.well-known/autoconfig
+    MX_AUTOCONFIG = "mx-autoconfig"  # autoconfig of the MX host's domain
+    SRV = "srv"  # RFC 6186 / RFC 8314 SRV records
+    GUESS = "guess"  # Thunderbird's guesses (imap.<domain>, ...)
+    RECOMMENDED = "recommended"  # a setting mailtls recommends after testing the servers
+
+
+class StepOutcome(enum.StrEnum):
+    """What one lookup of the client discovery gave."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    UNTRUSTED = "untrusted"
+    INVALID = "invalid"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class ConfigKind(enum.StrEnum):
+    """The kinds of client configuration file ``mailtls client --config`` reads."""
+
+    AUTOCONFIG = "autoconfig"
+    PREFS_JS = "prefs.js"
+    MOBILECONFIG = "mobileconfig"
+
+
 @dataclass(frozen=True)
 class ServerSetting:
     """One incoming or outgoing server as a client would be configured with it."""
 
-    role: str  # "incoming" | "outgoing"
+    role: Role
     protocol: Protocol
     host: str
     port: int
     socket: SocketType
     source: str  # where it came from: "prefs.js mail.server.server2", "SRV _imaps._tcp...", ...
-    method: str  # "file", "autoconfig", "mx-autoconfig", "srv", "guess"
+    method: SettingMethod
     configured: str = ""  # the setting's own words: "socketType=STARTTLS", "UseSSL=true", ...
     authentication: tuple[str, ...] = ()  # "password-cleartext", "OAuth2", "EmailAuthPassword"
     username: str | None = None  # with %EMAILADDRESS% & co. already substituted when known
@@ -501,9 +575,9 @@ class ServerSetting:
 class DiscoveryStep:
     """One lookup of the discovery, in the order clients make them."""
 
-    method: str  # "autoconfig", "autoconfig-well-known", "mx-autoconfig", "srv", "guess"
+    method: SettingMethod  # never FILE or RECOMMENDED
     target: str  # the URL or DNS name asked
-    outcome: str  # "found", "not_found", "untrusted", "invalid", "error", "skipped"
+    outcome: StepOutcome
     detail: str  # one line
     settings: tuple[ServerSetting, ...] = ()
     domains: tuple[str, ...] = ()  # autoconfig: the domains its emailProvider lists
@@ -522,7 +596,7 @@ class SettingResult:
     works: bool  # the configured mode worked (on at least one address)
     secure: bool  # TLS required, certificate verified for the configured host, TLS >= 1.2
     verdict: str  # one line
-    login: str | None = None  # the login test's outcome there, if --user
+    login: LoginOutcome | None = None  # the login test's outcome there, if --user
 
 
 @dataclass(frozen=True)
@@ -530,10 +604,19 @@ class ClientPick:
     """What one kind of client ends up with for one role."""
 
     client: str  # "Thunderbird", "Thunderbird for Android / K-9 Mail", "RFC 6186 (SRV)", ...
-    role: str
+    role: Role
     setting: ServerSetting | None
     secure: bool | None  # None: nothing picked or not tested
     note: str
+
+
+class HopTLS(enum.StrEnum):
+    """What a ``Received:`` header says about the TLS of its hop."""
+
+    TLS = "tls"
+    NONE = "none"
+    LOCAL = "local"  # no network: LMTP over a socket, local pickup
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -544,7 +627,7 @@ class Hop:
     by: str
     from_: str
     with_: str  # the protocol word: ESMTPSA, ESMTPS, LMTP, ... (RFC 3848)
-    tls: str  # "tls", "none", "local" (no network: LMTP over a socket, local pickup), "unknown"
+    tls: HopTLS
     detail: str  # what the header says about TLS, e.g. "TLSv1.3 with cipher TLS_AES_..."
     raw: str
 
@@ -574,7 +657,7 @@ class ClientReport:
     address: str | None  # user@example.com (None: a configuration file without an address)
     domain: str | None
     config_file: str | None  # --config FILE
-    config_kind: str | None  # "autoconfig", "prefs.js", "mobileconfig"
+    config_kind: ConfigKind | None
     steps: tuple[DiscoveryStep, ...]
     settings: tuple[SettingResult, ...]  # configured or discovered, each checked
     picks: tuple[ClientPick, ...]
@@ -630,7 +713,7 @@ class Report:
     started_at: dt.datetime
     seconds: float
     hosts: tuple[HostReport, ...]
-    options: dict[str, object] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=FrozenMap)
     domains: tuple[DomainReport, ...] = ()  # mail domains (mailtls domain / check --domain)
     # --port25-control: other hosts' port 25, probed only to tell an egress block from a server
     port25_controls: tuple[PortObservation, ...] = ()
@@ -639,6 +722,9 @@ class Report:
     # --baseline FILE: what changed since the baseline (mailtls.regression.diff); None: no baseline
     changes: tuple[Change, ...] | None = None
     client: ClientReport | None = None  # mailtls client: the client configuration verdict
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", frozen_map(self.options))
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -22,12 +22,14 @@ from mailtls.errors import (
 )
 from mailtls.formats.mailpolicy import POLICY_SIZE_LIMIT, STS_TXT_PREFIX, mx_hosts
 from mailtls.model import (
+    Detection,
     DNSLookup,
     DNSStatus,
     DomainObservation,
     HostAddresses,
     MXRecord,
     PolicyFetch,
+    RecordType,
     SRVRecord,
     SRVService,
     Verification,
@@ -55,28 +57,29 @@ class DomainOptions:
     ca_file: str | None
     smtp_ports: tuple[int, ...]
     mta_sts_port: int  # tests point this at a loopback server; the name stays real
-    detected: str = "requested"
+    detected: Detection = Detection.REQUESTED
 
 
 def _name(text: str) -> str:
     return text.strip().rstrip(".").lower()
 
 
-async def lookup(resolver: Resolver, name: str, rdtype: str) -> DNSLookup:
+async def lookup(resolver: Resolver, name: str, rdtype: RecordType) -> DNSLookup:
     try:
         answer = await resolver.query(name, rdtype)
     except DNSError as exc:
         return DNSLookup(name=_name(name), rdtype=rdtype, status=DNSStatus(exc.status),
                          error=str(exc))
     return DNSLookup(
-        name=answer.name, rdtype=answer.rdtype, status=DNSStatus(answer.status),
+        name=answer.name, rdtype=rdtype, status=DNSStatus(answer.status),
         records=answer.records, authenticated=answer.authenticated,
         canonical_name=answer.canonical_name, seconds=answer.seconds,
     )
 
 
 async def host_addresses(resolver: Resolver, name: str) -> HostAddresses:
-    a, aaaa = await asyncio.gather(lookup(resolver, name, "A"), lookup(resolver, name, "AAAA"))
+    a, aaaa = await asyncio.gather(lookup(resolver, name, RecordType.A),
+                                   lookup(resolver, name, RecordType.AAAA))
     addresses = tuple(dict.fromkeys(r for r in (*a.records, *aaaa.records)))
     return HostAddresses(_name(name), addresses, (a, aaaa))
 
@@ -106,18 +109,18 @@ def parse_srv(records: Sequence[str]) -> tuple[SRVRecord, ...]:
 
 
 async def _srv(resolver: Resolver, domain: str, label: str, service: str) -> SRVService:
-    found = await lookup(resolver, f"{label}.{domain}", "SRV")
+    found = await lookup(resolver, f"{label}.{domain}", RecordType.SRV)
     return SRVService(label, service, found, parse_srv(found.records))
 
 
 async def discover(resolver: Resolver, domain: str, options: DomainOptions) -> DomainObservation:
     started = time.monotonic()
     domain = _name(domain)
-    mx_task = lookup(resolver, domain, "MX")
+    mx_task = lookup(resolver, domain, RecordType.MX)
     own_task = host_addresses(resolver, domain)
     srv_tasks = [_srv(resolver, domain, label, service) for label, service in SRV_LABELS]
-    sts_task = lookup(resolver, f"_mta-sts.{domain}", "TXT")
-    rpt_task = lookup(resolver, f"_smtp._tls.{domain}", "TXT")
+    sts_task = lookup(resolver, f"_mta-sts.{domain}", RecordType.TXT)
+    rpt_task = lookup(resolver, f"_smtp._tls.{domain}", RecordType.TXT)
     (mx, own, sts_txt, rpt_txt), srv = await asyncio.gather(
         asyncio.gather(mx_task, own_task, sts_task, rpt_task), asyncio.gather(*srv_tasks)
     )
@@ -139,7 +142,7 @@ async def discover(resolver: Resolver, domain: str, options: DomainOptions) -> D
         else None
     )
     tlsa, policy = await asyncio.gather(
-        asyncio.gather(*(lookup(resolver, n, "TLSA") for n in tlsa_names)),
+        asyncio.gather(*(lookup(resolver, n, RecordType.TLSA) for n in tlsa_names)),
         policy_task if policy_task is not None else _none(),
     )
     return DomainObservation(

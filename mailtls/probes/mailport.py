@@ -243,7 +243,7 @@ async def _dialogue(
     if implicit:
         recorder.capabilities_after, recorder.capabilities_after_reply = caps, raw
         recorder.starttls_offered = adapter.offers_starttls(caps or ())
-        await _polite_quit(adapter)
+        await polite_quit(adapter)
         return
 
     recorder.capabilities_before, recorder.capabilities_reply = caps, raw
@@ -256,7 +256,7 @@ async def _dialogue(
                                       "without an advertisement")
         recorder.starttls_offered = None
     if recorder.starttls_offered is False or recorder.preauth:
-        await _polite_quit(adapter)
+        await polite_quit(adapter)
         return
 
     accepted, reply = await adapter.starttls()
@@ -265,7 +265,7 @@ async def _dialogue(
         recorder.starttls_offered = accepted
         recorder.starttls_accepted = accepted or None
     if not accepted:
-        await _polite_quit(adapter)
+        await polite_quit(adapter)
         return
     # Anything the server sent after its go-ahead arrived in plaintext: keep it as evidence,
     # never let it reach the TLS session (RFC 3207 §4.2, RFC 2595 §3.1).
@@ -280,7 +280,7 @@ async def _dialogue(
     adapter = adapter_for(stream, endpoint, recorder, resumed=True)
     caps, raw = await adapter.capabilities()
     recorder.capabilities_after, recorder.capabilities_after_reply = caps, raw
-    await _polite_quit(adapter)
+    await polite_quit(adapter)
 
 
 def _greeting_wait(stream: Stream, implicit: bool) -> float:
@@ -294,7 +294,8 @@ def _greeting_wait(stream: Stream, implicit: bool) -> float:
     return max(0.0, min(read, left - reserve))
 
 
-async def _polite_quit(adapter: Adapter | PortAdapter) -> None:
+async def polite_quit(adapter: Adapter | PortAdapter) -> None:
+    """QUIT (or the port's goodbye); a server that answers badly or has gone is fine here."""
     with contextlib.suppress(MailTLSError):
         await adapter.quit()
 

@@ -20,6 +20,7 @@ from mailtls.model import (
     ALL_SERVICES,
     SERVICE_GROUPS,
     SERVICES,
+    Detection,
     DomainObservation,
     DomainReport,
     Endpoint,
@@ -402,7 +403,7 @@ async def _domains(
 ) -> tuple[list[str], tuple[DomainObservation, ...], dict[str, str]]:
     """Which names are hosts and which are domains; the domains' DNS and MTA-STS facts."""
     hosts = list(request.hosts)
-    domains = [(d, "requested") for d in request.domains]
+    domains = [(d, Detection.REQUESTED) for d in request.domains]
     notes: dict[str, str] = {d: "checked as a mail domain (requested)" for d in request.domains}
     if dns is None:
         return hosts, (), notes
@@ -416,7 +417,7 @@ async def _domains(
             notes[name] = why
             if found:
                 hosts.remove(name)
-                domains.append((name, "mx"))
+                domains.append((name, Detection.MX))
     if not domains:
         return hosts, (), notes
     from mailtls.scan.domain import discover_all
