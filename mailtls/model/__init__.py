@@ -217,6 +217,25 @@ class TLSScan:
         object.__setattr__(self, "server_order", frozen_map(self.server_order))
 
 
+class StopKind(enum.StrEnum):
+    """Why a port's probe stopped before it was done (``PortObservation.error_kind``)."""
+
+    REFUSED = "refused"  # the connection was refused
+    FILTERED = "filtered"  # connect timed out
+    UNREACHABLE = "unreachable"
+    GREETING_TIMEOUT = "greeting_timeout"  # connected, but no greeting
+    GREETING_REJECTED = "greeting_rejected"  # the greeting refused the session (554, * BYE)
+    READ_TIMEOUT = "read_timeout"  # no answer to a command
+    REJECTED = "rejected"  # the server ended the session
+    CLOSED = "closed"  # the connection closed under the probe
+    PROTOCOL = "protocol"  # an answer the protocol does not allow
+    NETWORK = "network"  # any other network failure
+    TLS_HANDSHAKE = "tls_handshake"
+    DEADLINE = "deadline"  # the scan's deadline passed before the probe finished
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM
+    INTERNAL = "internal"  # a bug in mailtls
+
+
 class ProbeVerdict(enum.StrEnum):
     PASSED = "passed"
     FAILED = "failed"
@@ -272,8 +291,7 @@ class PortObservation:
     endpoint: Endpoint
     state: PortState
     error: str | None = None  # why the probe stopped early (one line), if it did
-    # machine name of that reason: "greeting_timeout", "protocol", "deadline", ...
-    error_kind: str | None = None
+    error_kind: StopKind | None = None  # that reason as a stable word
     greeting: tuple[str, ...] = ()  # the server's greeting lines, verbatim
     greeting_ok: bool | None = None  # 220 / * OK / +OK (PREAUTH counts as ok for IMAP)
     capabilities_before: tuple[str, ...] | None = None  # EHLO lines / IMAP caps / CAPA lines
@@ -439,6 +457,19 @@ class HostAddresses:
     lookups: tuple[DNSLookup, ...]
 
 
+class FetchError(enum.StrEnum):
+    """Why an HTTPS fetch of an MTA-STS policy failed (``PolicyFetch.error_kind``)."""
+
+    RESOLVE = "resolve"  # the policy host has no address
+    REFUSED = "refused"
+    CONNECT_TIMEOUT = "connect_timeout"
+    UNREACHABLE = "unreachable"
+    TLS = "tls"  # the handshake failed or the certificate did not verify
+    TIMEOUT = "timeout"  # no (complete) answer in time
+    PROTOCOL = "protocol"  # not HTTP
+    NETWORK = "network"  # any other network failure
+
+
 @dataclass(frozen=True)
 class PolicyFetch:
     """The HTTPS GET of an MTA-STS policy (RFC 8461 §3.3): what the web server did."""
@@ -460,7 +491,7 @@ class PolicyFetch:
     # report its syntax too (a sender would not get this far)
     unverified: bool = False
     error: str | None = None
-    error_kind: str | None = None  # "resolve", "refused", "timeout", "tls", "protocol", ...
+    error_kind: FetchError | None = None
     connections: int = 0
     seconds: float = 0.0
 

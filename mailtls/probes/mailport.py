@@ -27,6 +27,7 @@ from mailtls.model import (
     Endpoint,
     PortState,
     Protocol,
+    StopKind,
     TLSMode,
     TLSSession,
     Verification,
@@ -234,7 +235,7 @@ async def _dialogue(
         return
     recorder.preauth = adapter.preauth
     if not recorder.greeting_ok:
-        recorder.fail("greeting_rejected", "the server refused the session in its greeting")
+        recorder.fail(StopKind.GREETING_REJECTED, "the server refused the session in its greeting")
         return
 
     caps, raw = await adapter.capabilities()
@@ -310,22 +311,22 @@ async def _attempt(
         stream = await open_stream(endpoint.address, endpoint.port, options.timeouts)
     except ConnectRefused as exc:
         recorder.state = PortState.REFUSED
-        recorder.fail("refused", str(exc))
+        recorder.fail(StopKind.REFUSED, str(exc))
         return
     except DeadlinePassed as exc:  # its turn was over before the connection was made
-        recorder.fail("deadline", str(exc))
+        recorder.fail(StopKind.DEADLINE, str(exc))
         return
     except ConnectTimeout as exc:
         recorder.state = PortState.FILTERED
-        recorder.fail("filtered", str(exc))
+        recorder.fail(StopKind.FILTERED, str(exc))
         return
     except ConnectionClosed as exc:  # accepted, then reset before a word: open, and broken
         recorder.state = PortState.OPEN
-        recorder.fail("closed", str(exc))
+        recorder.fail(StopKind.CLOSED, str(exc))
         return
     except (Unreachable, NetworkError) as exc:
         recorder.state = PortState.UNREACHABLE
-        recorder.fail("unreachable", str(exc))
+        recorder.fail(StopKind.UNREACHABLE, str(exc))
         return
     recorder.state = PortState.OPEN
     context = client_context(verify=verify, ca_file=options.ca_file)
@@ -335,29 +336,30 @@ async def _attempt(
         if endpoint.service.tls_mode is not TLSMode.IMPLICIT or recorder.greeting:
             recorder.tls = None
             recorder.tls_error = str(exc)
-            recorder.fail("tls_handshake", str(exc))
+            recorder.fail(StopKind.TLS_HANDSHAKE, str(exc))
         else:
             # Silent on an implicit-TLS port: our ClientHello is its first word to answer, and
             # no answer is no greeting (a plaintext or broken server fails the handshake fast).
             recorder.tls = None
-            recorder.fail("greeting_timeout",
+            recorder.fail(StopKind.GREETING_TIMEOUT,
                           f"the server never answered the TLS ClientHello ({exc})")
     except TLSHandshakeError as exc:
         if exc.verify_code is not None:
             raise
         recorder.tls = None
         recorder.tls_error = str(exc)
-        recorder.fail("tls_handshake", str(exc))
+        recorder.fail(StopKind.TLS_HANDSHAKE, str(exc))
     except ReadTimeout as exc:
-        recorder.fail("greeting_timeout" if not recorder.greeting else "read_timeout", str(exc))
+        recorder.fail(StopKind.READ_TIMEOUT if recorder.greeting else StopKind.GREETING_TIMEOUT,
+                      str(exc))
     except SessionRejected as exc:
-        recorder.fail("rejected", f"the server ended the session: {exc}")
+        recorder.fail(StopKind.REJECTED, f"the server ended the session: {exc}")
     except ConnectionClosed as exc:
-        recorder.fail("closed", str(exc))
+        recorder.fail(StopKind.CLOSED, str(exc))
     except ProtocolError as exc:
-        recorder.fail("protocol", f"protocol error: {exc}")
+        recorder.fail(StopKind.PROTOCOL, f"protocol error: {exc}")
     except NetworkError as exc:
-        recorder.fail("network", str(exc))
+        recorder.fail(StopKind.NETWORK, str(exc))
     finally:
         await stream.close()
 
@@ -383,7 +385,7 @@ async def probe_port(endpoint: Endpoint, options: ProbeOptions, recorder: Record
         if recorder.tls is not None:
             recorder.tls = dataclasses.replace(recorder.tls, verification=verification)
         elif recorder.error is None:
-            recorder.fail("tls_handshake", str(exc))
+            recorder.fail(StopKind.TLS_HANDSHAKE, str(exc))
     if (
         recorder.tls_error
         and endpoint.service.tls_mode is TLSMode.IMPLICIT

@@ -29,6 +29,7 @@ from mailtls.model import (
     PortState,
     Report,
     Service,
+    StopKind,
 )
 from mailtls.model.options import DEFAULTS, ScanOptions
 from mailtls.model.ports import MAX_PORT, is_port
@@ -314,16 +315,17 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         await cancel_and_wait(pending, grace=CANCEL_GRACE_SECONDS)
         for task, recorder in zip(tasks, _flatten(recorders), strict=True):
             if task in pending and interrupted:
-                recorder.fail("interrupted", f"the scan was interrupted ({received() or 'stop'})"
+                recorder.fail(StopKind.INTERRUPTED,
+                              f"the scan was interrupted ({received() or 'stop'})"
                               " before this probe finished")
             elif task in pending:
                 recorder.fail(
-                    "deadline",
+                    StopKind.DEADLINE,
                     f"the scan deadline ({opts.deadline:g} s) passed before this probe finished",
                 )
             elif task.exception() is not None:  # a bug in mailtls, not the server's doing
                 exc = task.exception()
-                recorder.fail("internal", f"internal error: {type(exc).__name__}: {exc}")
+                recorder.fail(StopKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
 
     now = request.clock()
     control_observations = tuple(r.freeze() for r in recorders.get(-1, []))

@@ -24,6 +24,7 @@ from mailtls.model import (
     PortObservation,
     PortState,
     Report,
+    StopKind,
     TLSScan,
     TLSSession,
     TranscriptLine,
@@ -133,10 +134,10 @@ def sample_observations() -> tuple[PortObservation, ...]:
             capabilities_before=("IMAP4rev1", "LOGINDISABLED"),
             capabilities_reply=(decode_line(HOSTILE_CAPABILITY.encode()), "A1 OK done"),
             starttls_offered=False),
-        obs("imaps", 993, PortState.REFUSED, error="connection refused", error_kind="refused",
-            connections=1, seconds=0.001),
+        obs("imaps", 993, PortState.REFUSED, error="connection refused",
+            error_kind=StopKind.REFUSED, connections=1, seconds=0.001),
         obs("pop3s", 995, PortState.NOT_TESTED, error="the scan deadline (60 s) passed",
-            error_kind="deadline", connections=0, seconds=0.0),
+            error_kind=StopKind.DEADLINE, connections=0, seconds=0.0),
     )
 
 
