@@ -750,11 +750,39 @@ class ExpectationResult:
     evidence: tuple[str, ...] = ()
 
 
+class ChangeKind(enum.StrEnum):
+    """The kinds of change between a baseline and a newer report (``mailtls.regression.diff``)."""
+
+    FINDING_NEW = "finding.new"
+    FINDING_RESOLVED = "finding.resolved"
+    FINDING_SEVERITY = "finding.severity"
+    PORT_CLOSED = "port.closed"
+    PORT_OPENED = "port.opened"
+    PORT_STATE = "port.state"
+    TLS_LOST = "tls.lost"
+    TLS_GAINED = "tls.gained"
+    TLS_NEGOTIATED = "tls.negotiated"
+    TLS_CIPHER = "tls.cipher"
+    TLS_VERSION_GAINED = "tls.version.gained"
+    TLS_VERSION_LOST = "tls.version.lost"
+    TLS_SUITES_GAINED = "tls.suites.gained"
+    TLS_SUITES_LOST = "tls.suites.lost"
+    CAPABILITY_GAINED = "capability.gained"
+    CAPABILITY_LOST = "capability.lost"
+    CERT_CHANGED = "cert.changed"
+    HOST_ADDED = "host.added"
+    HOST_REMOVED = "host.removed"
+    HOST_UNRESOLVED = "host.unresolved"
+    HOST_RESOLVED = "host.resolved"
+    ENDPOINT_ADDED = "endpoint.added"
+    ENDPOINT_REMOVED = "endpoint.removed"
+
+
 @dataclass(frozen=True)
 class Change:
     """One difference between a baseline report and a newer one."""
 
-    kind: str  # stable: "finding.new", "port.closed", "tls.version.gained", "cert.changed", ...
+    kind: ChangeKind  # stable
     host: str
     endpoint: str | None  # Endpoint.key, or None for the host as a whole
     summary: str  # one line

@@ -19,6 +19,7 @@ from mailtls.model import (
     ALL_SERVICES,
     CertificateInfo,
     Change,
+    ChangeKind,
     ClientPick,
     ClientReport,
     ConfigKind,
@@ -430,7 +431,7 @@ def _expectation(e: Doc) -> ExpectationResult:
 
 def _change(c: Doc) -> Change:
     return Change(
-        kind=c["kind"],
+        kind=_enum(ChangeKind, c["kind"], "change kind"),
         host=c["host"],
         endpoint=c["endpoint"],
         summary=c["summary"],
