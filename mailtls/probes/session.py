@@ -18,6 +18,7 @@ from mailtls.model import (
     PortObservation,
     PortState,
     SecurityProbe,
+    StopKind,
     TLSScan,
     TLSSession,
     TranscriptLine,
@@ -55,7 +56,7 @@ class Recorder:
     endpoint: Endpoint
     state: PortState = PortState.NOT_TESTED
     error: str | None = None
-    error_kind: str | None = None
+    error_kind: StopKind | None = None
     greeting: tuple[str, ...] = ()
     greeting_ok: bool | None = None
     capabilities_before: tuple[str, ...] | None = None
@@ -99,7 +100,7 @@ class Recorder:
             TranscriptLine(direction, text, self.in_tls, round(when - self.started, 3))
         )
 
-    def fail(self, kind: str, message: str) -> None:
+    def fail(self, kind: StopKind, message: str) -> None:
         if self.error is None:
             self.error, self.error_kind = message, kind
         self.note(Direction.NOTE, message)
