@@ -18,10 +18,10 @@ import subprocess
 import sys
 
 import pytest
-from cli_runner import check_argv
 
 from mailtls.cli.app import ALONE, build_parser, command_of
 from mailtls.testing import TestPKI, start_imap, start_smtp
+from tests.cli_runner import check_argv
 
 HOST = "mail.example.test"
 
