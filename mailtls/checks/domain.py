@@ -13,6 +13,8 @@ from mailtls.formats.mailpolicy import mx_hosts, parse_sts_policy, parse_sts_txt
 from mailtls.formats.mailpolicy import mx_matches as sts_mx_matches
 from mailtls.model import (
     DANEResult,
+    DANEVerdict,
+    Detection,
     DNSLookup,
     DNSStatus,
     DomainObservation,
@@ -22,6 +24,7 @@ from mailtls.model import (
     PortObservation,
     PortState,
     Severity,
+    StopKind,
     TLSMode,
 )
 from mailtls.pki import dane
@@ -29,8 +32,11 @@ from mailtls.pki.x509 import days_left, describe, match_name
 
 _MODERN_TLS = ("TLSv1.2", "TLSv1.3")
 _ONE_DAY = 86400
-_STOPPED_EARLY = ("deadline", "interrupted", "internal", "greeting_timeout", "closed",
-                  "read_timeout", "greeting_rejected", "protocol", "network")
+_STOPPED_EARLY = frozenset({
+    StopKind.DEADLINE, StopKind.INTERRUPTED, StopKind.INTERNAL, StopKind.GREETING_TIMEOUT,
+    StopKind.CLOSED, StopKind.READ_TIMEOUT, StopKind.GREETING_REJECTED, StopKind.PROTOCOL,
+    StopKind.NETWORK,
+})
 
 
 def lookup_line(lk: DNSLookup) -> str:
@@ -142,7 +148,7 @@ def _mx(
                 endpoint=None, service=None, evidence=[lookup_line(lk) for lk in aliased]))
     tested = {h.name for h in hosts}
     own = obs.own
-    if (obs.detected == "mx" and mx_hosts(obs.mx_records) and own is not None
+    if (obs.detected is Detection.MX and mx_hosts(obs.mx_records) and own is not None
             and own.addresses and domain not in tested):
         out.append(R.DOMAIN_OWN_NOT_TESTED.finding(
             f"{domain} has MX records, so its MX hosts ({', '.join(mx_hosts(obs.mx_records))}) "
@@ -502,7 +508,7 @@ def _dane_host(
                 or o.error_kind in _STOPPED_EARLY):
             continue
         def result(
-            verdict: str, matched: dane.Match | None = None, key: str = o.endpoint.key
+            verdict: DANEVerdict, matched: dane.Match | None = None, key: str = o.endpoint.key
         ) -> DANEResult:
             return DANEResult(
                 endpoint=key, host=name, tlsa_name=lk.name, authenticated=secure,
@@ -510,7 +516,7 @@ def _dane_host(
                 matched=matched.record.text if matched else None,
                 matched_depth=matched.depth if matched else None, verdict=verdict)
         if o.tls is None or not o.tls.chain_der:
-            results.append(result("no_tls"))
+            results.append(result(DANEVerdict.NO_TLS))
             out.append(R.DANE_NO_STARTTLS.finding(
                 f"{lk.name} has TLSA records but {o.endpoint.key} offers no working STARTTLS: "
                 "DANE senders will not deliver in plaintext",
@@ -518,11 +524,11 @@ def _dane_host(
                 severity=fail, **_where(o)))
             continue
         if not usable:
-            results.append(result("no_usable_records"))
+            results.append(result(DANEVerdict.NO_USABLE_RECORDS))
             continue
         match = dane.match_chain(usable, o.tls.chain_der)
         if match is None:
-            results.append(result("no_match"))
+            results.append(result(DANEVerdict.NO_MATCH))
             current = dane.record_for(o.tls.chain_der[0])
             out.append(R.DANE_NO_MATCH.finding(
                 f"the certificate {o.endpoint.key} presents matches none of the "
@@ -533,7 +539,7 @@ def _dane_host(
                           f"a record for the presented key: {current}"],
                 severity=fail, **_where(o)))
             continue
-        results.append(result("match", match))
+        results.append(result(DANEVerdict.MATCH, match))
         if match.record.usage == 2:
             leaf = o.tls.chain[0]
             problems = []

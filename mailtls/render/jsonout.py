@@ -72,9 +72,9 @@ def _tls_scan(t: TLSScan | None) -> dict[str, Any] | None:
     if t is None:
         return None
     return {
-        "versions": t.versions,
+        "versions": dict(t.versions),
         "suites": {v: list(names) for v, names in t.suites.items()},
-        "server_order": t.server_order,
+        "server_order": dict(t.server_order),
         "groups": list(t.groups),
         "ecdhe_groups": list(t.ecdhe_groups),
         "dh_bits": t.dh_bits,
@@ -216,7 +216,7 @@ def report_dict(report: Report, exit_code: int) -> dict[str, Any]:
         "tool": {"name": "mailtls", "version": __version__},
         "started_at": report.started_at.isoformat(),
         "seconds": report.seconds,
-        "options": report.options,
+        "options": dict(report.options),
         "summary": {"findings": counts, "connections": report.connections, "exit_code": exit_code,
                     "grade_scheme": GRADE_SCHEME},
         "hosts": [host_dict(h) for h in report.hosts],
