@@ -92,7 +92,7 @@ def main() -> int:
     parser.add_argument("--no-breakdown", action="store_true")
     args = parser.parse_args()
     in_private_netns()
-    from interop_servers import HOST, PROFILES, missing_programs, running
+    from tests.interop.interop_servers import HOST, PROFILES, missing_programs, running
 
     missing = missing_programs()
     if missing:
