@@ -217,6 +217,25 @@ class TLSScan:
         object.__setattr__(self, "server_order", frozen_map(self.server_order))
 
 
+class StopKind(enum.StrEnum):
+    """Why a port's probe stopped before it was done (``PortObservation.error_kind``)."""
+
+    REFUSED = "refused"  # the connection was refused
+    FILTERED = "filtered"  # connect timed out
+    UNREACHABLE = "unreachable"
+    GREETING_TIMEOUT = "greeting_timeout"  # connected, but no greeting
+    GREETING_REJECTED = "greeting_rejected"  # the greeting refused the session (554, * BYE)
+    READ_TIMEOUT = "read_timeout"  # no answer to a command
+    REJECTED = "rejected"  # the server ended the session
+    CLOSED = "closed"  # the connection closed under the probe
+    PROTOCOL = "protocol"  # an answer the protocol does not allow
+    NETWORK = "network"  # any other network failure
+    TLS_HANDSHAKE = "tls_handshake"
+    DEADLINE = "deadline"  # the scan's deadline passed before the probe finished
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM
+    INTERNAL = "internal"  # a bug in mailtls
+
+
 class ProbeVerdict(enum.StrEnum):
     PASSED = "passed"
     FAILED = "failed"
@@ -272,8 +291,7 @@ class PortObservation:
     endpoint: Endpoint
     state: PortState
     error: str | None = None  # why the probe stopped early (one line), if it did
-    # machine name of that reason: "greeting_timeout", "protocol", "deadline", ...
-    error_kind: str | None = None
+    error_kind: StopKind | None = None  # that reason as a stable word
     greeting: tuple[str, ...] = ()  # the server's greeting lines, verbatim
     greeting_ok: bool | None = None  # 220 / * OK / +OK (PREAUTH counts as ok for IMAP)
     capabilities_before: tuple[str, ...] | None = None  # EHLO lines / IMAP caps / CAPA lines
@@ -324,6 +342,29 @@ class Finding:
     requirement: str | None = None  # MUST / SHOULD / MUST NOT / profile
 
 
+class CheckOutcome(enum.StrEnum):
+    """What became of one check of the catalogue on one endpoint (or once for a host)."""
+
+    PASSED = "passed"  # judged, no finding of it
+    FAILED = "failed"  # a finding of it is present, whatever its severity
+    SKIPPED = "skipped"  # not judged: the probe did not get that far (the reason says why)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check judged (or skipped) on one endpoint of a host, or once for the host.
+
+    Made by ``mailtls.checks.outcomes`` from the rule's scope and stage, what the probe got to and
+    the findings; JUnit, Prometheus and the HTML matrix read it (findings list only what failed).
+    """
+
+    id: str  # the rule's id (or the id of a finding the catalogue does not place there)
+    endpoint: str | None  # Endpoint.key; None: a host-wide check
+    service: str | None  # the endpoint's service name (one port may be probed as two services)
+    outcome: CheckOutcome
+    reason: str = ""  # why it was skipped: "port refused", "no TLS session", ...
+
+
 @dataclass(frozen=True)
 class HostReport:
     name: str
@@ -333,6 +374,9 @@ class HostReport:
     findings: tuple[Finding, ...]
     # why a mail domain check tested this host: "MX 10 of example.com", "SRV _imaps._tcp..."
     roles: tuple[str, ...] = ()
+    # every applicable check with its outcome, host-wide first, then per endpoint in catalogue
+    # order (mailtls.checks.outcomes.with_checks); a HostReport made by hand has none
+    checks: tuple[CheckResult, ...] = ()
 
 
 # --- mail domains: what DNS and the MTA-STS web server said (facts; checks/domain.py judges) ----
@@ -413,6 +457,19 @@ class HostAddresses:
     lookups: tuple[DNSLookup, ...]
 
 
+class FetchError(enum.StrEnum):
+    """Why an HTTPS fetch of an MTA-STS policy failed (``PolicyFetch.error_kind``)."""
+
+    RESOLVE = "resolve"  # the policy host has no address
+    REFUSED = "refused"
+    CONNECT_TIMEOUT = "connect_timeout"
+    UNREACHABLE = "unreachable"
+    TLS = "tls"  # the handshake failed or the certificate did not verify
+    TIMEOUT = "timeout"  # no (complete) answer in time
+    PROTOCOL = "protocol"  # not HTTP
+    NETWORK = "network"  # any other network failure
+
+
 @dataclass(frozen=True)
 class PolicyFetch:
     """The HTTPS GET of an MTA-STS policy (RFC 8461 §3.3): what the web server did."""
@@ -434,7 +491,7 @@ class PolicyFetch:
     # report its syntax too (a sender would not get this far)
     unverified: bool = False
     error: str | None = None
-    error_kind: str | None = None  # "resolve", "refused", "timeout", "tls", "protocol", ...
+    error_kind: FetchError | None = None
     connections: int = 0
     seconds: float = 0.0
 
@@ -693,11 +750,39 @@ class ExpectationResult:
     evidence: tuple[str, ...] = ()
 
 
+class ChangeKind(enum.StrEnum):
+    """The kinds of change between a baseline and a newer report (``mailtls.regression.diff``)."""
+
+    FINDING_NEW = "finding.new"
+    FINDING_RESOLVED = "finding.resolved"
+    FINDING_SEVERITY = "finding.severity"
+    PORT_CLOSED = "port.closed"
+    PORT_OPENED = "port.opened"
+    PORT_STATE = "port.state"
+    TLS_LOST = "tls.lost"
+    TLS_GAINED = "tls.gained"
+    TLS_NEGOTIATED = "tls.negotiated"
+    TLS_CIPHER = "tls.cipher"
+    TLS_VERSION_GAINED = "tls.version.gained"
+    TLS_VERSION_LOST = "tls.version.lost"
+    TLS_SUITES_GAINED = "tls.suites.gained"
+    TLS_SUITES_LOST = "tls.suites.lost"
+    CAPABILITY_GAINED = "capability.gained"
+    CAPABILITY_LOST = "capability.lost"
+    CERT_CHANGED = "cert.changed"
+    HOST_ADDED = "host.added"
+    HOST_REMOVED = "host.removed"
+    HOST_UNRESOLVED = "host.unresolved"
+    HOST_RESOLVED = "host.resolved"
+    ENDPOINT_ADDED = "endpoint.added"
+    ENDPOINT_REMOVED = "endpoint.removed"
+
+
 @dataclass(frozen=True)
 class Change:
     """One difference between a baseline report and a newer one."""
 
-    kind: str  # stable: "finding.new", "port.closed", "tls.version.gained", "cert.changed", ...
+    kind: ChangeKind  # stable
     host: str
     endpoint: str | None  # Endpoint.key, or None for the host as a whole
     summary: str  # one line

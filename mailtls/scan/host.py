@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mailtls.checks.judge import Judgement, judge_host
+from mailtls.checks.outcomes import host_outcomes
 from mailtls.errors import DNSError, NameNotResolved, UsageError
 from mailtls.formats.arguments import host_name_problem, shown
 from mailtls.model import (
@@ -25,6 +26,7 @@ from mailtls.model import (
     HostReport,
     PortState,
     Report,
+    StopKind,
 )
 from mailtls.model.options import DEFAULTS, ScanOptions
 from mailtls.net.budget import (
@@ -193,6 +195,10 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         from mailtls.scan.domain import targets_of
 
         targets.extend(targets_of(domain_obs, request.plan))
+    if any(p.service.name not in SERVICES for t in targets for p in t.plan):
+        # LDAP, FTP, NNTP, HTTP (--also): their adapters load here, before the first connection;
+        # loaded by the first such probe, they would stall the handshakes under way
+        import mailtls.probes.portadapters  # noqa: F401
     # Tasks are created in exactly the order of _flatten(recorders).
     recorders: dict[int, list[Recorder]] = {i: [] for i in range(len(targets))}
     tasks: list[asyncio.Task[None]] = []
@@ -234,16 +240,17 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         await cancel_and_wait(pending, grace=CANCEL_GRACE_SECONDS)
         for task, recorder in zip(tasks, _flatten(recorders), strict=True):
             if task in pending and interrupted:
-                recorder.fail("interrupted", f"the scan was interrupted ({received() or 'stop'})"
+                recorder.fail(StopKind.INTERRUPTED,
+                              f"the scan was interrupted ({received() or 'stop'})"
                               " before this probe finished")
             elif task in pending:
                 recorder.fail(
-                    "deadline",
+                    StopKind.DEADLINE,
                     f"the scan deadline ({opts.deadline:g} s) passed before this probe finished",
                 )
             elif task.exception() is not None:  # a bug in mailtls, not the server's doing
                 exc = task.exception()
-                recorder.fail("internal", f"internal error: {type(exc).__name__}: {exc}")
+                recorder.fail(StopKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
 
     now = request.clock()
     control_observations = tuple(r.freeze() for r in recorders.get(-1, []))
@@ -255,7 +262,9 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         findings = judge_host(target.host, observations, judgement,
                               resolve_error=target.resolve_error)
         hosts.append(HostReport(target.host, target.addresses, target.resolve_error,
-                                observations, tuple(findings), roles=target.roles))
+                                observations, tuple(findings), roles=target.roles,
+                                checks=host_outcomes(observations, findings,
+                                                     target.resolve_error)))
     domain_reports: tuple[DomainReport, ...] = ()
     if domain_obs:
         from mailtls.scan.domain import domain_reports as judge_domains

@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-from regression_helpers import full_report
 
 from mailtls.checks.client import ClientFacts
 from mailtls.model import (
@@ -26,6 +25,7 @@ from mailtls.model import (
 from mailtls.model.frozen import FrozenMap
 from mailtls.proto.smtp import EhloInfo
 from mailtls.render.jsonout import report_dict
+from tests.regression.regression_helpers import full_report
 
 
 def _scan(report: Report) -> TLSScan:
