@@ -6,6 +6,8 @@ controlled by whoever runs the domain.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
@@ -14,7 +16,7 @@ from rich.text import Text
 from mailtls import __version__
 from mailtls.checks.domain import lookup_line
 from mailtls.formats.mailpolicy import mx_hosts, parse_sts_policy, parse_sts_txt, parse_tlsrpt
-from mailtls.model import DNSLookup, DomainReport, PortObservation
+from mailtls.model import DNSLookup, DomainObservation, DomainReport, PortObservation
 from mailtls.render.termparts import hanging, render_findings
 
 
@@ -26,17 +28,28 @@ def _status(lk: DNSLookup | None) -> Text | None:
     return None
 
 
+Row = Callable[[str, Text], None]
+
+
 def _section(d: DomainReport) -> Table:
-    o = d.observation
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    by_name = {h.name: h for h in o.hosts}
 
     def row(label: str, value: Text) -> None:
         grid.add_row(Text(label), value)
 
-    # MX
+    _mx_rows(d, row)
+    _srv_rows(d.observation, row)
+    _mta_sts_rows(d.observation, row)
+    _tlsrpt_rows(d.observation, row)
+    _dane_rows(d, row)
+    return grid
+
+
+def _mx_rows(d: DomainReport, row: Row) -> None:
+    o = d.observation
+    by_name = {h.name: h for h in o.hosts}
     failed = _status(o.mx)
     if failed is not None:
         row("MX", failed)
@@ -56,7 +69,9 @@ def _section(d: DomainReport) -> Table:
     if mx_hosts(o.mx_records) or o.implicit_mx:
         ports = ", ".join(str(p) for p in o.smtp_ports)
         row("", Text(f"MX hosts tested on port {ports}", style="dim"))
-    # SRV
+
+
+def _srv_rows(o: DomainObservation, row: Row) -> None:
     first = True
     for s in o.srv:
         failed = _status(s.lookup)
@@ -74,7 +89,9 @@ def _section(d: DomainReport) -> Table:
         first = False
     if first:
         row("SRV", Text("none of the six mail SRV records", style="dim"))
-    # MTA-STS
+
+
+def _mta_sts_rows(o: DomainObservation, row: Row) -> None:
     failed = _status(o.mta_sts_txt)
     if failed is not None:
         row("MTA-STS", failed)
@@ -96,7 +113,9 @@ def _section(d: DomainReport) -> Table:
                             f"mx {', '.join(policy.mx) or '-'}")
                     good = policy.valid and p.status == 200 and ok
                     row("", Text(desc, style="green" if good else "red"))
-    # TLS-RPT
+
+
+def _tlsrpt_rows(o: DomainObservation, row: Row) -> None:
     failed = _status(o.tls_rpt_txt)
     if failed is not None:
         row("TLS-RPT", failed)
@@ -104,7 +123,10 @@ def _section(d: DomainReport) -> Table:
         rpt = parse_tlsrpt(o.tls_rpt_txt.records)
         row("TLS-RPT", Text("; ".join(rpt.candidates) if rpt.candidates else "no record",
                             style="" if rpt.candidates else "dim"))
-    # DANE
+
+
+def _dane_rows(d: DomainReport, row: Row) -> None:
+    o = d.observation
     first = True
     for lk in o.tlsa:
         if lk.status.value in ("nxdomain", "nodata"):
@@ -125,7 +147,6 @@ def _section(d: DomainReport) -> Table:
         # "no TLSA records" only when TLSA was asked for: with no MX host tested nothing was
         row("DANE", Text("no TLSA records" if o.tlsa else "not looked up (no MX host to test)",
                          style="dim"))
-    return grid
 
 
 def render_domain(console: Console, d: DomainReport) -> None:
