@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import TypedDict
 
 from mailtls.checks import rules as R
@@ -33,6 +32,7 @@ from mailtls.model import (
     SocketType,
     TLSMode,
 )
+from mailtls.model.frozen import FrozenMap, frozen_map
 from mailtls.pki.x509 import match_name
 
 GOOD_TLS = ("TLSv1.2", "TLSv1.3")
@@ -42,7 +42,7 @@ SRV_CLIENT = "RFC 6186/8314 client (SRV)"
 # Discovery methods in the order each client consults them (Thunderbird's FindConfig/
 # FetchConfig/GuessConfig.sys.mjs, Thunderbird for Android's ProviderAutoconfigUrlProvider.kt,
 # RFC 6186).
-CLIENT_ORDER: Mapping[str, tuple[SettingMethod, ...]] = MappingProxyType({
+CLIENT_ORDER: Mapping[str, tuple[SettingMethod, ...]] = FrozenMap({
     THUNDERBIRD: (SettingMethod.AUTOCONFIG, SettingMethod.AUTOCONFIG_WELL_KNOWN,
                   SettingMethod.MX_AUTOCONFIG, SettingMethod.GUESS),
     ANDROID: (SettingMethod.AUTOCONFIG, SettingMethod.AUTOCONFIG_WELL_KNOWN,
@@ -55,7 +55,7 @@ CLIENT_ORDER: Mapping[str, tuple[SettingMethod, ...]] = MappingProxyType({
 class ClientFacts:
     settings: tuple[ServerSetting, ...]
     observations: tuple[PortObservation, ...]
-    resolve_errors: dict[str, str]  # host -> why it has no address
+    resolve_errors: Mapping[str, str]  # host -> why it has no address
     address: str | None = None
     domain: str | None = None
     config_file: str | None = None
@@ -65,6 +65,9 @@ class ClientFacts:
     unset_outgoing_port: bool = False
     autoconfig_domains: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "resolve_errors", frozen_map(self.resolve_errors))
 
 
 # --- one setting ---------------------------------------------------------------------------------

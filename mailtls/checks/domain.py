@@ -24,6 +24,7 @@ from mailtls.model import (
     PortObservation,
     PortState,
     Severity,
+    StopKind,
     TLSMode,
 )
 from mailtls.pki import dane
@@ -31,8 +32,11 @@ from mailtls.pki.x509 import days_left, describe, match_name
 
 _MODERN_TLS = ("TLSv1.2", "TLSv1.3")
 _ONE_DAY = 86400
-_STOPPED_EARLY = ("deadline", "interrupted", "internal", "greeting_timeout", "closed",
-                  "read_timeout", "greeting_rejected", "protocol", "network")
+_STOPPED_EARLY = frozenset({
+    StopKind.DEADLINE, StopKind.INTERRUPTED, StopKind.INTERNAL, StopKind.GREETING_TIMEOUT,
+    StopKind.CLOSED, StopKind.READ_TIMEOUT, StopKind.GREETING_REJECTED, StopKind.PROTOCOL,
+    StopKind.NETWORK,
+})
 
 
 def lookup_line(lk: DNSLookup) -> str:

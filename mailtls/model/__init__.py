@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from mailtls.model.frozen import FrozenMap, frozen_map
 
 
 class Protocol(enum.StrEnum):
@@ -44,7 +47,7 @@ class Service:
         return self.name
 
 
-SERVICES: dict[str, Service] = {
+SERVICES: Mapping[str, Service] = FrozenMap({
     s.name: s
     for s in (
         Service(
@@ -65,11 +68,11 @@ SERVICES: dict[str, Service] = {
         Service("pop3", Protocol.POP3, TLSMode.STARTTLS, 110, "POP3, STLS (RFC 2595)"),
         Service("pop3s", Protocol.POP3, TLSMode.IMPLICIT, 995, "POP3, implicit TLS (RFC 8314)"),
     )
-}
+})
 
 # The other secure ports of a mail host, beside the seven mail ones (issue 17). Not in the
 # default plan: named with --only/--service or added by group with --also/--services.
-OTHER_SERVICES: dict[str, Service] = {
+OTHER_SERVICES: Mapping[str, Service] = FrozenMap({
     s.name: s
     for s in (
         Service("http", Protocol.HTTP, TLSMode.NONE, 80, "HTTP: redirect to HTTPS (RFC 6797 §7.2)"),
@@ -81,20 +84,22 @@ OTHER_SERVICES: dict[str, Service] = {
         Service("nntp", Protocol.NNTP, TLSMode.STARTTLS, 119, "NNTP, STARTTLS (RFC 4642)"),
         Service("nntps", Protocol.NNTP, TLSMode.IMPLICIT, 563, "NNTP, implicit TLS (RFC 4642)"),
     )
-}
-ALL_SERVICES: dict[str, Service] = {**SERVICES, **OTHER_SERVICES}
+})
+ALL_SERVICES: Mapping[str, Service] = FrozenMap({**SERVICES, **OTHER_SERVICES})
 # --also GROUP / --services GROUP
-SERVICE_GROUPS: dict[str, tuple[str, ...]] = {
+SERVICE_GROUPS: Mapping[str, tuple[str, ...]] = FrozenMap({
     "mail": tuple(SERVICES),
     "web": ("http", "https"),
     "ldap": ("ldap", "ldaps"),
     "ftp": ("ftp", "ftps"),
     "news": ("nntp", "nntps"),
     "all": tuple(ALL_SERVICES),
-}
+})
 
 # The implicit-TLS sibling of each STARTTLS service (RFC 8314 §3).
-IMPLICIT_SIBLING: dict[str, str] = {"submission": "submissions", "imap": "imaps", "pop3": "pop3s"}
+IMPLICIT_SIBLING: Mapping[str, str] = FrozenMap(
+    {"submission": "submissions", "imap": "imaps", "pop3": "pop3s"}
+)
 
 
 @dataclass(frozen=True)
@@ -190,9 +195,9 @@ class TLSScan:
     """Every protocol version and cipher suite a port accepted, found with hand-built hellos."""
 
     # TLSVersion.label ("SSLv2", "SSLv3", "TLS 1.0" .. "TLS 1.3") -> accepted (None: not testable)
-    versions: dict[str, bool | None]
-    suites: dict[str, tuple[str, ...]]  # version -> IANA suite names, server order if enforced
-    server_order: dict[str, bool | None]  # version -> does the server impose its own order
+    versions: Mapping[str, bool | None]
+    suites: Mapping[str, tuple[str, ...]]  # version -> IANA suite names, server order if enforced
+    server_order: Mapping[str, bool | None]  # version -> does the server impose its own order
     groups: tuple[str, ...]  # TLS 1.3 key-exchange groups accepted
     ecdhe_groups: tuple[str, ...]  # curves accepted for ECDHE in TLS <= 1.2
     dh_bits: int | None  # the smallest DHE prime seen
@@ -204,6 +209,31 @@ class TLSScan:
     compression: bool | None = None  # chose DEFLATE when offered (CRIME)
     fallback_scsv: bool | None = None  # refused a lower version carrying TLS_FALLBACK_SCSV
     ocsp_stapling: bool | None = None  # stapled an OCSP response in a TLS <= 1.2 flight
+
+    def __post_init__(self) -> None:
+        # callers may pass dicts; the frozen scan keeps read-only copies
+        object.__setattr__(self, "versions", frozen_map(self.versions))
+        object.__setattr__(self, "suites", frozen_map(self.suites))
+        object.__setattr__(self, "server_order", frozen_map(self.server_order))
+
+
+class StopKind(enum.StrEnum):
+    """Why a port's probe stopped before it was done (``PortObservation.error_kind``)."""
+
+    REFUSED = "refused"  # the connection was refused
+    FILTERED = "filtered"  # connect timed out
+    UNREACHABLE = "unreachable"
+    GREETING_TIMEOUT = "greeting_timeout"  # connected, but no greeting
+    GREETING_REJECTED = "greeting_rejected"  # the greeting refused the session (554, * BYE)
+    READ_TIMEOUT = "read_timeout"  # no answer to a command
+    REJECTED = "rejected"  # the server ended the session
+    CLOSED = "closed"  # the connection closed under the probe
+    PROTOCOL = "protocol"  # an answer the protocol does not allow
+    NETWORK = "network"  # any other network failure
+    TLS_HANDSHAKE = "tls_handshake"
+    DEADLINE = "deadline"  # the scan's deadline passed before the probe finished
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM
+    INTERNAL = "internal"  # a bug in mailtls
 
 
 class ProbeVerdict(enum.StrEnum):
@@ -261,8 +291,7 @@ class PortObservation:
     endpoint: Endpoint
     state: PortState
     error: str | None = None  # why the probe stopped early (one line), if it did
-    # machine name of that reason: "greeting_timeout", "protocol", "deadline", ...
-    error_kind: str | None = None
+    error_kind: StopKind | None = None  # that reason as a stable word
     greeting: tuple[str, ...] = ()  # the server's greeting lines, verbatim
     greeting_ok: bool | None = None  # 220 / * OK / +OK (PREAUTH counts as ok for IMAP)
     capabilities_before: tuple[str, ...] | None = None  # EHLO lines / IMAP caps / CAPA lines
@@ -313,6 +342,29 @@ class Finding:
     requirement: str | None = None  # MUST / SHOULD / MUST NOT / profile
 
 
+class CheckOutcome(enum.StrEnum):
+    """What became of one check of the catalogue on one endpoint (or once for a host)."""
+
+    PASSED = "passed"  # judged, no finding of it
+    FAILED = "failed"  # a finding of it is present, whatever its severity
+    SKIPPED = "skipped"  # not judged: the probe did not get that far (the reason says why)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check judged (or skipped) on one endpoint of a host, or once for the host.
+
+    Made by ``mailtls.checks.outcomes`` from the rule's scope and stage, what the probe got to and
+    the findings; JUnit, Prometheus and the HTML matrix read it (findings list only what failed).
+    """
+
+    id: str  # the rule's id (or the id of a finding the catalogue does not place there)
+    endpoint: str | None  # Endpoint.key; None: a host-wide check
+    service: str | None  # the endpoint's service name (one port may be probed as two services)
+    outcome: CheckOutcome
+    reason: str = ""  # why it was skipped: "port refused", "no TLS session", ...
+
+
 @dataclass(frozen=True)
 class HostReport:
     name: str
@@ -322,6 +374,9 @@ class HostReport:
     findings: tuple[Finding, ...]
     # why a mail domain check tested this host: "MX 10 of example.com", "SRV _imaps._tcp..."
     roles: tuple[str, ...] = ()
+    # every applicable check with its outcome, host-wide first, then per endpoint in catalogue
+    # order (mailtls.checks.outcomes.with_checks); a HostReport made by hand has none
+    checks: tuple[CheckResult, ...] = ()
 
 
 # --- mail domains: what DNS and the MTA-STS web server said (facts; checks/domain.py judges) ----
@@ -402,6 +457,19 @@ class HostAddresses:
     lookups: tuple[DNSLookup, ...]
 
 
+class FetchError(enum.StrEnum):
+    """Why an HTTPS fetch of an MTA-STS policy failed (``PolicyFetch.error_kind``)."""
+
+    RESOLVE = "resolve"  # the policy host has no address
+    REFUSED = "refused"
+    CONNECT_TIMEOUT = "connect_timeout"
+    UNREACHABLE = "unreachable"
+    TLS = "tls"  # the handshake failed or the certificate did not verify
+    TIMEOUT = "timeout"  # no (complete) answer in time
+    PROTOCOL = "protocol"  # not HTTP
+    NETWORK = "network"  # any other network failure
+
+
 @dataclass(frozen=True)
 class PolicyFetch:
     """The HTTPS GET of an MTA-STS policy (RFC 8461 §3.3): what the web server did."""
@@ -423,7 +491,7 @@ class PolicyFetch:
     # report its syntax too (a sender would not get this far)
     unverified: bool = False
     error: str | None = None
-    error_kind: str | None = None  # "resolve", "refused", "timeout", "tls", "protocol", ...
+    error_kind: FetchError | None = None
     connections: int = 0
     seconds: float = 0.0
 
@@ -682,11 +750,39 @@ class ExpectationResult:
     evidence: tuple[str, ...] = ()
 
 
+class ChangeKind(enum.StrEnum):
+    """The kinds of change between a baseline and a newer report (``mailtls.regression.diff``)."""
+
+    FINDING_NEW = "finding.new"
+    FINDING_RESOLVED = "finding.resolved"
+    FINDING_SEVERITY = "finding.severity"
+    PORT_CLOSED = "port.closed"
+    PORT_OPENED = "port.opened"
+    PORT_STATE = "port.state"
+    TLS_LOST = "tls.lost"
+    TLS_GAINED = "tls.gained"
+    TLS_NEGOTIATED = "tls.negotiated"
+    TLS_CIPHER = "tls.cipher"
+    TLS_VERSION_GAINED = "tls.version.gained"
+    TLS_VERSION_LOST = "tls.version.lost"
+    TLS_SUITES_GAINED = "tls.suites.gained"
+    TLS_SUITES_LOST = "tls.suites.lost"
+    CAPABILITY_GAINED = "capability.gained"
+    CAPABILITY_LOST = "capability.lost"
+    CERT_CHANGED = "cert.changed"
+    HOST_ADDED = "host.added"
+    HOST_REMOVED = "host.removed"
+    HOST_UNRESOLVED = "host.unresolved"
+    HOST_RESOLVED = "host.resolved"
+    ENDPOINT_ADDED = "endpoint.added"
+    ENDPOINT_REMOVED = "endpoint.removed"
+
+
 @dataclass(frozen=True)
 class Change:
     """One difference between a baseline report and a newer one."""
 
-    kind: str  # stable: "finding.new", "port.closed", "tls.version.gained", "cert.changed", ...
+    kind: ChangeKind  # stable
     host: str
     endpoint: str | None  # Endpoint.key, or None for the host as a whole
     summary: str  # one line
@@ -702,7 +798,7 @@ class Report:
     started_at: dt.datetime
     seconds: float
     hosts: tuple[HostReport, ...]
-    options: dict[str, object] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=FrozenMap)
     domains: tuple[DomainReport, ...] = ()  # mail domains (mailtls domain / check --domain)
     # --port25-control: other hosts' port 25, probed only to tell an egress block from a server
     port25_controls: tuple[PortObservation, ...] = ()
@@ -711,6 +807,9 @@ class Report:
     # --baseline FILE: what changed since the baseline (mailtls.regression.diff); None: no baseline
     changes: tuple[Change, ...] | None = None
     client: ClientReport | None = None  # mailtls client: the client configuration verdict
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", frozen_map(self.options))
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -26,6 +26,7 @@ from mailtls.model import (
     DNSLookup,
     DNSStatus,
     DomainObservation,
+    FetchError,
     HostAddresses,
     MXRecord,
     PolicyFetch,
@@ -169,20 +170,20 @@ async def _none() -> None:
     return None
 
 
-def _error_kind(exc: MailTLSError) -> str:
+def _error_kind(exc: MailTLSError) -> FetchError:
     if isinstance(exc, ConnectRefused):
-        return "refused"
+        return FetchError.REFUSED
     if isinstance(exc, ConnectTimeout):
-        return "connect_timeout"
+        return FetchError.CONNECT_TIMEOUT
     if isinstance(exc, Unreachable):
-        return "unreachable"
+        return FetchError.UNREACHABLE
     if isinstance(exc, TLSHandshakeError):
-        return "tls"
+        return FetchError.TLS
     if isinstance(exc, ReadTimeout):
-        return "timeout"
+        return FetchError.TIMEOUT
     if isinstance(exc, ProtocolError):
-        return "protocol"
-    return "network"
+        return FetchError.PROTOCOL
+    return FetchError.NETWORK
 
 
 async def _fetch_policy(
@@ -201,7 +202,7 @@ async def _fetch_policy(
         detail = failed[0].error if failed else f"{host} has no A or AAAA record"
         return PolicyFetch(url=url, host=host, address=None, port=port,
                            error=f"cannot resolve the policy host: {detail}",
-                           error_kind="resolve", seconds=_since(started))
+                           error_kind=FetchError.RESOLVE, seconds=_since(started))
     connections = 0
     last: PolicyFetch | None = None
     for address in found.addresses:
@@ -217,8 +218,8 @@ async def _fetch_policy(
         except TLSHandshakeError as exc:
             if exc.verify_code is None:
                 last = PolicyFetch(url=url, host=host, address=address, port=port,
-                                   error=str(exc), error_kind="tls", connections=connections,
-                                   seconds=_since(started))
+                                   error=str(exc), error_kind=FetchError.TLS,
+                                   connections=connections, seconds=_since(started))
                 continue
             # Verify first, inspect second: fetch again without verification so the report
             # can show the certificate (and the policy a sender would never have accepted).
@@ -234,7 +235,7 @@ async def _fetch_policy(
             except MailTLSError:
                 return PolicyFetch(url=url, host=host, address=address, port=port,
                                    verification=verification, error=str(exc),
-                                   error_kind="tls", connections=connections,
+                                   error_kind=FetchError.TLS, connections=connections,
                                    seconds=_since(started))
             unverified = True
         except (ConnectRefused, ConnectTimeout, Unreachable) as exc:

@@ -9,9 +9,11 @@ and after it the dialogue refuses further input.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mailtls.errors import LocalProtocolError, ProtocolError, ReplyTooLong
+from mailtls.model.frozen import frozen_map
 from mailtls.proto._dialogue import Dialogue, command_line, excerpt
 from mailtls.proto.lines import decode_line
 
@@ -111,7 +113,10 @@ class EhloInfo:
     """What a 250 reply to EHLO announces."""
 
     domain: str  # first word of the first line
-    keywords: dict[str, tuple[str, ...]]  # KEYWORD (upper-case) -> params (original case)
+    keywords: Mapping[str, tuple[str, ...]]  # KEYWORD (upper-case) -> params (original case)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keywords", frozen_map(self.keywords))
 
     def has(self, keyword: str) -> bool:
         return keyword.upper() in self.keywords

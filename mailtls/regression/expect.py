@@ -51,6 +51,7 @@ from mailtls.model import (
     PortState,
     Report,
     Severity,
+    StopKind,
     TLSMode,
 )
 from mailtls.model.exitcodes import FAILURES, OK, UNKNOWN
@@ -374,7 +375,8 @@ def evaluate_host(spec: HostSpec, host: HostReport, now: dt.datetime) -> list[Ex
     return results
 
 
-_UNTESTABLE_KINDS = ("deadline", "interrupted", "read_timeout", "greeting_rejected", "internal")
+_UNTESTABLE_KINDS = frozenset({StopKind.DEADLINE, StopKind.INTERRUPTED, StopKind.READ_TIMEOUT,
+                               StopKind.GREETING_REJECTED, StopKind.INTERNAL})
 
 
 def _starttls(

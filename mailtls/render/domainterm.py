@@ -6,8 +6,6 @@ controlled by whoever runs the domain.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
@@ -16,7 +14,8 @@ from rich.text import Text
 from mailtls import __version__
 from mailtls.checks.domain import lookup_line
 from mailtls.formats.mailpolicy import mx_hosts, parse_sts_policy, parse_sts_txt, parse_tlsrpt
-from mailtls.model import DNSLookup, DomainReport, Finding, PortObservation
+from mailtls.model import DNSLookup, DomainReport, PortObservation
+from mailtls.render.termparts import hanging, render_findings
 
 
 def _status(lk: DNSLookup | None) -> Text | None:
@@ -129,15 +128,12 @@ def _section(d: DomainReport) -> Table:
     return grid
 
 
-def render_domain(
-    console: Console, d: DomainReport, finding: Callable[[Console, Finding], None]
-) -> None:
+def render_domain(console: Console, d: DomainReport) -> None:
     from mailtls.render.summary import domain_headline
-    from mailtls.render.terminal import _hanging, render_findings
 
     o = d.observation
     headline = domain_headline(d)
-    _hanging(console, Text(headline.text, style=headline.style))
+    hanging(console, Text(headline.text, style=headline.style))
     title = Text(f"  mailtls {__version__}", style="dim")
     trust = "AD bit trusted" if o.resolver_trusted else "AD bit not trusted"
     title.append(f" · resolver {o.resolver}, {trust}", style="dim")

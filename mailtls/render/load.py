@@ -13,11 +13,13 @@ import datetime as dt
 import enum
 from typing import Any, TypeVar
 
+from mailtls.checks.outcomes import with_checks
 from mailtls.errors import UsageError
 from mailtls.model import (
     ALL_SERVICES,
     CertificateInfo,
     Change,
+    ChangeKind,
     ClientPick,
     ClientReport,
     ConfigKind,
@@ -32,6 +34,7 @@ from mailtls.model import (
     DomainReport,
     Endpoint,
     ExpectationResult,
+    FetchError,
     Finding,
     HostAddresses,
     HostReport,
@@ -57,6 +60,7 @@ from mailtls.model import (
     SRVRecord,
     SRVService,
     StepOutcome,
+    StopKind,
     TLSMode,
     TLSScan,
     TLSSession,
@@ -155,14 +159,15 @@ def finding_from_dict(f: Doc) -> Finding:
 
 
 def _host(h: Doc) -> HostReport:
-    return HostReport(
+    # which checks passed or were skipped is not saved: judged again from what was
+    return with_checks(HostReport(
         name=h["name"],
         addresses=_strs(h["addresses"]),
         resolve_error=h["resolve_error"],
         observations=tuple(_observation(e) for e in h["endpoints"]),
         findings=tuple(finding_from_dict(f) for f in h["findings"]),
         roles=_strs(h.get("roles", ())),
-    )
+    ))
 
 
 def _service(e: Doc) -> Service:
@@ -280,7 +285,7 @@ def _observation(e: Doc) -> PortObservation:
         endpoint=endpoint,
         state=_enum(PortState, e["state"], "port state"),
         error=e["error"],
-        error_kind=e["error_kind"],
+        error_kind=_opt_enum(StopKind, e["error_kind"], "probe stop reason"),
         greeting=_strs(e["greeting"]),
         greeting_ok=e["greeting_ok"],
         capabilities_before=_opt_strs(e["capabilities_before_tls"]),
@@ -357,7 +362,7 @@ def _policy(p: Doc | None) -> PolicyFetch | None:
         verification=verification,
         unverified=bool(p["unverified_fetch"]),
         error=p["error"],
-        error_kind=p["error_kind"],
+        error_kind=_opt_enum(FetchError, p["error_kind"], "policy fetch error"),
         connections=int(p["connections"]),
         seconds=float(p["seconds"]),
     )
@@ -426,7 +431,7 @@ def _expectation(e: Doc) -> ExpectationResult:
 
 def _change(c: Doc) -> Change:
     return Change(
-        kind=c["kind"],
+        kind=_enum(ChangeKind, c["kind"], "change kind"),
         host=c["host"],
         endpoint=c["endpoint"],
         summary=c["summary"],

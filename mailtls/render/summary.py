@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 
 from mailtls.model import (
     DomainReport,
@@ -23,6 +22,7 @@ from mailtls.model import (
     PortState,
     Severity,
 )
+from mailtls.model.frozen import FrozenMap
 
 __all__ = [
     "GRADES",
@@ -93,7 +93,7 @@ verdict: the worst severity of the findings (fail > unknown > warn > info), pass
 PASS = Verdict.PASS
 
 # The one place colours come from: a verdict (a severity label or "pass") -> rich style.
-STYLE: Mapping[str, str] = MappingProxyType({
+STYLE: Mapping[str, str] = FrozenMap[str, str]({
     Verdict.FAIL: "bold red",
     Verdict.UNKNOWN: "bold magenta",
     Verdict.WARN: "yellow",
@@ -101,14 +101,14 @@ STYLE: Mapping[str, str] = MappingProxyType({
     Verdict.PASS: "green",
 })
 # The same verdicts as colours for the HTML report (red, magenta, amber, teal, green).
-HTML_COLOURS: Mapping[str, str] = MappingProxyType({
+HTML_COLOURS: Mapping[str, str] = FrozenMap[str, str]({
     Verdict.FAIL: "#c62828",
     Verdict.UNKNOWN: "#8e24aa",
     Verdict.WARN: "#e69500",
     Verdict.INFO: "#00838f",
     Verdict.PASS: "#2e7d32",
 })
-GRADE_STYLE: Mapping[str, str] = MappingProxyType({
+GRADE_STYLE: Mapping[str, str] = FrozenMap[str, str]({
     Grade.A_PLUS: "bold green", Grade.A: "green", Grade.B: "yellow", Grade.C: "yellow",
     Grade.UNKNOWN: "bold magenta", Grade.F: "bold red", Grade.NOT_GRADED: "dim",
 })

@@ -40,7 +40,7 @@ from mailtls.model import (
 from mailtls.net.dns import Resolver
 from mailtls.net.stream import Timeouts
 from mailtls.probes.domain import DomainOptions, discover, host_addresses, lookup
-from mailtls.scan.host import PlannedService, ScanTarget
+from mailtls.scan.plan import PlannedService, ScanTarget
 
 SPECIAL_USE_SUFFIXES = (".test", ".invalid", ".example", ".localhost")
 

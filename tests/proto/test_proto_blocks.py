@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from proto_helpers import assert_chunking_invariant
 
 from mailtls.errors import LocalProtocolError, ReplyTooLong
 from mailtls.proto.ftp import FTPDialogue
 from mailtls.proto.nntp import NNTPDialogue
 from mailtls.proto.pop3 import POP3Dialogue, POP3MultiLine
 from mailtls.proto.smtp import SMTPDialogue
+from tests.proto.proto_helpers import assert_chunking_invariant
 
 
 @dataclass(frozen=True)

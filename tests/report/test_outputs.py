@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from regression_helpers import full_report, sample_report
-from roundtrip import assert_round_trip
 
 from mailtls.cli import main
 from mailtls.cli.output import FORMATS, render
 from mailtls.model import Report
 from mailtls.render.csv import COLUMNS, render_csv
 from mailtls.render.html import render_html
+from tests.regression.regression_helpers import full_report, sample_report
+from tests.roundtrip import assert_round_trip
 
 
 @pytest.mark.parametrize("make", [sample_report, full_report])
