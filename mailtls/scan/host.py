@@ -163,7 +163,7 @@ async def scan(
         reset_budget(token)
 
 
-async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | None,  # noqa: C901 (a split is still to do: issue 15)
+async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | None,
                 stop: asyncio.Event | None) -> Report:
     started_at = request.clock()
     started = time.monotonic() if request.started is None else request.started
@@ -176,29 +176,7 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
     options = ProbeOptions(opts, deadline=probes_end)
 
     dns = _dns_resolver(request)
-    prelude = asyncio.create_task(_prelude(request, dns))
-    domain_obs: tuple[DomainObservation, ...] = ()
-    mode_notes: dict[str, str] = {}
-    if await wait_all([prelude], None, stop):  # interrupted while still looking up names
-        await cancel_and_wait([prelude])
-        cut = "interrupted before the name was resolved"
-        host_names = list(request.hosts)
-        resolved = [(list(request.addresses), None if request.addresses else cut)
-                    for _ in host_names]
-    else:
-        host_names, domain_obs, mode_notes, resolved = prelude.result()
-    targets = [
-        ScanTarget(h, tuple(addresses), request.plan, error)
-        for h, (addresses, error) in zip(host_names, resolved, strict=True)
-    ]
-    if domain_obs:
-        from mailtls.scan.domain import targets_of
-
-        targets.extend(targets_of(domain_obs, request.plan))
-    if any(p.service.name not in SERVICES for t in targets for p in t.plan):
-        # LDAP, FTP, NNTP, HTTP (--also): their adapters load here, before the first connection;
-        # loaded by the first such probe, they would stall the handshakes under way
-        import mailtls.probes.portadapters  # noqa: F401
+    targets, domain_obs, mode_notes = await _targets(request, dns, stop)
     # Tasks are created in exactly the order of _flatten(recorders).
     recorders: dict[int, list[Recorder]] = {i: [] for i in range(len(targets))}
     tasks: list[asyncio.Task[None]] = []
@@ -232,39 +210,13 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         for task in tasks:
             task.add_done_callback(_ended)
         on_probe(0, len(tasks))
-    interrupted = stop is not None and stop.is_set()
-    if tasks:
-        remaining = max(0.0, probes_end - time.monotonic())
-        pending = await wait_all(tasks, remaining, stop)
-        interrupted = stop is not None and stop.is_set()
-        await cancel_and_wait(pending, grace=CANCEL_GRACE_SECONDS)
-        for task, recorder in zip(tasks, _flatten(recorders), strict=True):
-            if task in pending and interrupted:
-                recorder.fail(StopKind.INTERRUPTED,
-                              f"the scan was interrupted ({received() or 'stop'})"
-                              " before this probe finished")
-            elif task in pending:
-                recorder.fail(
-                    StopKind.DEADLINE,
-                    f"the scan deadline ({opts.deadline:g} s) passed before this probe finished",
-                )
-            elif task.exception() is not None:  # a bug in mailtls, not the server's doing
-                exc = task.exception()
-                recorder.fail(StopKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+    interrupted = await _await_probes(tasks, _flatten(recorders), probes_end, stop, opts.deadline)
 
     now = request.clock()
     control_observations = tuple(r.freeze() for r in recorders.get(-1, []))
     judgement = Judgement(now=now, warn_days=opts.warn_days, profile=opts.profile,
                           port25_controls=control_observations)
-    hosts = []
-    for index, target in enumerate(targets):
-        observations = tuple(r.freeze() for r in recorders[index])
-        findings = judge_host(target.host, observations, judgement,
-                              resolve_error=target.resolve_error)
-        hosts.append(HostReport(target.host, target.addresses, target.resolve_error,
-                                observations, tuple(findings), roles=target.roles,
-                                checks=host_outcomes(observations, findings,
-                                                     target.resolve_error)))
+    hosts = _judge_hosts(targets, recorders, judgement)
     domain_reports: tuple[DomainReport, ...] = ()
     if domain_obs:
         from mailtls.scan.domain import domain_reports as judge_domains
@@ -294,6 +246,77 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
             **({"interrupted": received() or "stop"} if interrupted else {}),
         },
     )
+
+
+async def _targets(
+    request: ScanRequest, dns: Resolver | None, stop: asyncio.Event | None,
+) -> tuple[list[ScanTarget], tuple[DomainObservation, ...], dict[str, str]]:
+    """The names resolved (or why not) and the domains' targets: what the probes will scan."""
+    prelude = asyncio.create_task(_prelude(request, dns))
+    domain_obs: tuple[DomainObservation, ...] = ()
+    mode_notes: dict[str, str] = {}
+    if await wait_all([prelude], None, stop):  # interrupted while still looking up names
+        await cancel_and_wait([prelude])
+        cut = "interrupted before the name was resolved"
+        host_names = list(request.hosts)
+        resolved = [(list(request.addresses), None if request.addresses else cut)
+                    for _ in host_names]
+    else:
+        host_names, domain_obs, mode_notes, resolved = prelude.result()
+    targets = [
+        ScanTarget(h, tuple(addresses), request.plan, error)
+        for h, (addresses, error) in zip(host_names, resolved, strict=True)
+    ]
+    if domain_obs:
+        from mailtls.scan.domain import targets_of
+
+        targets.extend(targets_of(domain_obs, request.plan))
+    if any(p.service.name not in SERVICES for t in targets for p in t.plan):
+        # LDAP, FTP, NNTP, HTTP (--also): their adapters load here, before the first connection;
+        # loaded by the first such probe, they would stall the handshakes under way
+        import mailtls.probes.portadapters  # noqa: F401
+    return targets, domain_obs, mode_notes
+
+
+async def _await_probes(tasks: list[asyncio.Task[None]], recorders: list[Recorder],
+                        probes_end: float, stop: asyncio.Event | None,
+                        deadline: float) -> bool:
+    """Wait for the probes until their end or a stop; the unfinished ones are cancelled and
+    their recorders say why. True when the scan was interrupted."""
+    interrupted = stop is not None and stop.is_set()
+    if tasks:
+        remaining = max(0.0, probes_end - time.monotonic())
+        pending = await wait_all(tasks, remaining, stop)
+        interrupted = stop is not None and stop.is_set()
+        await cancel_and_wait(pending, grace=CANCEL_GRACE_SECONDS)
+        for task, recorder in zip(tasks, recorders, strict=True):
+            if task in pending and interrupted:
+                recorder.fail(StopKind.INTERRUPTED,
+                              f"the scan was interrupted ({received() or 'stop'})"
+                              " before this probe finished")
+            elif task in pending:
+                recorder.fail(
+                    StopKind.DEADLINE,
+                    f"the scan deadline ({deadline:g} s) passed before this probe finished",
+                )
+            elif task.exception() is not None:  # a bug in mailtls, not the server's doing
+                exc = task.exception()
+                recorder.fail(StopKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+    return interrupted
+
+
+def _judge_hosts(targets: list[ScanTarget], recorders: dict[int, list[Recorder]],
+                 judgement: Judgement) -> list[HostReport]:
+    hosts = []
+    for index, target in enumerate(targets):
+        observations = tuple(r.freeze() for r in recorders[index])
+        findings = judge_host(target.host, observations, judgement,
+                              resolve_error=target.resolve_error)
+        hosts.append(HostReport(target.host, target.addresses, target.resolve_error,
+                                observations, tuple(findings), roles=target.roles,
+                                checks=host_outcomes(observations, findings,
+                                                     target.resolve_error)))
+    return hosts
 
 
 async def _prelude(request: ScanRequest, dns: Resolver | None) -> tuple[
