@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from _bench import (
@@ -51,7 +52,7 @@ def main() -> int:
     parser.add_argument("--profile", default="good", help="interop profile (default: good)")
     args = parser.parse_args()
     in_private_netns()
-    from interop_servers import HOST, PROFILES, missing_programs, running
+    from tests.interop.interop_servers import HOST, PROFILES, missing_programs, running
 
     missing = missing_programs()
     if missing:
@@ -75,8 +76,8 @@ def main() -> int:
         run_nmap(address, tmp, "ssl-cert")
         for round_ in range(args.runs):
             with_sslyze = round_ < args.sslyze_runs and sslyze_exe() is not None
-            steps: list[tuple[str, Any]] = [("mailtls", mailtls), ("nmap", lambda: run_nmap(
-                address, tmp))]
+            steps: list[tuple[str, Callable[[], Run]]] = [
+                ("mailtls", mailtls), ("nmap", lambda: run_nmap(address, tmp))]
             if with_sslyze:
                 steps.append(("sslyze", lambda: run_sslyze(HOST, address, tmp)))
             if round_ % 2:
@@ -87,8 +88,9 @@ def main() -> int:
             full_ratios.append(got["mailtls"].seconds / got["nmap"].seconds)
             if "sslyze" in got and got["sslyze"].seconds:
                 sslyze_ratios.append(got["mailtls"].seconds / got["sslyze"].seconds)
-            pair = [("mailtls", lambda: mailtls("--quick")),
-                    ("nmap", lambda: run_nmap(address, tmp, "ssl-cert"))]
+            pair: list[tuple[str, Callable[[], Run]]] = [
+                ("mailtls", lambda: mailtls("--quick")),
+                ("nmap", lambda: run_nmap(address, tmp, "ssl-cert"))]
             if round_ % 2:
                 pair.reverse()
             got_quick = {name: step() for name, step in pair}
@@ -106,7 +108,7 @@ def report(args: argparse.Namespace, full: dict[str, list[Run]], quick: dict[str
            sslyze_ratios: list[float]) -> int:
     ours = full["mailtls"][-1]
     assert ours.report is not None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for mode, runs in (("full", full), ("quick", quick)):
         for tool, done in runs.items():
             if not done:
@@ -115,7 +117,7 @@ def report(args: argparse.Namespace, full: dict[str, list[Run]], quick: dict[str
                          "median_s": round(median([r.seconds for r in done]), 3),
                          "median_cpu_s": round(median([r.cpu for r in done]), 3),
                          "errors": sorted({r.error for r in done if r.error})})
-    agree = {}
+    agree: dict[str, dict[str, Any]] = {}
     for tool in ("nmap", "sslyze"):
         if full[tool] and not full[tool][-1].error:
             same, compared, diffs = agreement(ours.found, full[tool][-1].found)

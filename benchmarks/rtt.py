@@ -69,7 +69,7 @@ def main() -> int:
     parser.add_argument("--profile", default="good")
     args = parser.parse_args()
     in_private_netns()
-    from interop_servers import HOST, PROFILES, running
+    from tests.interop.interop_servers import HOST, PROFILES, running
 
     rtts = [float(x) for x in args.rtts.split(",")]
     tools = ["mailtls", "nmap"] + ([] if args.no_sslyze or sslyze_exe() is None else ["sslyze"])

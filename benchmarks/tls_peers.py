@@ -280,15 +280,15 @@ def run_nmap(t: Target, bind: str, ca_file: str, tmp: str) -> Found:
         argv.append("-sV")
     seconds, _ = _timed([*argv, bind], tmp)
     found = Found(seconds=[seconds])
-    script = next((s for s in ET.parse(out).getroot().iter("script")
-                   if s.get("id") == "ssl-enum-ciphers"), None)
+    enum_script = next((s for s in ET.parse(out).getroot().iter("script")
+                        if s.get("id") == "ssl-enum-ciphers"), None)
     # ssl-enum-ciphers tries SSLv3 .. TLS 1.3 (not SSLv2); a version it does not list was refused
     found.versions = {v: False for v in VERSIONS[1:]}
-    if script is None:
+    if enum_script is None:
         found.error = "ssl-enum-ciphers gave no result (STARTTLS failed?)"
         found.versions = {}
         return found
-    for table in script.findall("table"):
+    for table in enum_script.findall("table"):
         version = _label(table.get("key") or "")
         if version not in VERSIONS:
             continue

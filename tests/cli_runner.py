@@ -1,8 +1,8 @@
 """``mailtls`` run in-process by the tests, and the reader of what a run printed.
 
 Shared by tests/conftest.py (``mailtls``), tests/client (``client_cli``, ``login_check``),
-tests/domain (``run``, with :class:`DomainRun` there) and tests/regression. Imported by name
-(tests/ is on ``sys.path`` through its conftest.py), like netsim.
+tests/domain (``run``, with :class:`DomainRun` there) and tests/regression, as
+``tests.cli_runner``.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ class Run:
         return {f["id"] for f in self.client["findings"]}
 
     def client_finding(self, finding_id: str) -> dict[str, Any]:
-        found = [f for f in self.client["findings"] if f["id"] == finding_id]
+        found: list[dict[str, Any]] = [f for f in self.client["findings"]
+                                       if f["id"] == finding_id]
         assert found, f"{finding_id} not in {sorted(self.client_ids)}"
         return found[0]
 

@@ -6,10 +6,10 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from cli_runner import Run, check_argv, run_cli
-from netsim import syn_dropping_port
 
 from mailtls.testing import TestPKI, stop_all
+from tests.cli_runner import Run, check_argv, run_cli
+from tests.netsim import syn_dropping_port
 
 HOST = "mail.example.test"
 

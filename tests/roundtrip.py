@@ -13,7 +13,7 @@ from mailtls.render.load import report_from_dict
 
 def assert_round_trip(report: Report, code: int) -> dict[str, Any]:
     """``report`` saved as JSON and loaded again renders every format byte for byte alike."""
-    doc = json.loads(json.dumps(report_dict(report, code), ensure_ascii=False))
+    doc: dict[str, Any] = json.loads(json.dumps(report_dict(report, code), ensure_ascii=False))
     loaded, saved_code = report_from_dict(doc)
     assert saved_code == code
     assert json.loads(json.dumps(report_dict(loaded, saved_code))) == doc

@@ -77,19 +77,6 @@ PURE_MODULES_OUTSIDE_PURE_LAYERS = frozenset({
     "mailtls.tls", "mailtls.tls.hello", "mailtls.tls.suites", "mailtls.tls.versions",
 })
 
-# Cycles that exist today and are to be broken (issue 15); a new one fails, and so does an
-# entry here that no longer is a cycle (so this list only shrinks).
-KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset({
-    # scan/host.py imports scan/domain.py lazily; domain.py imports host's plan types
-    frozenset({"mailtls.scan.domain", "mailtls.scan.host"}),
-    # jsonout renders the client and domain sections; they import its helpers back
-    frozenset({"mailtls.render.clientjson", "mailtls.render.domainjson",
-               "mailtls.render.jsonout"}),
-    # terminal renders the domain section; domainterm imports its findings renderer back
-    frozenset({"mailtls.render.domainterm", "mailtls.render.terminal"}),
-})
-
-
 @dataclass(frozen=True)
 class Import:
     importer: str  # dotted module name
@@ -266,8 +253,7 @@ def _strip_package_self_edges(edges: dict[str, set[str]]) -> dict[str, set[str]]
     return {m: {t for t in ts if not m.startswith(t + ".")} for m, ts in edges.items()}
 
 
-def check_tree(root: Path, known: frozenset[frozenset[str]] = KNOWN_CYCLES
-               ) -> dict[str, list[str]]:
+def check_tree(root: Path) -> dict[str, list[str]]:
     imports = all_imports(root)
     modules = known_modules(root)
     edges = _strip_package_self_edges(graph(imports, modules))
@@ -276,9 +262,7 @@ def check_tree(root: Path, known: frozenset[frozenset[str]] = KNOWN_CYCLES
         "io": io_violations(imports),
         "network": network_violations(imports),
         "layers": layer_violations(edges),
-        "new cycles": sorted(" <-> ".join(sorted(c)) for c in found - known),
-        "cycles gone (remove from KNOWN_CYCLES)": sorted(
-            " <-> ".join(sorted(c)) for c in known - found),
+        "cycles": sorted(" <-> ".join(sorted(c)) for c in found),
     }
 
 
@@ -287,8 +271,7 @@ def report() -> dict[str, list[str]]:
     return check_tree(PACKAGE)
 
 
-@pytest.mark.parametrize("rule", ["io", "network", "layers", "new cycles",
-                                  "cycles gone (remove from KNOWN_CYCLES)"])
+@pytest.mark.parametrize("rule", ["io", "network", "layers", "cycles"])
 def test_boundaries(report: dict[str, list[str]], rule: str) -> None:
     assert report[rule] == [], "\n".join(report[rule])
 
@@ -319,12 +302,12 @@ def test_checker_catches_each_kind_of_violation(tmp_path: Path) -> None:
         "net/__init__.py": "import ssl\nfrom typing import TYPE_CHECKING\n"
                            "if TYPE_CHECKING:\n    from mailtls.scan import a\n",  # not counted
     })
-    found = check_tree(root, known=frozenset())
+    found = check_tree(root)
     assert found["io"] == ["mailtls.model:1 imports asyncio (a pure layer)"]
     assert found["network"] == ["mailtls.probes:1 imports socket (only net/ may)"]
     assert found["layers"] == [
         "mailtls.checks imports mailtls.probes: checks/ may not import probes/"]
-    assert found["new cycles"] == ["mailtls.scan.a <-> mailtls.scan.b"]
+    assert found["cycles"] == ["mailtls.scan.a <-> mailtls.scan.b"]
 
 
 def test_checker_passes_a_clean_tree(tmp_path: Path) -> None:
@@ -335,7 +318,7 @@ def test_checker_passes_a_clean_tree(tmp_path: Path) -> None:
         "checks/judge.py": "from mailtls.model import X\nfrom mailtls.pki import x509\n",
         "pki/__init__.py": "", "pki/x509.py": "",
     })
-    found = check_tree(root, known=frozenset())
+    found = check_tree(root)
     assert all(v == [] for v in found.values()), found
 
 

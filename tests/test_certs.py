@@ -19,7 +19,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
-from der_builder import resign_sha1
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +32,7 @@ from mailtls.pki.x509 import (
     describe,
     match_name,
 )
+from tests.der_builder import resign_sha1
 
 UTC = dt.UTC
 NOT_BEFORE = dt.datetime(2026, 1, 1, tzinfo=UTC)

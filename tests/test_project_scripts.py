@@ -118,3 +118,12 @@ def test_constraints_pin_every_dependency_exactly() -> None:
             pins[_name(name)] = version
     assert wanted - pins.keys() == set()
     assert "mailtls" not in pins
+
+
+def test_every_test_folder_is_a_package() -> None:
+    """A folder of tests without ``__init__.py`` would be imported by pytest under bare module
+    names and found by mypy as a namespace package: the helpers' ``tests.x.y`` names would
+    then name a second copy of each module."""
+    folders = {p.parent for p in (ROOT / "tests").rglob("*.py")}
+    assert sorted(str(f.relative_to(ROOT)) for f in folders
+                  if not (f / "__init__.py").exists()) == []

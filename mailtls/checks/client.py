@@ -9,7 +9,7 @@ the ``client.*`` findings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -18,17 +18,21 @@ from mailtls.formats.clientconfig import IMPLICIT_PORTS, STARTTLS_PORTS, service
 from mailtls.model import (
     ClientPick,
     ClientReport,
+    ConfigKind,
     DiscoveryStep,
     Finding,
     LoginOutcome,
     PortObservation,
     PortState,
     Protocol,
+    Role,
     ServerSetting,
+    SettingMethod,
     SettingResult,
     SocketType,
     TLSMode,
 )
+from mailtls.model.frozen import FrozenMap, frozen_map
 from mailtls.pki.x509 import match_name
 
 GOOD_TLS = ("TLSv1.2", "TLSv1.3")
@@ -38,27 +42,32 @@ SRV_CLIENT = "RFC 6186/8314 client (SRV)"
 # Discovery methods in the order each client consults them (Thunderbird's FindConfig/
 # FetchConfig/GuessConfig.sys.mjs, Thunderbird for Android's ProviderAutoconfigUrlProvider.kt,
 # RFC 6186).
-CLIENT_ORDER: dict[str, tuple[str, ...]] = {
-    THUNDERBIRD: ("autoconfig", "autoconfig-well-known", "mx-autoconfig", "guess"),
-    ANDROID: ("autoconfig", "autoconfig-well-known", "mx-autoconfig", "srv"),
-    SRV_CLIENT: ("srv",),
-}
+CLIENT_ORDER: Mapping[str, tuple[SettingMethod, ...]] = FrozenMap({
+    THUNDERBIRD: (SettingMethod.AUTOCONFIG, SettingMethod.AUTOCONFIG_WELL_KNOWN,
+                  SettingMethod.MX_AUTOCONFIG, SettingMethod.GUESS),
+    ANDROID: (SettingMethod.AUTOCONFIG, SettingMethod.AUTOCONFIG_WELL_KNOWN,
+              SettingMethod.MX_AUTOCONFIG, SettingMethod.SRV),
+    SRV_CLIENT: (SettingMethod.SRV,),
+})
 
 
 @dataclass(frozen=True)
 class ClientFacts:
     settings: tuple[ServerSetting, ...]
     observations: tuple[PortObservation, ...]
-    resolve_errors: dict[str, str]  # host -> why it has no address
+    resolve_errors: Mapping[str, str]  # host -> why it has no address
     address: str | None = None
     domain: str | None = None
     config_file: str | None = None
-    config_kind: str | None = None
+    config_kind: ConfigKind | None = None
     steps: tuple[DiscoveryStep, ...] = ()
     stored_passwords: tuple[str, ...] = ()
     unset_outgoing_port: bool = False
     autoconfig_domains: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "resolve_errors", frozen_map(self.resolve_errors))
 
 
 # --- one setting ---------------------------------------------------------------------------------
@@ -129,7 +138,7 @@ def evaluate(setting: ServerSetting, facts: ClientFacts) -> SettingResult:
     obs = _matching(facts, setting.host, service.name, setting.port)
     working = [o for o in obs if works(o, setting.socket)]
     resolve = facts.resolve_errors.get(setting.host)
-    login = next((o.login.outcome.value for o in obs if o.login is not None), None)
+    login = next((o.login.outcome for o in obs if o.login is not None), None)
     if not working:
         return SettingResult(setting, service.name, tuple(o.endpoint.key for o in obs), False,
                              False, f"does not work: {_why_not(obs, setting.socket, resolve)}",
@@ -293,7 +302,7 @@ def _auth_findings(result: SettingResult, facts: ClientFacts) -> list[Finding]:
     wanted = [a.lower() for a in s.authentication]
     if not wanted:
         return []
-    if s.role == "outgoing" and all(w in _NONE for w in wanted):
+    if s.role is Role.OUTGOING and all(w in _NONE for w in wanted):
         return [R.CLIENT_AUTH_NONE.finding(
             f"{_label(s)}: configured without authentication ({', '.join(s.authentication)})",
             evidence=_evidence(s, result), **_where(result))]
@@ -325,7 +334,7 @@ def _auth_findings(result: SettingResult, facts: ClientFacts) -> list[Finding]:
 # --- picks and the recommendation ----------------------------------------------------------------
 
 
-def _first(results: Iterable[SettingResult], role: str) -> SettingResult | None:
+def _first(results: Iterable[SettingResult], role: Role) -> SettingResult | None:
     ordered = sorted((r for r in results if r.setting.role == role),
                      key=lambda r: r.setting.priority)
     return ordered[0] if ordered else None
@@ -342,14 +351,14 @@ def _guess_rank(r: SettingResult) -> tuple[int, int, int, int]:
     )
 
 
-def _guess_pick(results: Sequence[SettingResult], role: str) -> SettingResult | None:
+def _guess_pick(results: Sequence[SettingResult], role: Role) -> SettingResult | None:
     """A guess succeeds only with a good certificate (requireGoodCert) or in plaintext."""
     ok = [r for r in results if r.setting.role == role and r.works
           and (r.secure or r.setting.socket is SocketType.PLAIN)]
     return min(ok, key=_guess_rank) if ok else None
 
 
-def _srv_pick(results: Sequence[SettingResult], role: str, client: str) -> SettingResult | None:
+def _srv_pick(results: Sequence[SettingResult], role: Role, client: str) -> SettingResult | None:
     """RFC 8314 §5.1: TLS services first (implicit before STARTTLS), then SRV priority; K-9
     looks only at IMAP and submission."""
     usable = [r for r in results if r.setting.role == role and (
@@ -362,18 +371,18 @@ def _srv_pick(results: Sequence[SettingResult], role: str, client: str) -> Setti
 
 def picks(results: Sequence[SettingResult]) -> list[ClientPick]:
     out: list[ClientPick] = []
-    by_method: dict[str, list[SettingResult]] = {}
+    by_method: dict[SettingMethod, list[SettingResult]] = {}
     for r in results:
         by_method.setdefault(r.setting.method, []).append(r)
     for client, order in CLIENT_ORDER.items():
-        for role in ("incoming", "outgoing"):
+        for role in Role:
             chosen: SettingResult | None = None
             method_used = None
             for method in order:
                 found = by_method.get(method, [])
-                if method == "guess":
+                if method is SettingMethod.GUESS:
                     chosen = _guess_pick(found, role)
-                elif method == "srv":
+                elif method is SettingMethod.SRV:
                     chosen = _srv_pick(found, role, client)
                 else:
                     chosen = _first(found, role)
@@ -389,7 +398,7 @@ def picks(results: Sequence[SettingResult]) -> list[ClientPick]:
 
 
 def _candidate(
-    o: PortObservation, role_of: dict[str, ServerSetting], address: str | None
+    o: PortObservation, role_of: dict[Role, ServerSetting], address: str | None
 ) -> SettingResult | None:
     service = o.endpoint.service
     if service.name == "smtp" or o.state is not PortState.OPEN:
@@ -397,17 +406,17 @@ def _candidate(
     socket = SocketType.SSL if service.tls_mode is TLSMode.IMPLICIT else SocketType.STARTTLS
     if not works(o, socket) or tls_problem(o, o.endpoint.host) is not None:
         return None
-    role = "outgoing" if service.protocol is Protocol.SMTP else "incoming"
+    role = Role.OUTGOING if service.protocol is Protocol.SMTP else Role.INCOMING
     model = role_of.get(role)
     setting = ServerSetting(
         role=role, protocol=service.protocol, host=o.endpoint.host, port=o.endpoint.port,
-        socket=socket, source="recommended by mailtls (tested)", method="recommended",
+        socket=socket, source="recommended by mailtls (tested)", method=SettingMethod.RECOMMENDED,
         authentication=model.authentication if model else (),
         username=(model.username if model else None) or address,
     )
     tls = o.tls
     assert tls is not None
-    login = o.login.outcome.value if o.login is not None else None
+    login = o.login.outcome if o.login is not None else None
     return SettingResult(setting, service.name, (o.endpoint.key,), True, True,
                          f"works: {socket.label}, {tls.version}, certificate verified", login)
 
@@ -418,12 +427,12 @@ def recommend(
 ) -> list[SettingResult]:
     """Per role, the most secure setting that works: implicit TLS over STARTTLS, the configured
     protocol (IMAP or POP3) and host first, a successful login over none over a failed one."""
-    primary: dict[str, ServerSetting] = {}
+    primary: dict[Role, ServerSetting] = {}
     for s in sorted(settings, key=lambda s: s.priority):
         primary.setdefault(s.role, s)
     hosts = list(dict.fromkeys(s.host for s in settings))
     out: list[SettingResult] = []
-    for role in ("incoming", "outgoing"):
+    for role in Role:
         seen: dict[tuple[str, int, str], SettingResult] = {}
         for o in observations:
             c = _candidate(o, primary, address)
@@ -437,7 +446,7 @@ def recommend(
 
         def rank(r: SettingResult, want: ServerSetting | None = want) -> tuple[int, ...]:
             s = r.setting
-            login = {LoginOutcome.SUCCEEDED.value: 0, None: 1}.get(r.login, 2)
+            login = {LoginOutcome.SUCCEEDED: 0, None: 1}.get(r.login, 2)
             return (
                 login,
                 0 if want is None or s.protocol is want.protocol else 1,
@@ -456,7 +465,7 @@ def recommend(
 def judge_client(facts: ClientFacts) -> ClientReport:
     results = [evaluate(s, facts) for s in facts.settings]
     findings: list[Finding] = []
-    checked = [r for r in results if r.setting.method not in ("guess",)]
+    checked = [r for r in results if r.setting.method is not SettingMethod.GUESS]
     seen: set[tuple[str, str, int, str]] = set()
     for r in checked:
         key = (r.setting.role, r.setting.host, r.setting.port, r.setting.socket.value)
@@ -489,7 +498,7 @@ def _file_findings(facts: ClientFacts, results: Sequence[SettingResult]) -> list
             evidence=[f"{where} is set (value not read into the report)"],
             endpoint=None, service=None))
     if facts.unset_outgoing_port:
-        tried = [r for r in results if r.setting.role == "outgoing"
+        tried = [r for r in results if r.setting.role is Role.OUTGOING
                  and "port unset" in r.setting.source]
         first = next((r for r in tried if r.works), None)
         summary = "the outgoing port is not set: the device tries 25, 587, 465 in this order"
@@ -528,9 +537,9 @@ def _discovery_findings(
             evidence=[f"{s.method} {s.target}: {s.outcome} ({s.detail})" for s in facts.steps],
             endpoint=None, service=None))
     auto = {r.setting.host for r in results if r.setting.method.startswith("autoconfig")
-            and r.setting.role == "incoming"}
+            and r.setting.role is Role.INCOMING}
     srv = {r.setting.host for r in results if r.setting.method == "srv"
-           and r.setting.role == "incoming"}
+           and r.setting.role is Role.INCOMING}
     if auto and srv and not auto & srv:
         out.append(R.CLIENT_DISCOVERY_DISAGREE.finding(
             f"autoconfig names {', '.join(sorted(auto))} for incoming mail, SRV records name "

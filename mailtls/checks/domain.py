@@ -9,19 +9,29 @@ from collections.abc import Sequence
 from mailtls.checks import rules as R
 from mailtls.checks.common import where
 from mailtls.checks.judge import Judgement
-from mailtls.formats.mailpolicy import mx_hosts, parse_sts_policy, parse_sts_txt, parse_tlsrpt
+from mailtls.formats.mailpolicy import (
+    StsPolicy,
+    mx_hosts,
+    parse_sts_policy,
+    parse_sts_txt,
+    parse_tlsrpt,
+)
 from mailtls.formats.mailpolicy import mx_matches as sts_mx_matches
 from mailtls.model import (
     DANEResult,
+    DANEVerdict,
+    Detection,
     DNSLookup,
     DNSStatus,
     DomainObservation,
     Finding,
     HostAddresses,
     HostReport,
+    PolicyFetch,
     PortObservation,
     PortState,
     Severity,
+    StopKind,
     TLSMode,
 )
 from mailtls.pki import dane
@@ -29,8 +39,11 @@ from mailtls.pki.x509 import days_left, describe, match_name
 
 _MODERN_TLS = ("TLSv1.2", "TLSv1.3")
 _ONE_DAY = 86400
-_STOPPED_EARLY = ("deadline", "interrupted", "internal", "greeting_timeout", "closed",
-                  "read_timeout", "greeting_rejected", "protocol", "network")
+_STOPPED_EARLY = frozenset({
+    StopKind.DEADLINE, StopKind.INTERRUPTED, StopKind.INTERNAL, StopKind.GREETING_TIMEOUT,
+    StopKind.CLOSED, StopKind.READ_TIMEOUT, StopKind.GREETING_REJECTED, StopKind.PROTOCOL,
+    StopKind.NETWORK,
+})
 
 
 def lookup_line(lk: DNSLookup) -> str:
@@ -142,7 +155,7 @@ def _mx(
                 endpoint=None, service=None, evidence=[lookup_line(lk) for lk in aliased]))
     tested = {h.name for h in hosts}
     own = obs.own
-    if (obs.detected == "mx" and mx_hosts(obs.mx_records) and own is not None
+    if (obs.detected is Detection.MX and mx_hosts(obs.mx_records) and own is not None
             and own.addresses and domain not in tested):
         out.append(R.DOMAIN_OWN_NOT_TESTED.finding(
             f"{domain} has MX records, so its MX hosts ({', '.join(mx_hosts(obs.mx_records))}) "
@@ -261,55 +274,83 @@ def _mta_sts(
     obs: DomainObservation, observations: Sequence[PortObservation], judgement: Judgement,
     null_mx: bool,
 ) -> tuple[list[Finding], bool]:
+    """The MTA-STS findings (RFC 8461) and whether the domain publishes a record at all."""
     out: list[Finding] = []
-    txt = obs.mta_sts_txt
-    domain = obs.domain
-    if txt is None:
+    if not _sts_record(obs, null_mx, out):
         return out, False
-    if txt.status.failed:
-        out.append(_failed(txt, "MTA-STS"))
-        return out, False
-    record = parse_sts_txt(txt.records)
-    if not record.candidates:
-        if not null_mx:
-            out.append(R.STS_NONE.finding(
-                f"{domain} publishes no MTA-STS policy: senders use TLS only opportunistically",
-                endpoint=None, service=None, evidence=[lookup_line(txt)]))
-        return out, False
-    if record.problems:
-        out.append(R.STS_RECORD_INVALID.finding(
-            f"the MTA-STS record of {domain} is not usable: {'; '.join(record.problems)}",
-            endpoint=None, service=None, evidence=[lookup_line(txt)]))
     fetch = obs.mta_sts_policy
     if fetch is None:
         return out, True
     where = f"{fetch.url} ({fetch.address or 'no address'} port {fetch.port})"
     if fetch.error and fetch.status is None:
         out.append(R.STS_POLICY_UNAVAILABLE.finding(
-            f"the MTA-STS policy of {domain} cannot be fetched: {fetch.error}",
+            f"the MTA-STS policy of {obs.domain} cannot be fetched: {fetch.error}",
             endpoint=None, service=None, evidence=[where, fetch.error]))
         return out, True
-    usable = True
-    if fetch.certificate is not None or fetch.verification is not None:
-        problems: list[str] = []
-        ver = fetch.verification
-        if ver is not None and not ver.trusted:
-            problems.append(f"not trusted by the {ver.trust_store} store: "
-                            f"{ver.message or 'verification failed'}")
-        if fetch.certificate is not None:
-            policy_name = match_name(fetch.certificate, fetch.host)
-            if not policy_name.matched or policy_name.legacy_cn:
-                problems.append(policy_name.reason if not policy_name.matched else
-                                f"{fetch.host} matched only by the legacy subject CN")
-            if days_left(fetch.certificate, judgement.now) < 0:
-                problems.append(f"expired {fetch.certificate.not_after:%Y-%m-%d}")
-        if problems:
-            usable = False
-            out.append(R.STS_POLICY_CERT.finding(
-                f"the certificate of {fetch.host} is not valid for the policy host: "
-                + "; ".join(problems) + " — senders ignore the policy",
-                endpoint=None, service=None,
-                evidence=[where] + ([describe(fetch.certificate)] if fetch.certificate else [])))
+    cert_problems = _sts_policy_cert_problems(fetch, judgement)
+    if cert_problems:
+        out.append(R.STS_POLICY_CERT.finding(
+            f"the certificate of {fetch.host} is not valid for the policy host: "
+            + "; ".join(cert_problems) + " — senders ignore the policy",
+            endpoint=None, service=None,
+            evidence=[where] + ([describe(fetch.certificate)] if fetch.certificate else [])))
+    if not _sts_response(fetch, where, out):
+        return out, True
+    policy = parse_sts_policy(fetch.body)
+    body_lines = [f"| {line}" for line in fetch.body.splitlines()[:12]]
+    if not policy.valid:
+        out.append(R.STS_POLICY_INVALID.finding(
+            f"the MTA-STS policy of {obs.domain} is invalid: {'; '.join(policy.problems)}",
+            endpoint=None, service=None, evidence=[where, *body_lines]))
+        return out, True
+    _sts_policy_mode(obs.domain, policy, body_lines, out)
+    if not cert_problems and policy.mode != "none":
+        _sts_mx(obs, observations, judgement, policy, out)
+    return out, True
+
+
+def _sts_record(obs: DomainObservation, null_mx: bool, out: list[Finding]) -> bool:
+    """The ``_mta-sts`` TXT record (RFC 8461 §3.1): False when there is none to go on."""
+    txt = obs.mta_sts_txt
+    if txt is None:
+        return False
+    if txt.status.failed:
+        out.append(_failed(txt, "MTA-STS"))
+        return False
+    record = parse_sts_txt(txt.records)
+    if not record.candidates:
+        if not null_mx:
+            out.append(R.STS_NONE.finding(
+                f"{obs.domain} publishes no MTA-STS policy: senders use TLS only "
+                "opportunistically", endpoint=None, service=None, evidence=[lookup_line(txt)]))
+        return False
+    if record.problems:
+        out.append(R.STS_RECORD_INVALID.finding(
+            f"the MTA-STS record of {obs.domain} is not usable: {'; '.join(record.problems)}",
+            endpoint=None, service=None, evidence=[lookup_line(txt)]))
+    return True
+
+
+def _sts_policy_cert_problems(fetch: PolicyFetch, judgement: Judgement) -> list[str]:
+    """Why the policy host's certificate makes senders ignore the policy (RFC 8461 §3.3)."""
+    problems: list[str] = []
+    ver = fetch.verification
+    if ver is not None and not ver.trusted:
+        problems.append(f"not trusted by the {ver.trust_store} store: "
+                        f"{ver.message or 'verification failed'}")
+    if fetch.certificate is not None:
+        policy_name = match_name(fetch.certificate, fetch.host)
+        if not policy_name.matched or policy_name.legacy_cn:
+            problems.append(policy_name.reason if not policy_name.matched else
+                            f"{fetch.host} matched only by the legacy subject CN")
+        if days_left(fetch.certificate, judgement.now) < 0:
+            problems.append(f"expired {fetch.certificate.not_after:%Y-%m-%d}")
+    return problems
+
+
+def _sts_response(fetch: PolicyFetch, where: str, out: list[Finding]) -> bool:
+    """The HTTP response that carries the policy (RFC 8461 §3.3): True when its body is the
+    policy to read."""
     status = fetch.status
     if status is not None and 300 <= status < 400:
         out.append(R.STS_POLICY_REDIRECT.finding(
@@ -318,12 +359,12 @@ def _mta_sts(
             + ": senders do not follow it, so there is no policy for them",
             endpoint=None, service=None,
             evidence=[where, f"HTTP {status}", f"Location: {fetch.location}"]))
-        return out, True
+        return False
     if status != 200:
         out.append(R.STS_POLICY_UNAVAILABLE.finding(
             f"{fetch.url} answers HTTP {status} instead of 200 with the policy",
             endpoint=None, service=None, evidence=[where, f"HTTP {status}", fetch.body[:200]]))
-        return out, True
+        return False
     if _media_type(fetch.content_type) != "text/plain":
         out.append(R.STS_POLICY_CONTENT_TYPE.finding(
             f"{fetch.url} is served as {fetch.content_type or '(no Content-Type)'}, "
@@ -334,14 +375,12 @@ def _mta_sts(
             f"{fetch.url} is larger than 64 KiB (reading stopped at {fetch.size} bytes)",
             endpoint=None, service=None, evidence=[where, f"read {fetch.size} bytes, more "
                                                           "followed"]))
-        return out, True
-    policy = parse_sts_policy(fetch.body)
-    body_lines = [f"| {line}" for line in fetch.body.splitlines()[:12]]
-    if not policy.valid:
-        out.append(R.STS_POLICY_INVALID.finding(
-            f"the MTA-STS policy of {domain} is invalid: {'; '.join(policy.problems)}",
-            endpoint=None, service=None, evidence=[where, *body_lines]))
-        return out, True
+        return False
+    return True
+
+
+def _sts_policy_mode(domain: str, policy: StsPolicy, body_lines: list[str],
+                     out: list[Finding]) -> None:
     if policy.mode in ("testing", "none"):
         out.append(R.STS_NOT_ENFORCED.finding(
             f"the MTA-STS policy of {domain} is in mode {policy.mode}: senders "
@@ -352,10 +391,13 @@ def _mta_sts(
         out.append(R.STS_MAX_AGE_SHORT.finding(
             f"the MTA-STS policy of {domain} has max_age {policy.max_age} s (under a day)",
             endpoint=None, service=None, evidence=body_lines))
-    if not usable or policy.mode == "none":
-        return out, True
+
+
+def _sts_mx(obs: DomainObservation, observations: Sequence[PortObservation],
+            judgement: Judgement, policy: StsPolicy, out: list[Finding]) -> None:
+    """Every MX host against the policy's patterns and its TLS requirements (RFC 8461 §4)."""
     severity = Severity.FAIL if policy.mode == "enforce" else Severity.WARN
-    names = mx_hosts(obs.mx_records) or ([domain] if obs.implicit_mx else [])
+    names = mx_hosts(obs.mx_records) or ([obs.domain] if obs.implicit_mx else [])
     for name in names:
         if not any(sts_mx_matches(p, name) for p in policy.mx):
             out.append(R.STS_MX_NOT_LISTED.finding(
@@ -374,7 +416,6 @@ def _mta_sts(
                 evidence=[*([describe(o.tls.chain[0])] if o.tls and o.tls.chain else []),
                           *([o.tls_error] if o.tls_error else [])],
                 **_where(o)))
-    return out, True
 
 
 def _sts_tls_problems(o: PortObservation, judgement: Judgement) -> list[str]:
@@ -502,7 +543,7 @@ def _dane_host(
                 or o.error_kind in _STOPPED_EARLY):
             continue
         def result(
-            verdict: str, matched: dane.Match | None = None, key: str = o.endpoint.key
+            verdict: DANEVerdict, matched: dane.Match | None = None, key: str = o.endpoint.key
         ) -> DANEResult:
             return DANEResult(
                 endpoint=key, host=name, tlsa_name=lk.name, authenticated=secure,
@@ -510,7 +551,7 @@ def _dane_host(
                 matched=matched.record.text if matched else None,
                 matched_depth=matched.depth if matched else None, verdict=verdict)
         if o.tls is None or not o.tls.chain_der:
-            results.append(result("no_tls"))
+            results.append(result(DANEVerdict.NO_TLS))
             out.append(R.DANE_NO_STARTTLS.finding(
                 f"{lk.name} has TLSA records but {o.endpoint.key} offers no working STARTTLS: "
                 "DANE senders will not deliver in plaintext",
@@ -518,11 +559,11 @@ def _dane_host(
                 severity=fail, **_where(o)))
             continue
         if not usable:
-            results.append(result("no_usable_records"))
+            results.append(result(DANEVerdict.NO_USABLE_RECORDS))
             continue
         match = dane.match_chain(usable, o.tls.chain_der)
         if match is None:
-            results.append(result("no_match"))
+            results.append(result(DANEVerdict.NO_MATCH))
             current = dane.record_for(o.tls.chain_der[0])
             out.append(R.DANE_NO_MATCH.finding(
                 f"the certificate {o.endpoint.key} presents matches none of the "
@@ -533,7 +574,7 @@ def _dane_host(
                           f"a record for the presented key: {current}"],
                 severity=fail, **_where(o)))
             continue
-        results.append(result("match", match))
+        results.append(result(DANEVerdict.MATCH, match))
         if match.record.usage == 2:
             leaf = o.tls.chain[0]
             problems = []

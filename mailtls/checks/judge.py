@@ -22,6 +22,7 @@ from mailtls.model import (
     PortState,
     Protocol,
     Severity,
+    StopKind,
     TLSMode,
 )
 from mailtls.model.options import DEFAULTS
@@ -149,25 +150,27 @@ def _reachability(
 
 def _session(obs: PortObservation) -> list[Finding]:
     kind = obs.error_kind
-    if kind == "greeting_timeout" and not obs.tls_on_starttls_port:
+    if kind is StopKind.GREETING_TIMEOUT and not obs.tls_on_starttls_port:
         return [R.SESSION_NO_GREETING.finding(
             f"{_label(obs)} accepted the connection but sent no greeting",
             evidence=[obs.error or ""], **_where(obs))]
-    if kind == "greeting_rejected":
+    if kind is StopKind.GREETING_REJECTED:
         return [R.SESSION_REJECTED.finding(
             f"{_label(obs)} refused the session: {' '.join(obs.greeting)[:200]}",
             evidence=obs.greeting, **_where(obs))]
-    if kind == "internal":
+    if kind is StopKind.INTERNAL:
         return [R.INTERNAL_ERROR.finding(
             f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs), **_where(obs))]
-    if kind == "rejected":
+    if kind is StopKind.REJECTED:
         return [R.SESSION_REJECTED.finding(
             f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs), **_where(obs))]
-    if kind == "protocol":
+    if kind is StopKind.PROTOCOL:
         return [R.SESSION_PROTOCOL_ERROR.finding(
             f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs), **_where(obs))]
-    if kind in ("closed", "read_timeout", "network", "deadline", "interrupted"):
-        rule = R.PORT_NOT_TESTED if kind in ("deadline", "interrupted") else R.SESSION_BROKEN
+    if kind in (StopKind.CLOSED, StopKind.READ_TIMEOUT, StopKind.NETWORK, StopKind.DEADLINE,
+                StopKind.INTERRUPTED):
+        rule = (R.PORT_NOT_TESTED if kind in (StopKind.DEADLINE, StopKind.INTERRUPTED)
+                else R.SESSION_BROKEN)
         return [rule.finding(f"{_label(obs)}: {obs.error}", evidence=_transcript_tail(obs),
                              **_where(obs))]
     return []

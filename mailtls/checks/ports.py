@@ -25,7 +25,15 @@ import re
 from mailtls.checks import rules as R
 from mailtls.checks.common import port_label, where
 from mailtls.checks.security import _unanswered
-from mailtls.model import Finding, PortObservation, ProbeVerdict, Protocol, Severity, TLSMode
+from mailtls.model import (
+    Finding,
+    PortObservation,
+    ProbeVerdict,
+    Protocol,
+    Severity,
+    StopKind,
+    TLSMode,
+)
 
 # RFC 6797 §11.2 leaves the value to the operator; 180 days is the floor the common guides
 # (and browsers' preload lists, at a year) agree is long enough to span the gaps between visits.
@@ -54,7 +62,7 @@ def _transcript_tail(obs: PortObservation, n: int = 4) -> list[str]:
 def silent_first_request(obs: PortObservation) -> list[Finding]:
     """Where the client speaks first (LDAP, HTTP) a server that stays silent did not withhold
     a greeting, it left the first request unanswered (instead of ``session.no_greeting``)."""
-    if obs.error_kind == "greeting_timeout" and obs.endpoint.service.protocol in (
+    if obs.error_kind is StopKind.GREETING_TIMEOUT and obs.endpoint.service.protocol in (
         Protocol.LDAP, Protocol.HTTP
     ):
         first = "the root DSE search" if obs.endpoint.service.protocol is Protocol.LDAP \

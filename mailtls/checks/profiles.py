@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mailtls.model import Severity
 from mailtls.model.options import DEFAULT_PROFILE as DEFAULT_PROFILE  # re-exported
-from mailtls.tls.suites import CipherSuite
+
+if TYPE_CHECKING:  # the table is built only when suites are judged (mailtls.checks.tlsparams)
+    from mailtls.tls.suites import CipherSuite
 
 # Mozilla Server Side TLS 6.0 (2026-04); DHE suites left Intermediate in 5.8.
 _MOZILLA_INTERMEDIATE_TLS12 = frozenset({

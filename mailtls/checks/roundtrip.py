@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mailtls.checks import rules
-from mailtls.model import Finding, RoundTrip
+from mailtls.model import Finding, HopTLS, RoundTrip
 
 
 def judge_round_trip(rt: RoundTrip) -> tuple[Finding, ...]:
@@ -40,7 +40,7 @@ def judge_round_trip(rt: RoundTrip) -> tuple[Finding, ...]:
         f"delivered in {rt.delivery_seconds:.2f} s over {len(rt.hops)} hop(s)",
         endpoint=None, service=None, evidence=evidence))
     for h in rt.hops:
-        if h.tls == "none":
+        if h.tls is HopTLS.NONE:
             out.append(rules.ROUNDTRIP_HOP_WITHOUT_TLS.finding(
                 f"hop {h.index} (by {h.by or '?'}, with {h.with_}) without TLS",
                 endpoint=None, service=None, evidence=(h.raw,)))

@@ -6,22 +6,41 @@ Ids are a contract with users' CI and monitoring: never rename one; add a new on
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mailtls.model import Finding, Severity
+from mailtls.model import Finding, Protocol, Severity, TLSMode
 
-# What a rule needs to have been judged at all on an endpoint (else JUnit reports it as
-# skipped): ``reach`` (always judged), ``session`` (the port is open), ``tls`` (a TLS session
-# was established) or ``enumeration`` (the version/suite scan and the STARTTLS security probes
-# ran, i.e. not ``--quick``; open relay only with --relay-test).
-REACHABILITY, SESSION, TLS_SESSION, TLS_ENUMERATION = "reach", "session", "tls", "enumeration"
-# Where a rule is judged: per endpoint (a port of a host), once per host, or about something
-# that is not an endpoint (a mail domain, a client configuration, a login, a round trip, the
-# run itself).
-ENDPOINT, HOST, DOMAIN, CLIENT, LOGIN, ROUNDTRIP, RUN = (
-    "endpoint", "host", "domain", "client", "login", "roundtrip", "run")
-STARTTLS_ONLY, IMPLICIT_ONLY = "starttls", "implicit"
+
+class Stage(enum.StrEnum):
+    """What a rule needs to have been judged at all on an endpoint (else it is skipped)."""
+
+    REACHABILITY = "reach"  # always judged
+    SESSION = "session"  # the port is open
+    TLS_SESSION = "tls"  # a TLS session was established
+    # the version/suite scan and the STARTTLS security probes ran, i.e. not --quick (open relay
+    # only with --relay-test)
+    TLS_ENUMERATION = "enumeration"
+
+
+class ScopeKind(enum.StrEnum):
+    """Where a rule is judged: per endpoint (a port of a host), once per host, or about something
+    that is not an endpoint (a mail domain, a client configuration, a login, a round trip, the
+    run itself)."""
+
+    ENDPOINT = "endpoint"
+    HOST = "host"
+    DOMAIN = "domain"
+    CLIENT = "client"
+    LOGIN = "login"
+    ROUNDTRIP = "roundtrip"
+    RUN = "run"
+
+
+REACHABILITY, SESSION, TLS_SESSION, TLS_ENUMERATION = Stage
+ENDPOINT, HOST, DOMAIN, CLIENT, LOGIN, ROUNDTRIP, RUN = ScopeKind
+STARTTLS_ONLY, IMPLICIT_ONLY = TLSMode.STARTTLS, TLSMode.IMPLICIT
 
 
 @dataclass(frozen=True)
@@ -29,13 +48,13 @@ class Scope:
     """Which endpoints a rule is judged on (JUnit's passing test cases, Prometheus' check
     status): its kind, and for endpoint rules the protocol, TLS mode or services it is about."""
 
-    kind: str  # ENDPOINT, HOST, DOMAIN, CLIENT, LOGIN, ROUNDTRIP or RUN
-    protocol: str | None = None  # only endpoints of this protocol ("smtp", ...)
-    tls_mode: str | None = None  # only STARTTLS_ONLY or IMPLICIT_ONLY ports
+    kind: ScopeKind
+    protocol: Protocol | None = None  # only endpoints of this protocol
+    tls_mode: TLSMode | None = None  # only STARTTLS_ONLY or IMPLICIT_ONLY ports
     services: tuple[str, ...] = ()  # only these services (then tls_mode is not consulted)
 
     def applies(self, service: str, protocol: str, tls_mode: str) -> bool:
-        if self.kind != ENDPOINT:
+        if self.kind is not ScopeKind.ENDPOINT:
             return False
         if self.protocol is not None and self.protocol != protocol:
             return False
@@ -53,7 +72,7 @@ class Rule:
     remediation: str
     requirement: str | None = None
     scope: Scope = Scope(RUN)  # every rule of the catalogue states its own (see _rule)
-    stage: str = SESSION
+    stage: Stage = Stage.SESSION
 
     def finding(
         self,
@@ -117,7 +136,7 @@ PORT25_BLOCKED = _rule(
     "RFC 5068 §3; draft-akagiri-op25b", "Residential ISPs and most clouds drop outbound port 25. "
     "This does not affect mail clients (they submit on 587/465). To test the MX, run mailtls "
     "from a host with unrestricted port 25 (a VPS or CI runner).",
-    scope=Scope(ENDPOINT, protocol="smtp", services=("smtp",)), stage=REACHABILITY,
+    scope=Scope(ENDPOINT, protocol=Protocol.SMTP, services=("smtp",)), stage=REACHABILITY,
 )
 PORT_UNREACHABLE = _rule(
     "port.unreachable", Severity.INFO, "Address unreachable",
@@ -168,7 +187,7 @@ STARTTLS_NOT_OFFERED = {
         f"{p}.starttls.not_offered", Severity.FAIL, "STARTTLS not offered",
         ref, "Configure a certificate and enable STARTTLS; until then everything, passwords "
         "included, crosses the network in plaintext.", "MUST" if p != "smtp" else "SHOULD",
-        scope=Scope(ENDPOINT, protocol=p, tls_mode=STARTTLS_ONLY), stage=SESSION,
+        scope=Scope(ENDPOINT, protocol=Protocol(p), tls_mode=STARTTLS_ONLY), stage=SESSION,
     )
     for p, ref in (
         ("smtp", "RFC 3207 §2; RFC 8314 §4"),
@@ -181,7 +200,7 @@ STARTTLS_REFUSED = {
         f"{p}.starttls.refused", Severity.FAIL, "STARTTLS advertised but refused",
         ref, "Fix the TLS configuration (certificate, key); do not advertise STARTTLS when it "
         "cannot work.", "SHOULD NOT advertise",
-        scope=Scope(ENDPOINT, protocol=p, tls_mode=STARTTLS_ONLY), stage=SESSION,
+        scope=Scope(ENDPOINT, protocol=Protocol(p), tls_mode=STARTTLS_ONLY), stage=SESSION,
     )
     for p, ref in (
         ("smtp", "RFC 3207 §4; RFC 8314 §4"),
@@ -194,7 +213,7 @@ STARTTLS_AFTER_TLS = {
         f"{p}.starttls.advertised_after_tls", Severity.WARN, "STARTTLS still advertised under TLS",
         ref, "Stop advertising STARTTLS once TLS is active (a sign of a confused TLS layer or a "
         "proxy).", "MUST NOT" if p == "smtp" else "SHOULD NOT",
-        scope=Scope(ENDPOINT, protocol=p), stage=SESSION,
+        scope=Scope(ENDPOINT, protocol=Protocol(p)), stage=SESSION,
     )
     for p, ref in (
         ("smtp", "RFC 3207 §4.2"),
@@ -232,7 +251,7 @@ IMAP_PREAUTH = _rule(
     "RFC 9051 §7.1.4; RFC 2595 §3", "A PREAUTH greeting skips authentication and makes STARTTLS "
     "impossible: the whole session is in plaintext. Never pre-authenticate on port 143.",
     "SHOULD NOT",
-    scope=Scope(ENDPOINT, protocol="imap", tls_mode=STARTTLS_ONLY), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.IMAP, tls_mode=STARTTLS_ONLY), stage=SESSION,
 )
 
 # --- TLS parameters --------------------------------------------------------------------------
@@ -439,7 +458,7 @@ PLAINTEXT_AUTH = {
     p: _rule(
         f"{p}.auth.plaintext_offered", Severity.WARN, "Login offered before TLS",
         ref, fix, "SHOULD NOT",
-        scope=Scope(ENDPOINT, protocol=p, tls_mode=STARTTLS_ONLY), stage=SESSION,
+        scope=Scope(ENDPOINT, protocol=Protocol(p), tls_mode=STARTTLS_ONLY), stage=SESSION,
     )
     for p, ref, fix in (
         ("smtp", "RFC 4954 §4; RFC 3207 §4.1",
@@ -456,7 +475,8 @@ SUBMISSION_NO_AUTH = _rule(
     "smtp.auth.not_offered", Severity.WARN, "Submission port offers no AUTH under TLS",
     "RFC 6409 §4.3; RFC 4954 §3", "Enable SASL authentication on the submission service, or "
     "users cannot send mail through it.",
-    scope=Scope(ENDPOINT, protocol="smtp", services=("submission", "submissions")), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.SMTP, services=("submission", "submissions")),
+    stage=SESSION,
 )
 
 # --- the service as a whole --------------------------------------------------------------------
@@ -475,7 +495,7 @@ PORT25_FILTERED_AT_SERVER = _rule(
     "RFC 5321 §5; RFC 5068 §3", "This network reaches port 25 elsewhere (the --port25-control "
     "hosts answer), so the drop is at the server or its provider: open port 25 in the server's "
     "firewall / security group, or ask the hosting provider to lift its port-25 block.",
-    scope=Scope(ENDPOINT, protocol="smtp", services=("smtp",)), stage=REACHABILITY,
+    scope=Scope(ENDPOINT, protocol=Protocol.SMTP, services=("smtp",)), stage=REACHABILITY,
 )
 PORT25_INTERCEPTED = _rule(
     "smtp.port25.intercepted", Severity.WARN,
@@ -483,7 +503,7 @@ PORT25_INTERCEPTED = _rule(
     "RFC 5068 §3; RFC 3207 §4.1", "A transparent proxy of this network (an ISP's or a "
     "firewall's SMTP relay) may be answering instead of the server: compare from another network. "
     "If the server really runs a different MTA or certificate on port 25, this is harmless.",
-    scope=Scope(ENDPOINT, protocol="smtp", services=("smtp",)), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.SMTP, services=("smtp",)), stage=SESSION,
 )
 PORT25_MASKED = _rule(
     "smtp.port25.masked", Severity.UNKNOWN,
@@ -491,7 +511,7 @@ PORT25_MASKED = _rule(
     "RFC 3207 §4; RFC 5321 §4.1.1.1", "An SMTP-inspecting firewall on the path (e.g. Cisco ASA "
     "ESMTP inspection) rewrites the dialogue and can strip STARTTLS, so port 25 cannot be judged "
     "from here. Disable the inspection (ASA: 'no inspect esmtp') or test from another network.",
-    scope=Scope(ENDPOINT, protocol="smtp", services=("smtp",)), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.SMTP, services=("smtp",)), stage=SESSION,
 )
 
 # --- mail domains: DNS and MX (RFC 5321 §5.1, RFC 7505) ------------------------------------------
@@ -783,7 +803,7 @@ COMMAND_INJECTION = {
         ref, "Update the server: after the STARTTLS go-ahead it must discard every byte it has "
         "buffered (or treat it as the TLS handshake). An attacker on the path can otherwise inject "
         "commands that run in the victim's TLS session, e.g. to steal credentials.", "MUST",
-        scope=Scope(ENDPOINT, protocol=p, tls_mode=STARTTLS_ONLY), stage=TLS_ENUMERATION,
+        scope=Scope(ENDPOINT, protocol=Protocol(p), tls_mode=STARTTLS_ONLY), stage=TLS_ENUMERATION,
     )
     for p, ref in (
         ("smtp", "RFC 3207 §4.2; CVE-2011-0411"),
@@ -796,13 +816,13 @@ SMTP_NOT_ENFORCED = _rule(
     "RFC 3207 §4; RFC 6409 §4.3; RFC 8314 §3.3", "Require TLS on the submission port before any "
     "mail transaction (Postfix submission: -o smtpd_tls_security_level=encrypt; answers 530 5.7.0 "
     "Must issue a STARTTLS command first).",
-    scope=Scope(ENDPOINT, protocol="smtp", services=("submission",)), stage=TLS_ENUMERATION,
+    scope=Scope(ENDPOINT, protocol=Protocol.SMTP, services=("submission",)), stage=TLS_ENUMERATION,
 )
 PLAINTEXT_ACCEPTED = {
     p: _rule(
         f"{p}.auth.plaintext_accepted", Severity.FAIL, "Login processed before TLS",
         ref, fix, "SHOULD NOT",
-        scope=Scope(ENDPOINT, protocol=p, tls_mode=STARTTLS_ONLY), stage=TLS_ENUMERATION,
+        scope=Scope(ENDPOINT, protocol=Protocol(p), tls_mode=STARTTLS_ONLY), stage=TLS_ENUMERATION,
     )
     for p, ref, fix in (
         ("smtp", "RFC 4954 §4; RFC 3207 §4.1; RFC 8314 §4.1",
@@ -823,21 +843,21 @@ SMTP_STATE_KEPT = _rule(
     "the session to the state after its greeting and forget everything the client said before "
     "(an attacker could otherwise start a transaction in plaintext that the victim completes "
     "inside TLS).", "MUST",
-    scope=Scope(ENDPOINT, protocol="smtp", tls_mode=STARTTLS_ONLY), stage=TLS_ENUMERATION,
+    scope=Scope(ENDPOINT, protocol=Protocol.SMTP, tls_mode=STARTTLS_ONLY), stage=TLS_ENUMERATION,
 )
 SMTP_REQUIRED_ON_MX = _rule(
     "smtp.starttls.required_on_mx", Severity.INFO, "MX requires STARTTLS before accepting mail",
     "RFC 3207 §4", "Senders that cannot do TLS cannot deliver here. RFC 3207 says a publicly "
     "referenced server MUST NOT require STARTTLS; if that is deliberate, publish MTA-STS or DANE "
     "so senders know, and expect some legitimate mail to bounce.", "MUST NOT",
-    scope=Scope(ENDPOINT, protocol="smtp", services=("smtp",)), stage=TLS_ENUMERATION,
+    scope=Scope(ENDPOINT, protocol=Protocol.SMTP, services=("smtp",)), stage=TLS_ENUMERATION,
 )
 IMAP_ALERT_IN_PLAINTEXT = _rule(
     "imap.alert_in_plaintext", Severity.INFO, "[ALERT] sent before TLS",
     "RFC 9051 §7.1; RFC 2595 §9", "Clients must show [ALERT] text to the user, and anyone on the "
     "path can forge a plaintext one (the USENIX 2021 'NO STARTTLS' UI-spoofing cases). Send "
     "alerts only inside TLS, so that users learn to trust only those.",
-    scope=Scope(ENDPOINT, protocol="imap", tls_mode=STARTTLS_ONLY), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.IMAP, tls_mode=STARTTLS_ONLY), stage=SESSION,
 )
 SMTP_OPEN_RELAY = _rule(
     "smtp.open_relay", Severity.FAIL, "Open relay",
@@ -845,7 +865,7 @@ SMTP_OPEN_RELAY = _rule(
     "relay for other domains only for authenticated or trusted clients (Postfix "
     "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, "
     "reject_unauth_destination).",
-    scope=Scope(ENDPOINT, protocol="smtp", services=("smtp",)), stage=TLS_ENUMERATION,
+    scope=Scope(ENDPOINT, protocol=Protocol.SMTP, services=("smtp",)), stage=TLS_ENUMERATION,
 )
 PROBE_INCONCLUSIVE = _rule(
     "starttls.probe_inconclusive", Severity.INFO, "A security probe could not reach a verdict",
@@ -995,7 +1015,7 @@ STARTTLS_NOT_OFFERED.update({
         f"{p}.starttls.not_offered", Severity.FAIL, f"{word} not offered",
         ref, f"Configure a certificate and enable {word}; until then everything, passwords "
         "included, crosses the network in plaintext.", "SHOULD",
-        scope=Scope(ENDPOINT, protocol=p, tls_mode=STARTTLS_ONLY), stage=SESSION,
+        scope=Scope(ENDPOINT, protocol=Protocol(p), tls_mode=STARTTLS_ONLY), stage=SESSION,
     )
     for p, word, ref in (
         ("ldap", "StartTLS", "RFC 4511 §4.14; RFC 4513 §3"),
@@ -1008,7 +1028,7 @@ STARTTLS_REFUSED.update({
         f"{p}.starttls.refused", Severity.FAIL, f"{word} advertised but refused",
         ref, f"Fix the TLS configuration (certificate, key); do not advertise {word} when it "
         "cannot work.",
-        scope=Scope(ENDPOINT, protocol=p, tls_mode=STARTTLS_ONLY), stage=SESSION,
+        scope=Scope(ENDPOINT, protocol=Protocol(p), tls_mode=STARTTLS_ONLY), stage=SESSION,
     )
     for p, word, ref in (
         ("ldap", "StartTLS", "RFC 4511 §4.14.2; RFC 4513 §3.1"),
@@ -1020,7 +1040,7 @@ STARTTLS_AFTER_TLS["nntp"] = _rule(
     "nntp.starttls.advertised_after_tls", Severity.WARN, "STARTTLS still advertised under TLS",
     "RFC 4642 §2.2.2", "After the TLS handshake the server must not list STARTTLS in "
     "CAPABILITIES any more (a sign of a confused TLS layer or a proxy).", "MUST NOT",
-    scope=Scope(ENDPOINT, protocol="nntp"), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.NNTP), stage=SESSION,
 )
 COMMAND_INJECTION.update({
     p: _rule(
@@ -1029,7 +1049,7 @@ COMMAND_INJECTION.update({
         ref, f"Update the server: after its {word} go-ahead it must discard every byte it has "
         "buffered. An attacker on the path can otherwise inject commands that run in the "
         "victim's TLS session.", "MUST",
-        scope=Scope(ENDPOINT, protocol=p, tls_mode=STARTTLS_ONLY), stage=TLS_ENUMERATION,
+        scope=Scope(ENDPOINT, protocol=Protocol(p), tls_mode=STARTTLS_ONLY), stage=TLS_ENUMERATION,
     )
     for p, word, ref in (
         ("ftp", "AUTH TLS", "RFC 4217 §4; CVE-2011-1575 (Pure-FTPd)"),
@@ -1039,7 +1059,7 @@ COMMAND_INJECTION.update({
 PLAINTEXT_ACCEPTED.update({
     p: _rule(
         f"{p}.auth.plaintext_accepted", Severity.FAIL, title, ref, fix, requirement,
-        scope=Scope(ENDPOINT, protocol=p, tls_mode=STARTTLS_ONLY), stage=TLS_ENUMERATION,
+        scope=Scope(ENDPOINT, protocol=Protocol(p), tls_mode=STARTTLS_ONLY), stage=TLS_ENUMERATION,
     )
     for p, title, ref, fix, requirement in (
         ("ftp", "Login processed before AUTH TLS", "RFC 4217 §4, §15.1; RFC 2577 §5",
@@ -1059,51 +1079,51 @@ PLAINTEXT_AUTH["nntp"] = _rule(
     "nntp.auth.plaintext_offered", Severity.WARN, "AUTHINFO USER offered before STARTTLS",
     "RFC 4643 §2.3.1; RFC 4642 §1", "List AUTHINFO USER in CAPABILITIES only after STARTTLS "
     "(INN: readers.conf require_ssl; nnrpd advertises it only then).", "SHOULD NOT",
-    scope=Scope(ENDPOINT, protocol="nntp", tls_mode=STARTTLS_ONLY), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.NNTP, tls_mode=STARTTLS_ONLY), stage=SESSION,
 )
 FTP_DATA_UNPROTECTED = _rule(
     "ftp.data.unprotected", Severity.FAIL, "FTP refuses PROT P: data connections in plaintext",
     "RFC 4217 §8-9", "Allow PBSZ 0 / PROT P (vsftpd ssl_enable=YES with force_local_data_ssl); "
     "otherwise listings and files cross the network unencrypted beside the TLS control "
     "connection.",
-    scope=Scope(ENDPOINT, protocol="ftp", services=("ftp",)), stage=TLS_ENUMERATION,
+    scope=Scope(ENDPOINT, protocol=Protocol.FTP, services=("ftp",)), stage=TLS_ENUMERATION,
 )
 HTTP_NO_HTTPS_REDIRECT = _rule(
     "http.redirect.missing", Severity.WARN, "Port 80 does not redirect to HTTPS",
     "RFC 6797 §7.2", "Answer every plaintext HTTP request with a 301/308 redirect to the same "
     "URL under https:// (nginx: return 301 https://$host$request_uri;), so webmail and "
     "autoconfig users land on TLS.", "SHOULD",
-    scope=Scope(ENDPOINT, protocol="http", services=("http",)), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.HTTP, services=("http",)), stage=SESSION,
 )
 HTTP_HSTS_ON_PLAINTEXT = _rule(
     "http.hsts.on_plaintext", Severity.INFO, "Strict-Transport-Security sent over plaintext HTTP",
     "RFC 6797 §7.2, §8.1", "Browsers ignore the field over plaintext; send it only on the HTTPS "
     "responses.", "MUST NOT",
-    scope=Scope(ENDPOINT, protocol="http", services=("http",)), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.HTTP, services=("http",)), stage=SESSION,
 )
 HTTP_HSTS_MISSING = _rule(
     "http.hsts.missing", Severity.WARN, "HTTPS sends no Strict-Transport-Security",
     "RFC 6797 §7.1, §6.1", "Send Strict-Transport-Security: max-age=31536000 on the HTTPS "
     "responses (nginx: add_header Strict-Transport-Security \"max-age=31536000\" always;), so "
     "browsers never try plaintext HTTP again for this host.",
-    scope=Scope(ENDPOINT, protocol="http", services=("https",)), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.HTTP, services=("https",)), stage=SESSION,
 )
 HTTP_HSTS_INVALID = _rule(
     "http.hsts.invalid", Severity.WARN, "Strict-Transport-Security field is invalid",
     "RFC 6797 §6.1, §8.1", "The field needs exactly one max-age=<seconds> directive and no "
     "directive twice; a browser ignores a field that breaks these rules.", "MUST",
-    scope=Scope(ENDPOINT, protocol="http", services=("https",)), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.HTTP, services=("https",)), stage=SESSION,
 )
 HTTP_HSTS_SHORT = _rule(
     "http.hsts.short_max_age", Severity.WARN, "Strict-Transport-Security max-age is short",
     "RFC 6797 §11.2", "Use a max-age of at least 180 days (a year, 31536000, is usual); a short "
     "one lapses between visits and leaves the first plaintext request open again. "
     "max-age=0 removes the policy.",
-    scope=Scope(ENDPOINT, protocol="http", services=("https",)), stage=SESSION,
+    scope=Scope(ENDPOINT, protocol=Protocol.HTTP, services=("https",)), stage=SESSION,
 )
 
 
-def rule_stage(rule_id: str) -> str:
+def rule_stage(rule_id: str) -> Stage:
     """What has to have happened for ``rule_id`` to be judged on an endpoint (``Rule.stage``)."""
     return RULES[rule_id].stage
 
@@ -1120,7 +1140,7 @@ def applicable_rules(service: str, protocol: str, tls_mode: str) -> tuple[Rule, 
 
 def host_rules() -> tuple[Rule, ...]:
     """The checks judged once per host (``host.*``)."""
-    return tuple(r for r in RULES.values() if r.scope.kind == HOST)
+    return tuple(r for r in RULES.values() if r.scope.kind is ScopeKind.HOST)
 
 
 # --- the round trip (mailtls client --round-trip; checks/roundtrip.py) ------------------------

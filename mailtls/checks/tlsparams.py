@@ -4,13 +4,15 @@ keys and signatures. Pure: observations in, findings out."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from mailtls.checks import rules as R
 from mailtls.checks.common import port_label, where
 from mailtls.checks.profiles import PROFILES, Profile
 from mailtls.model import CertificateInfo, Finding, PortObservation, Severity
-from mailtls.tls import suites as ciphersuites
-from mailtls.tls.suites import CipherSuite
+
+if TYPE_CHECKING:
+    from mailtls.tls.suites import CipherSuite
 
 _SSL = ("SSLv2", "SSLv3")
 _LEGACY_TLS = ("TLS 1.0", "TLS 1.1")
@@ -25,6 +27,9 @@ def accepted_suites(obs: PortObservation) -> dict[str, list[CipherSuite]]:
     out: dict[str, list[CipherSuite]] = {}
     if obs.tls_scan is None:
         return out
+    # the suite table only with an enumeration to judge: a --quick check never builds it
+    from mailtls.tls import suites as ciphersuites
+
     for version, names in obs.tls_scan.suites.items():
         if version == "SSLv2":
             continue  # SSLv2 cipher kinds are not TLS suites; the version alone is damning

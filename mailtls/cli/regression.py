@@ -24,7 +24,7 @@ from mailtls.cli.helpformat import HelpFormatter
 from mailtls.cli.options import count
 from mailtls.cli.output import FORMATS, emit, split_by_host
 from mailtls.errors import UsageError
-from mailtls.model import Report
+from mailtls.model import Report, StopKind
 from mailtls.model.exitcodes import INTERRUPTED, OK, UNKNOWN, FailOn, exit_code, worst_code
 from mailtls.scan import interrupt
 
@@ -267,7 +267,7 @@ def report_interruption(report: Report) -> bool:
     if not name:
         return False
     observations = [o for host in report.hosts for o in host.observations]
-    cut = [o.endpoint.key for o in observations if o.error_kind == "interrupted"]
+    cut = [o.endpoint.key for o in observations if o.error_kind is StopKind.INTERRUPTED]
     done = len(observations) - len(cut)
     shown = ", ".join(cut[:10]) + (" ..." if len(cut) > 10 else "")
     interrupt.note(f"interrupted by {name} after {report.seconds:.1f} s: {done} of "

@@ -13,9 +13,7 @@ import asyncio
 import json
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from mailtls.errors import MailTLSError, UsageError
@@ -273,6 +271,8 @@ def _ping_broker(broker: str) -> None:
 
 
 def _new_run_id() -> str:
+    import uuid  # here: every `mailtls check` imports this module for --db (start-up time)
+
     return time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + uuid.uuid4().hex[:8]
 
 
@@ -378,6 +378,8 @@ def _embedded(request: Any, args: argparse.Namespace, options: dict[str, Any],
     codes: list[int] = []
 
     # One thread writes to the database, in batches, so the event loop keeps scanning.
+    from concurrent.futures import ThreadPoolExecutor
+
     writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailtls-db")
 
     async def main() -> None:

@@ -30,7 +30,16 @@ from typing import Any, NoReturn
 from xml.parsers import expat
 
 from mailtls.errors import UsageError
-from mailtls.model import SERVICES, Protocol, ServerSetting, Service, SocketType
+from mailtls.model import (
+    SERVICES,
+    ConfigKind,
+    Protocol,
+    Role,
+    ServerSetting,
+    Service,
+    SettingMethod,
+    SocketType,
+)
 from mailtls.model.ports import is_port
 
 MAX_CONFIG_BYTES = 1 << 20
@@ -52,7 +61,7 @@ class ConfigError(UsageError):
 
 @dataclass(frozen=True)
 class ParsedConfig:
-    kind: str  # "autoconfig", "prefs.js", "mobileconfig"
+    kind: ConfigKind
     settings: tuple[ServerSetting, ...]
     domains: tuple[str, ...] = ()  # autoconfig: emailProvider/domain
     notes: tuple[str, ...] = ()  # things worth saying that are not settings
@@ -80,17 +89,17 @@ def socket_from_port(use_ssl: bool, port: int) -> SocketType:
     return SocketType.STARTTLS if port in STARTTLS_PORTS else SocketType.SSL
 
 
-def detect_kind(data: bytes, name: str = "") -> str:
+def detect_kind(data: bytes, name: str = "") -> ConfigKind:
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     lower = name.lower()
     if lower.endswith(".mobileconfig") or b"<plist" in data[:8192] or head.startswith(
         (b"bplist", b"\x30\x80", b"\x30\x82", b"\x30\x83")
     ):
-        return "mobileconfig"
+        return ConfigKind.MOBILECONFIG
     if lower.endswith("prefs.js") or b"user_pref(" in data:
-        return "prefs.js"
+        return ConfigKind.PREFS_JS
     if head.startswith(b"<") or lower.endswith(".xml"):
-        return "autoconfig"
+        return ConfigKind.AUTOCONFIG
     raise ConfigError(
         f"{name or 'the file'}: not an autoconfig XML file, a Thunderbird prefs.js or an Apple "
         ".mobileconfig profile"
@@ -99,16 +108,16 @@ def detect_kind(data: bytes, name: str = "") -> str:
 
 def parse_config(
     data: bytes, name: str, address: str | None = None, *, source: str | None = None,
-    method: str = "file",
+    method: SettingMethod = SettingMethod.FILE,
 ) -> ParsedConfig:
     """Parse any of the three formats (detected from the content)."""
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{name}: larger than {MAX_CONFIG_BYTES} bytes")
     kind = detect_kind(data, name)
     label = source or name
-    if kind == "autoconfig":
+    if kind is ConfigKind.AUTOCONFIG:
         return parse_autoconfig(data, address, source=label, method=method)
-    if kind == "prefs.js":
+    if kind is ConfigKind.PREFS_JS:
         return parse_prefs(data.decode("utf-8", "replace"), address, source=label)
     return parse_mobileconfig(data, address, source=label)
 
@@ -178,7 +187,8 @@ def parse_xml(data: bytes, source: str) -> ET.Element:
 
 
 def parse_autoconfig(
-    data: bytes, address: str | None, *, source: str, method: str = "file"
+    data: bytes, address: str | None, *, source: str,
+    method: SettingMethod = SettingMethod.FILE,
 ) -> ParsedConfig:
     root = parse_xml(data, source)
     if root.tag != "clientConfig":
@@ -197,11 +207,11 @@ def parse_autoconfig(
                 continue
             position += 1
             kind = (element.get("type") or "").lower()
-            role = "incoming" if element.tag == "incomingServer" else "outgoing"
+            role = Role.INCOMING if element.tag == "incomingServer" else Role.OUTGOING
             protocol = {"imap": Protocol.IMAP, "pop3": Protocol.POP3, "smtp": Protocol.SMTP}.get(
                 kind
             )
-            if protocol is None or (protocol is Protocol.SMTP) != (role == "outgoing"):
+            if protocol is None or (protocol is Protocol.SMTP) != (role is Role.OUTGOING):
                 notes.append(f"{element.tag} type {kind or '(none)'!r} not checked")
                 continue
             setting = _autoconfig_server(element, protocol, role, address, source, method)
@@ -211,12 +221,13 @@ def parse_autoconfig(
                 settings.append(dataclasses.replace(setting, priority=position))
     if not settings:
         raise ConfigError(f"{source}: no usable IMAP, POP3 or SMTP server in the configuration")
-    return ParsedConfig("autoconfig", tuple(settings), tuple(dict.fromkeys(domains)), tuple(notes))
+    return ParsedConfig(ConfigKind.AUTOCONFIG, tuple(settings), tuple(dict.fromkeys(domains)),
+                        tuple(notes))
 
 
 def _autoconfig_server(
-    element: ET.Element, protocol: Protocol, role: str, address: str | None, source: str,
-    method: str,
+    element: ET.Element, protocol: Protocol, role: Role, address: str | None, source: str,
+    method: SettingMethod,
 ) -> ServerSetting | str:
     host = substitute(_child(element, "hostname") or "", address).strip().rstrip(".").lower()
     socket_text = _child(element, "socketType") or ""
@@ -313,7 +324,7 @@ def parse_prefs(text: str, address: str | None, *, source: str) -> ParsedConfig:
             if kind not in ("none", "rss", "nntp", "") and host:
                 notes.append(f"{p.rstrip('.')}: type {kind!r} not checked")
             continue
-        setting = _prefs_server(prefs, p, "incoming", protocol, host, "socketType", source)
+        setting = _prefs_server(prefs, p, Role.INCOMING, protocol, host, "socketType", source)
         if isinstance(setting, str):
             notes.append(setting)
         else:
@@ -324,14 +335,14 @@ def parse_prefs(text: str, address: str | None, *, source: str) -> ParsedConfig:
             host = str(prefs.get(p + "hostname", "")).strip().lower()
             if not host:
                 continue
-            setting = _prefs_server(prefs, p, "outgoing", Protocol.SMTP, host, "try_ssl", source)
+            setting = _prefs_server(prefs, p, Role.OUTGOING, Protocol.SMTP, host, "try_ssl", source)
             if isinstance(setting, str):
                 notes.append(setting)
             else:
                 settings.append(setting)
     if not settings:
         raise ConfigError(f"{source}: no IMAP, POP3 or SMTP server in these preferences")
-    return ParsedConfig("prefs.js", tuple(settings), notes=tuple(notes))
+    return ParsedConfig(ConfigKind.PREFS_JS, tuple(settings), notes=tuple(notes))
 
 
 def _ids(prefs: dict[str, object], prefix: str) -> list[str]:
@@ -353,7 +364,7 @@ def _used_servers(prefs: dict[str, object]) -> set[str] | None:
 
 
 def _prefs_server(
-    prefs: dict[str, object], p: str, role: str, protocol: Protocol, host: str,
+    prefs: dict[str, object], p: str, role: Role, protocol: Protocol, host: str,
     socket_key: str, source: str,
 ) -> ServerSetting | str:
     raw_socket = prefs.get(p + socket_key, 0)
@@ -366,7 +377,7 @@ def _prefs_server(
     if port == 0:  # Thunderbird: the protocol's default for the socket type
         port = DEFAULT_PORTS[(protocol, socket is SocketType.SSL)]
     auth = prefs.get(p + "authMethod")
-    username = prefs.get(p + ("username" if role == "outgoing" else "userName"))
+    username = prefs.get(p + ("username" if role is Role.OUTGOING else "userName"))
     return ServerSetting(
         role=role,
         protocol=protocol,
@@ -374,7 +385,7 @@ def _prefs_server(
         port=port,
         socket=socket,
         source=f"{source} {p.rstrip('.')}",
-        method="file",
+        method=SettingMethod.FILE,
         configured=f"{socket_key}={raw_socket}",
         authentication=(_AUTH_METHODS.get(auth, f"authMethod {auth}"),)
         if isinstance(auth, int) else (),
@@ -525,8 +536,9 @@ def parse_mobileconfig(data: bytes, address: str | None, *, source: str) -> Pars
     if not settings:
         raise ConfigError(f"{source}: no usable server in the e-mail payload(s)")
     return ParsedConfig(
-        "mobileconfig", tuple(settings), notes=tuple(notes), stored_passwords=tuple(stored),
-        unset_outgoing_port=unset, signed=signed, address=found_address,
+        ConfigKind.MOBILECONFIG, tuple(settings), notes=tuple(notes),
+        stored_passwords=tuple(stored), unset_outgoing_port=unset, signed=signed,
+        address=found_address,
     )
 
 
@@ -555,14 +567,14 @@ def _apple_server(
     username = _str(payload.get(f"{side}MailServerUsername"))
     return [
         ServerSetting(
-            role="incoming" if side == "Incoming" else "outgoing",
+            role=Role.INCOMING if side == "Incoming" else Role.OUTGOING,
             protocol=protocol,
             host=host.lower().rstrip("."),
             port=p,
             socket=socket_from_port(use_ssl, p),
             source=f"{label} {side}MailServer"
             + ("" if port is not None else f" (port unset: Apple tries {p})"),
-            method="file",
+            method=SettingMethod.FILE,
             configured=f"{side}MailServerUseSSL={str(use_ssl).lower()}",
             authentication=(auth,) if auth else (),
             username=username or address,

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from mailtls.model.frozen import FrozenMap, frozen_map
 
 
 class Protocol(enum.StrEnum):
@@ -44,7 +47,7 @@ class Service:
         return self.name
 
 
-SERVICES: dict[str, Service] = {
+SERVICES: Mapping[str, Service] = FrozenMap({
     s.name: s
     for s in (
         Service(
@@ -65,11 +68,11 @@ SERVICES: dict[str, Service] = {
         Service("pop3", Protocol.POP3, TLSMode.STARTTLS, 110, "POP3, STLS (RFC 2595)"),
         Service("pop3s", Protocol.POP3, TLSMode.IMPLICIT, 995, "POP3, implicit TLS (RFC 8314)"),
     )
-}
+})
 
 # The other secure ports of a mail host, beside the seven mail ones (issue 17). Not in the
 # default plan: named with --only/--service or added by group with --also/--services.
-OTHER_SERVICES: dict[str, Service] = {
+OTHER_SERVICES: Mapping[str, Service] = FrozenMap({
     s.name: s
     for s in (
         Service("http", Protocol.HTTP, TLSMode.NONE, 80, "HTTP: redirect to HTTPS (RFC 6797 §7.2)"),
@@ -81,20 +84,22 @@ OTHER_SERVICES: dict[str, Service] = {
         Service("nntp", Protocol.NNTP, TLSMode.STARTTLS, 119, "NNTP, STARTTLS (RFC 4642)"),
         Service("nntps", Protocol.NNTP, TLSMode.IMPLICIT, 563, "NNTP, implicit TLS (RFC 4642)"),
     )
-}
-ALL_SERVICES: dict[str, Service] = {**SERVICES, **OTHER_SERVICES}
+})
+ALL_SERVICES: Mapping[str, Service] = FrozenMap({**SERVICES, **OTHER_SERVICES})
 # --also GROUP / --services GROUP
-SERVICE_GROUPS: dict[str, tuple[str, ...]] = {
+SERVICE_GROUPS: Mapping[str, tuple[str, ...]] = FrozenMap({
     "mail": tuple(SERVICES),
     "web": ("http", "https"),
     "ldap": ("ldap", "ldaps"),
     "ftp": ("ftp", "ftps"),
     "news": ("nntp", "nntps"),
     "all": tuple(ALL_SERVICES),
-}
+})
 
 # The implicit-TLS sibling of each STARTTLS service (RFC 8314 §3).
-IMPLICIT_SIBLING: dict[str, str] = {"submission": "submissions", "imap": "imaps", "pop3": "pop3s"}
+IMPLICIT_SIBLING: Mapping[str, str] = FrozenMap(
+    {"submission": "submissions", "imap": "imaps", "pop3": "pop3s"}
+)
 
 
 @dataclass(frozen=True)
@@ -190,9 +195,9 @@ class TLSScan:
     """Every protocol version and cipher suite a port accepted, found with hand-built hellos."""
 
     # TLSVersion.label ("SSLv2", "SSLv3", "TLS 1.0" .. "TLS 1.3") -> accepted (None: not testable)
-    versions: dict[str, bool | None]
-    suites: dict[str, tuple[str, ...]]  # version -> IANA suite names, server order if enforced
-    server_order: dict[str, bool | None]  # version -> does the server impose its own order
+    versions: Mapping[str, bool | None]
+    suites: Mapping[str, tuple[str, ...]]  # version -> IANA suite names, server order if enforced
+    server_order: Mapping[str, bool | None]  # version -> does the server impose its own order
     groups: tuple[str, ...]  # TLS 1.3 key-exchange groups accepted
     ecdhe_groups: tuple[str, ...]  # curves accepted for ECDHE in TLS <= 1.2
     dh_bits: int | None  # the smallest DHE prime seen
@@ -204,6 +209,31 @@ class TLSScan:
     compression: bool | None = None  # chose DEFLATE when offered (CRIME)
     fallback_scsv: bool | None = None  # refused a lower version carrying TLS_FALLBACK_SCSV
     ocsp_stapling: bool | None = None  # stapled an OCSP response in a TLS <= 1.2 flight
+
+    def __post_init__(self) -> None:
+        # callers may pass dicts; the frozen scan keeps read-only copies
+        object.__setattr__(self, "versions", frozen_map(self.versions))
+        object.__setattr__(self, "suites", frozen_map(self.suites))
+        object.__setattr__(self, "server_order", frozen_map(self.server_order))
+
+
+class StopKind(enum.StrEnum):
+    """Why a port's probe stopped before it was done (``PortObservation.error_kind``)."""
+
+    REFUSED = "refused"  # the connection was refused
+    FILTERED = "filtered"  # connect timed out
+    UNREACHABLE = "unreachable"
+    GREETING_TIMEOUT = "greeting_timeout"  # connected, but no greeting
+    GREETING_REJECTED = "greeting_rejected"  # the greeting refused the session (554, * BYE)
+    READ_TIMEOUT = "read_timeout"  # no answer to a command
+    REJECTED = "rejected"  # the server ended the session
+    CLOSED = "closed"  # the connection closed under the probe
+    PROTOCOL = "protocol"  # an answer the protocol does not allow
+    NETWORK = "network"  # any other network failure
+    TLS_HANDSHAKE = "tls_handshake"
+    DEADLINE = "deadline"  # the scan's deadline passed before the probe finished
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM
+    INTERNAL = "internal"  # a bug in mailtls
 
 
 class ProbeVerdict(enum.StrEnum):
@@ -261,8 +291,7 @@ class PortObservation:
     endpoint: Endpoint
     state: PortState
     error: str | None = None  # why the probe stopped early (one line), if it did
-    # machine name of that reason: "greeting_timeout", "protocol", "deadline", ...
-    error_kind: str | None = None
+    error_kind: StopKind | None = None  # that reason as a stable word
     greeting: tuple[str, ...] = ()  # the server's greeting lines, verbatim
     greeting_ok: bool | None = None  # 220 / * OK / +OK (PREAUTH counts as ok for IMAP)
     capabilities_before: tuple[str, ...] | None = None  # EHLO lines / IMAP caps / CAPA lines
@@ -313,6 +342,29 @@ class Finding:
     requirement: str | None = None  # MUST / SHOULD / MUST NOT / profile
 
 
+class CheckOutcome(enum.StrEnum):
+    """What became of one check of the catalogue on one endpoint (or once for a host)."""
+
+    PASSED = "passed"  # judged, no finding of it
+    FAILED = "failed"  # a finding of it is present, whatever its severity
+    SKIPPED = "skipped"  # not judged: the probe did not get that far (the reason says why)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check judged (or skipped) on one endpoint of a host, or once for the host.
+
+    Made by ``mailtls.checks.outcomes`` from the rule's scope and stage, what the probe got to and
+    the findings; JUnit, Prometheus and the HTML matrix read it (findings list only what failed).
+    """
+
+    id: str  # the rule's id (or the id of a finding the catalogue does not place there)
+    endpoint: str | None  # Endpoint.key; None: a host-wide check
+    service: str | None  # the endpoint's service name (one port may be probed as two services)
+    outcome: CheckOutcome
+    reason: str = ""  # why it was skipped: "port refused", "no TLS session", ...
+
+
 @dataclass(frozen=True)
 class HostReport:
     name: str
@@ -322,6 +374,9 @@ class HostReport:
     findings: tuple[Finding, ...]
     # why a mail domain check tested this host: "MX 10 of example.com", "SRV _imaps._tcp..."
     roles: tuple[str, ...] = ()
+    # every applicable check with its outcome, host-wide first, then per endpoint in catalogue
+    # order (mailtls.checks.outcomes.with_checks); a HostReport made by hand has none
+    checks: tuple[CheckResult, ...] = ()
 
 
 # --- mail domains: what DNS and the MTA-STS web server said (facts; checks/domain.py judges) ----
@@ -342,12 +397,23 @@ class DNSStatus(enum.StrEnum):
         return self in (DNSStatus.SERVFAIL, DNSStatus.REFUSED, DNSStatus.TIMEOUT, DNSStatus.ERROR)
 
 
+class RecordType(enum.StrEnum):
+    """The DNS record types mailtls asks for."""
+
+    MX = "MX"
+    SRV = "SRV"
+    TXT = "TXT"
+    TLSA = "TLSA"
+    A = "A"
+    AAAA = "AAAA"
+
+
 @dataclass(frozen=True)
 class DNSLookup:
     """One DNS question and its answer, verbatim."""
 
     name: str  # without the trailing dot
-    rdtype: str  # "MX", "SRV", "TXT", "TLSA", "A", "AAAA"
+    rdtype: RecordType
     status: DNSStatus
     # MX "10 mx.example.com."; SRV "0 1 465 mail.example.com."; TLSA "3 1 1 <hex>";
     # TXT the strings of one record joined; A/AAAA the address
@@ -391,6 +457,19 @@ class HostAddresses:
     lookups: tuple[DNSLookup, ...]
 
 
+class FetchError(enum.StrEnum):
+    """Why an HTTPS fetch of an MTA-STS policy failed (``PolicyFetch.error_kind``)."""
+
+    RESOLVE = "resolve"  # the policy host has no address
+    REFUSED = "refused"
+    CONNECT_TIMEOUT = "connect_timeout"
+    UNREACHABLE = "unreachable"
+    TLS = "tls"  # the handshake failed or the certificate did not verify
+    TIMEOUT = "timeout"  # no (complete) answer in time
+    PROTOCOL = "protocol"  # not HTTP
+    NETWORK = "network"  # any other network failure
+
+
 @dataclass(frozen=True)
 class PolicyFetch:
     """The HTTPS GET of an MTA-STS policy (RFC 8461 §3.3): what the web server did."""
@@ -412,9 +491,16 @@ class PolicyFetch:
     # report its syntax too (a sender would not get this far)
     unverified: bool = False
     error: str | None = None
-    error_kind: str | None = None  # "resolve", "refused", "timeout", "tls", "protocol", ...
+    error_kind: FetchError | None = None
     connections: int = 0
     seconds: float = 0.0
+
+
+class Detection(enum.StrEnum):
+    """Why a name was checked as a mail domain."""
+
+    REQUESTED = "requested"  # mailtls domain / --domain
+    MX = "mx"  # mailtls check found MX records for it
 
 
 @dataclass(frozen=True)
@@ -424,7 +510,7 @@ class DomainObservation:
     domain: str
     resolver: str  # "127.0.0.1:5353" or "system (...)"
     resolver_trusted: bool  # the AD bit counts (a resolver the user named, or on loopback)
-    detected: str  # "requested" (mailtls domain / --domain) or "mx" (check found MX records)
+    detected: Detection
     mx: DNSLookup
     mx_records: tuple[MXRecord, ...]
     implicit_mx: bool  # no MX: the domain's own A/AAAA act as its MX (RFC 5321 §5.1)
@@ -440,6 +526,13 @@ class DomainObservation:
     seconds: float = 0.0
 
 
+class DANEVerdict(enum.StrEnum):
+    MATCH = "match"
+    NO_MATCH = "no_match"
+    NO_TLS = "no_tls"
+    NO_USABLE_RECORDS = "no_usable_records"
+
+
 @dataclass(frozen=True)
 class DANEResult:
     """Does the chain an MX endpoint presented match its TLSA RRset (RFC 7672 §3)?"""
@@ -451,7 +544,7 @@ class DANEResult:
     usable: tuple[str, ...]  # the records usable for SMTP (usage 2/3, known selector/type)
     matched: str | None  # the record that matched, verbatim
     matched_depth: int | None  # which certificate of the chain it matched (0 = leaf)
-    verdict: str  # "match", "no_match", "no_tls", "no_usable_records"
+    verdict: DANEVerdict
 
 
 @dataclass(frozen=True)
@@ -480,17 +573,55 @@ class SocketType(enum.StrEnum):
                 "plain": "none (plaintext)"}[self.value]
 
 
+class Role(enum.StrEnum):
+    """Which side of a mail client a server is for."""
+
+    INCOMING = "incoming"  # IMAP, POP3: reading mail
+    OUTGOING = "outgoing"  # SMTP submission: sending mail
+
+
+class SettingMethod(enum.StrEnum):
+    """Where a client setting, or a step of the discovery, came from."""
+
+    FILE = "file"  # a configuration file (--config)
+    AUTOCONFIG = "autoconfig"  # autoconfig.<domain>
+    AUTOCONFIG_WELL_KNOWN = "autoconfig-well-known"  # <domain>/.well-known/autoconfig
+    MX_AUTOCONFIG = "mx-autoconfig"  # autoconfig of the MX host's domain
+    SRV = "srv"  # RFC 6186 / RFC 8314 SRV records
+    GUESS = "guess"  # Thunderbird's guesses (imap.<domain>, ...)
+    RECOMMENDED = "recommended"  # a setting mailtls recommends after testing the servers
+
+
+class StepOutcome(enum.StrEnum):
+    """What one lookup of the client discovery gave."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    UNTRUSTED = "untrusted"
+    INVALID = "invalid"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class ConfigKind(enum.StrEnum):
+    """The kinds of client configuration file ``mailtls client --config`` reads."""
+
+    AUTOCONFIG = "autoconfig"
+    PREFS_JS = "prefs.js"
+    MOBILECONFIG = "mobileconfig"
+
+
 @dataclass(frozen=True)
 class ServerSetting:
     """One incoming or outgoing server as a client would be configured with it."""
 
-    role: str  # "incoming" | "outgoing"
+    role: Role
     protocol: Protocol
     host: str
     port: int
     socket: SocketType
     source: str  # where it came from: "prefs.js mail.server.server2", "SRV _imaps._tcp...", ...
-    method: str  # "file", "autoconfig", "mx-autoconfig", "srv", "guess"
+    method: SettingMethod
     configured: str = ""  # the setting's own words: "socketType=STARTTLS", "UseSSL=true", ...
     authentication: tuple[str, ...] = ()  # "password-cleartext", "OAuth2", "EmailAuthPassword"
     username: str | None = None  # with %EMAILADDRESS% & co. already substituted when known
@@ -501,9 +632,9 @@ class ServerSetting:
 class DiscoveryStep:
     """One lookup of the discovery, in the order clients make them."""
 
-    method: str  # "autoconfig", "autoconfig-well-known", "mx-autoconfig", "srv", "guess"
+    method: SettingMethod  # never FILE or RECOMMENDED
     target: str  # the URL or DNS name asked
-    outcome: str  # "found", "not_found", "untrusted", "invalid", "error", "skipped"
+    outcome: StepOutcome
     detail: str  # one line
     settings: tuple[ServerSetting, ...] = ()
     domains: tuple[str, ...] = ()  # autoconfig: the domains its emailProvider lists
@@ -522,7 +653,7 @@ class SettingResult:
     works: bool  # the configured mode worked (on at least one address)
     secure: bool  # TLS required, certificate verified for the configured host, TLS >= 1.2
     verdict: str  # one line
-    login: str | None = None  # the login test's outcome there, if --user
+    login: LoginOutcome | None = None  # the login test's outcome there, if --user
 
 
 @dataclass(frozen=True)
@@ -530,10 +661,19 @@ class ClientPick:
     """What one kind of client ends up with for one role."""
 
     client: str  # "Thunderbird", "Thunderbird for Android / K-9 Mail", "RFC 6186 (SRV)", ...
-    role: str
+    role: Role
     setting: ServerSetting | None
     secure: bool | None  # None: nothing picked or not tested
     note: str
+
+
+class HopTLS(enum.StrEnum):
+    """What a ``Received:`` header says about the TLS of its hop."""
+
+    TLS = "tls"
+    NONE = "none"
+    LOCAL = "local"  # no network: LMTP over a socket, local pickup
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -544,7 +684,7 @@ class Hop:
     by: str
     from_: str
     with_: str  # the protocol word: ESMTPSA, ESMTPS, LMTP, ... (RFC 3848)
-    tls: str  # "tls", "none", "local" (no network: LMTP over a socket, local pickup), "unknown"
+    tls: HopTLS
     detail: str  # what the header says about TLS, e.g. "TLSv1.3 with cipher TLS_AES_..."
     raw: str
 
@@ -574,7 +714,7 @@ class ClientReport:
     address: str | None  # user@example.com (None: a configuration file without an address)
     domain: str | None
     config_file: str | None  # --config FILE
-    config_kind: str | None  # "autoconfig", "prefs.js", "mobileconfig"
+    config_kind: ConfigKind | None
     steps: tuple[DiscoveryStep, ...]
     settings: tuple[SettingResult, ...]  # configured or discovered, each checked
     picks: tuple[ClientPick, ...]
@@ -610,11 +750,39 @@ class ExpectationResult:
     evidence: tuple[str, ...] = ()
 
 
+class ChangeKind(enum.StrEnum):
+    """The kinds of change between a baseline and a newer report (``mailtls.regression.diff``)."""
+
+    FINDING_NEW = "finding.new"
+    FINDING_RESOLVED = "finding.resolved"
+    FINDING_SEVERITY = "finding.severity"
+    PORT_CLOSED = "port.closed"
+    PORT_OPENED = "port.opened"
+    PORT_STATE = "port.state"
+    TLS_LOST = "tls.lost"
+    TLS_GAINED = "tls.gained"
+    TLS_NEGOTIATED = "tls.negotiated"
+    TLS_CIPHER = "tls.cipher"
+    TLS_VERSION_GAINED = "tls.version.gained"
+    TLS_VERSION_LOST = "tls.version.lost"
+    TLS_SUITES_GAINED = "tls.suites.gained"
+    TLS_SUITES_LOST = "tls.suites.lost"
+    CAPABILITY_GAINED = "capability.gained"
+    CAPABILITY_LOST = "capability.lost"
+    CERT_CHANGED = "cert.changed"
+    HOST_ADDED = "host.added"
+    HOST_REMOVED = "host.removed"
+    HOST_UNRESOLVED = "host.unresolved"
+    HOST_RESOLVED = "host.resolved"
+    ENDPOINT_ADDED = "endpoint.added"
+    ENDPOINT_REMOVED = "endpoint.removed"
+
+
 @dataclass(frozen=True)
 class Change:
     """One difference between a baseline report and a newer one."""
 
-    kind: str  # stable: "finding.new", "port.closed", "tls.version.gained", "cert.changed", ...
+    kind: ChangeKind  # stable
     host: str
     endpoint: str | None  # Endpoint.key, or None for the host as a whole
     summary: str  # one line
@@ -630,7 +798,7 @@ class Report:
     started_at: dt.datetime
     seconds: float
     hosts: tuple[HostReport, ...]
-    options: dict[str, object] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=FrozenMap)
     domains: tuple[DomainReport, ...] = ()  # mail domains (mailtls domain / check --domain)
     # --port25-control: other hosts' port 25, probed only to tell an egress block from a server
     port25_controls: tuple[PortObservation, ...] = ()
@@ -639,6 +807,9 @@ class Report:
     # --baseline FILE: what changed since the baseline (mailtls.regression.diff); None: no baseline
     changes: tuple[Change, ...] | None = None
     client: ClientReport | None = None  # mailtls client: the client configuration verdict
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", frozen_map(self.options))
 
     @property
     def findings(self) -> tuple[Finding, ...]:

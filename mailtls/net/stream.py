@@ -175,6 +175,10 @@ def _map_connect_error(exc: OSError, where: str) -> NetworkError:
     return Unreachable(f"{where}: {exc.strerror or exc}")
 
 
+_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG",
+                              "RECORD_LAYER_FAILURE"})
+
+
 def _map_tls_error(exc: BaseException) -> TLSHandshakeError:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return TLSHandshakeError(
@@ -184,6 +188,11 @@ def _map_tls_error(exc: BaseException) -> TLSHandshakeError:
         )
     if isinstance(exc, ssl.SSLError):
         reason = exc.reason or exc.strerror or str(exc)
+        if reason in _NOT_TLS_REASONS:
+            # OpenSSL read a record header that is no TLS record: the server answered the
+            # ClientHello with something else, typically plaintext (an error line, or data sent
+            # after a STARTTLS go-ahead that arrived after it).
+            reason += " (the server's answer was not TLS)"
         return TLSHandshakeError(f"TLS handshake failed: {reason}")
     if isinstance(exc, ConnectionResetError):
         return TLSHandshakeError("TLS handshake failed: connection reset by the server")

@@ -41,8 +41,12 @@ from mailtls.model import (
     DiscoveryStep,
     DNSStatus,
     Protocol,
+    RecordType,
+    Role,
     ServerSetting,
+    SettingMethod,
     SocketType,
+    StepOutcome,
 )
 from mailtls.net.dns import Resolver
 from mailtls.net.https import https_context, https_get
@@ -95,10 +99,10 @@ async def discover_client(
     _local, domain = split_address(address)
     query = "?emailaddress=" + urllib.parse.quote(address, safe="@")
     first = await asyncio.gather(
-        fetch_autoconfig(resolver, "autoconfig", f"autoconfig.{domain}",
+        fetch_autoconfig(resolver, SettingMethod.AUTOCONFIG, f"autoconfig.{domain}",
                          AUTOCONFIG_PATH + query, address, options),
-        fetch_autoconfig(resolver, "autoconfig-well-known", domain, WELL_KNOWN_PATH + query,
-                         address, options),
+        fetch_autoconfig(resolver, SettingMethod.AUTOCONFIG_WELL_KNOWN, domain,
+                         WELL_KNOWN_PATH + query, address, options),
         _mx_autoconfig(resolver, domain, query, address, options),
         srv_settings(resolver, domain, options),
     )
@@ -107,13 +111,13 @@ async def discover_client(
     if not any(s.settings for s in (auto, well_known, *mx_steps)):
         steps.append(await guess(resolver, domain, options))
     else:
-        steps.append(DiscoveryStep("guess", domain, "skipped",
+        steps.append(DiscoveryStep(SettingMethod.GUESS, domain, StepOutcome.SKIPPED,
                                    "not needed: a configuration was found (as Thunderbird)"))
     return tuple(steps)
 
 
 async def fetch_autoconfig(
-    resolver: Resolver, method: str, host: str, path: str, address: str,
+    resolver: Resolver, method: SettingMethod, host: str, path: str, address: str,
     options: DiscoveryOptions,
 ) -> DiscoveryStep:
     started = time.monotonic()
@@ -121,7 +125,7 @@ async def fetch_autoconfig(
     shown_port = "" if port == 443 else f":{port}"
     url = f"https://{host}{shown_port}{path}"
 
-    def step(outcome: str, detail: str, **kw: object) -> DiscoveryStep:
+    def step(outcome: StepOutcome, detail: str, **kw: object) -> DiscoveryStep:
         return DiscoveryStep(method, url, outcome, detail,
                              seconds=round(time.monotonic() - started, 3), **kw)  # type: ignore[arg-type]
 
@@ -129,7 +133,7 @@ async def fetch_autoconfig(
     if not found.addresses:
         failed = [lk for lk in found.lookups if lk.status.failed]
         detail = failed[0].error if failed else f"{host} has no A/AAAA record"
-        return step("error" if failed else "not_found", detail or "no address")
+        return step(StepOutcome.ERROR if failed else StepOutcome.NOT_FOUND, detail or "no address")
     connections = 0
     last = "no address answered"
     for address_ip in found.addresses:
@@ -142,9 +146,9 @@ async def fetch_autoconfig(
             )
         except TLSHandshakeError as exc:
             if exc.verify_code is not None:
-                return step("untrusted", f"certificate not trusted: {exc.verify_message}",
+                return step(StepOutcome.UNTRUSTED, f"certificate not trusted: {exc.verify_message}",
                             connections=connections)
-            return step("error", str(exc), connections=connections)
+            return step(StepOutcome.ERROR, str(exc), connections=connections)
         except ConnectRefused as exc:
             last = str(exc)
             continue
@@ -153,23 +157,23 @@ async def fetch_autoconfig(
             continue
         problem = _name_problem(response.peer_chain_der, host)
         if problem is not None:
-            return step("untrusted", problem, connections=connections)
+            return step(StepOutcome.UNTRUSTED, problem, connections=connections)
         if response.status != 200:
             where = f" to {response.location}" if response.location else ""
-            return step("not_found", f"HTTP {response.status} {response.reason}{where}",
+            return step(StepOutcome.NOT_FOUND, f"HTTP {response.status} {response.reason}{where}",
                         connections=connections)
         if response.truncated:
-            return step("invalid", f"larger than {MAX_CONFIG_BYTES} bytes",
+            return step(StepOutcome.INVALID, f"larger than {MAX_CONFIG_BYTES} bytes",
                         connections=connections)
         try:
             parsed = parse_autoconfig(response.body, address, source=url, method=method)
         except ConfigError as exc:
-            return step("invalid", str(exc), connections=connections)
+            return step(StepOutcome.INVALID, str(exc), connections=connections)
         servers = ", ".join(f"{s.protocol.value} {s.host}:{s.port} {s.socket.value}"
                             for s in parsed.settings)
-        return step("found", f"HTTP 200: {servers}", settings=parsed.settings,
+        return step(StepOutcome.FOUND, f"HTTP 200: {servers}", settings=parsed.settings,
                     domains=parsed.domains, connections=connections)
-    return step("not_found", last, connections=connections)
+    return step(StepOutcome.NOT_FOUND, last, connections=connections)
 
 
 def _name_problem(chain: Sequence[bytes], host: str) -> str | None:
@@ -188,19 +192,20 @@ def _name_problem(chain: Sequence[bytes], host: str) -> str | None:
 async def _mx_autoconfig(
     resolver: Resolver, domain: str, query: str, address: str, options: DiscoveryOptions
 ) -> list[DiscoveryStep]:
-    mx = await lookup(resolver, domain, "MX")
+    mx = await lookup(resolver, domain, RecordType.MX)
     records = parse_mx(mx.records) if mx.status is DNSStatus.ANSWER else ()
     hosts = [r.exchange for r in records if r.exchange]  # preference order; no null MX
     if not hosts:
         detail = mx.error or f"{domain} has no MX record"
-        return [DiscoveryStep("mx-autoconfig", f"{domain} MX", "not_found", detail)]
+        return [DiscoveryStep(SettingMethod.MX_AUTOCONFIG, f"{domain} MX", StepOutcome.NOT_FOUND,
+                              detail)]
     domains = mx_domains(hosts[0], domain)
     if not domains:
-        return [DiscoveryStep("mx-autoconfig", f"{domain} MX", "skipped",
+        return [DiscoveryStep(SettingMethod.MX_AUTOCONFIG, f"{domain} MX", StepOutcome.SKIPPED,
                               f"MX {hosts[0]} is in the e-mail domain itself")]
     return list(await asyncio.gather(*(
-        fetch_autoconfig(resolver, "mx-autoconfig", f"autoconfig.{d}", AUTOCONFIG_PATH + query,
-                         address, options)
+        fetch_autoconfig(resolver, SettingMethod.MX_AUTOCONFIG, f"autoconfig.{d}",
+                         AUTOCONFIG_PATH + query, address, options)
         for d in domains
     )))
 
@@ -209,7 +214,7 @@ async def srv_settings(
     resolver: Resolver, domain: str, options: DiscoveryOptions
 ) -> DiscoveryStep:
     started = time.monotonic()
-    found = await asyncio.gather(*(lookup(resolver, f"{label}.{domain}", "SRV")
+    found = await asyncio.gather(*(lookup(resolver, f"{label}.{domain}", RecordType.SRV)
                                    for label, _ in SRV_LABELS))
     settings: list[ServerSetting] = []
     lines: list[str] = []
@@ -225,15 +230,17 @@ async def srv_settings(
                 continue
             lines.append(f"{label}: {record.target}:{record.port} priority {record.priority}")
             settings.append(ServerSetting(
-                role="outgoing" if protocol is Protocol.SMTP else "incoming",
+                role=Role.OUTGOING if protocol is Protocol.SMTP else Role.INCOMING,
                 protocol=protocol, host=record.target, port=record.port, socket=socket,
-                source=f"SRV {label}.{domain}", method="srv", configured=f"{label} SRV",
+                source=f"SRV {label}.{domain}", method=SettingMethod.SRV, configured=f"{label} SRV",
                 priority=record.priority,
             ))
     errors = [a.error for a in found if a.status.failed and a.error]
-    outcome = "found" if settings else ("error" if errors and not lines else "not_found")
+    outcome = (StepOutcome.FOUND if settings
+               else StepOutcome.ERROR if errors and not lines else StepOutcome.NOT_FOUND)
     detail = "; ".join(lines) or (errors[0] if errors else "no SRV records")
-    return DiscoveryStep("srv", f"_*._tcp.{domain} SRV", outcome, detail, tuple(settings),
+    return DiscoveryStep(SettingMethod.SRV, f"_*._tcp.{domain} SRV", outcome, detail,
+                         tuple(settings),
                          authenticated=bool(settings) and authenticated,
                          seconds=round(time.monotonic() - started, 3))
 
@@ -263,7 +270,7 @@ async def guess(resolver: Resolver, domain: str, options: DiscoveryOptions) -> D
                                     (SocketType.STARTTLS, plain_service),
                                     (SocketType.PLAIN, plain_service)):
                 order += 1
-                settings.append(_guessed("incoming", protocol, host, port(service), socket,
+                settings.append(_guessed(Role.INCOMING, protocol, host, port(service), socket,
                                          order))
     for prefix in GUESS_OUTGOING:
         host = f"{prefix}.{domain}" if prefix else domain
@@ -273,17 +280,18 @@ async def guess(resolver: Resolver, domain: str, options: DiscoveryOptions) -> D
                                 (SocketType.STARTTLS, "submission"),
                                 (SocketType.PLAIN, "submission")):
             order += 1
-            settings.append(_guessed("outgoing", Protocol.SMTP, host, port(service), socket,
+            settings.append(_guessed(Role.OUTGOING, Protocol.SMTP, host, port(service), socket,
                                      order))
     detail = (f"host names that resolve: {', '.join(sorted(resolving))}" if resolving
               else "none of " + ", ".join(names) + " resolves")
-    return DiscoveryStep("guess", domain, "found" if settings else "not_found", detail,
+    outcome = StepOutcome.FOUND if settings else StepOutcome.NOT_FOUND
+    return DiscoveryStep(SettingMethod.GUESS, domain, outcome, detail,
                          tuple(settings), seconds=round(time.monotonic() - started, 3))
 
 
 def _guessed(
-    role: str, protocol: Protocol, host: str, port: int, socket: SocketType, order: int
+    role: Role, protocol: Protocol, host: str, port: int, socket: SocketType, order: int
 ) -> ServerSetting:
     return ServerSetting(role=role, protocol=protocol, host=host, port=port, socket=socket,
-                         source=f"guessed {host}:{port}", method="guess",
+                         source=f"guessed {host}:{port}", method=SettingMethod.GUESS,
                          configured=f"guess {socket.value}", priority=order)

@@ -22,12 +22,15 @@ from mailtls.errors import (
 )
 from mailtls.formats.mailpolicy import POLICY_SIZE_LIMIT, STS_TXT_PREFIX, mx_hosts
 from mailtls.model import (
+    Detection,
     DNSLookup,
     DNSStatus,
     DomainObservation,
+    FetchError,
     HostAddresses,
     MXRecord,
     PolicyFetch,
+    RecordType,
     SRVRecord,
     SRVService,
     Verification,
@@ -55,28 +58,29 @@ class DomainOptions:
     ca_file: str | None
     smtp_ports: tuple[int, ...]
     mta_sts_port: int  # tests point this at a loopback server; the name stays real
-    detected: str = "requested"
+    detected: Detection = Detection.REQUESTED
 
 
 def _name(text: str) -> str:
     return text.strip().rstrip(".").lower()
 
 
-async def lookup(resolver: Resolver, name: str, rdtype: str) -> DNSLookup:
+async def lookup(resolver: Resolver, name: str, rdtype: RecordType) -> DNSLookup:
     try:
         answer = await resolver.query(name, rdtype)
     except DNSError as exc:
         return DNSLookup(name=_name(name), rdtype=rdtype, status=DNSStatus(exc.status),
                          error=str(exc))
     return DNSLookup(
-        name=answer.name, rdtype=answer.rdtype, status=DNSStatus(answer.status),
+        name=answer.name, rdtype=rdtype, status=DNSStatus(answer.status),
         records=answer.records, authenticated=answer.authenticated,
         canonical_name=answer.canonical_name, seconds=answer.seconds,
     )
 
 
 async def host_addresses(resolver: Resolver, name: str) -> HostAddresses:
-    a, aaaa = await asyncio.gather(lookup(resolver, name, "A"), lookup(resolver, name, "AAAA"))
+    a, aaaa = await asyncio.gather(lookup(resolver, name, RecordType.A),
+                                   lookup(resolver, name, RecordType.AAAA))
     addresses = tuple(dict.fromkeys(r for r in (*a.records, *aaaa.records)))
     return HostAddresses(_name(name), addresses, (a, aaaa))
 
@@ -106,18 +110,18 @@ def parse_srv(records: Sequence[str]) -> tuple[SRVRecord, ...]:
 
 
 async def _srv(resolver: Resolver, domain: str, label: str, service: str) -> SRVService:
-    found = await lookup(resolver, f"{label}.{domain}", "SRV")
+    found = await lookup(resolver, f"{label}.{domain}", RecordType.SRV)
     return SRVService(label, service, found, parse_srv(found.records))
 
 
 async def discover(resolver: Resolver, domain: str, options: DomainOptions) -> DomainObservation:
     started = time.monotonic()
     domain = _name(domain)
-    mx_task = lookup(resolver, domain, "MX")
+    mx_task = lookup(resolver, domain, RecordType.MX)
     own_task = host_addresses(resolver, domain)
     srv_tasks = [_srv(resolver, domain, label, service) for label, service in SRV_LABELS]
-    sts_task = lookup(resolver, f"_mta-sts.{domain}", "TXT")
-    rpt_task = lookup(resolver, f"_smtp._tls.{domain}", "TXT")
+    sts_task = lookup(resolver, f"_mta-sts.{domain}", RecordType.TXT)
+    rpt_task = lookup(resolver, f"_smtp._tls.{domain}", RecordType.TXT)
     (mx, own, sts_txt, rpt_txt), srv = await asyncio.gather(
         asyncio.gather(mx_task, own_task, sts_task, rpt_task), asyncio.gather(*srv_tasks)
     )
@@ -139,7 +143,7 @@ async def discover(resolver: Resolver, domain: str, options: DomainOptions) -> D
         else None
     )
     tlsa, policy = await asyncio.gather(
-        asyncio.gather(*(lookup(resolver, n, "TLSA") for n in tlsa_names)),
+        asyncio.gather(*(lookup(resolver, n, RecordType.TLSA) for n in tlsa_names)),
         policy_task if policy_task is not None else _none(),
     )
     return DomainObservation(
@@ -166,20 +170,20 @@ async def _none() -> None:
     return None
 
 
-def _error_kind(exc: MailTLSError) -> str:
+def _error_kind(exc: MailTLSError) -> FetchError:
     if isinstance(exc, ConnectRefused):
-        return "refused"
+        return FetchError.REFUSED
     if isinstance(exc, ConnectTimeout):
-        return "connect_timeout"
+        return FetchError.CONNECT_TIMEOUT
     if isinstance(exc, Unreachable):
-        return "unreachable"
+        return FetchError.UNREACHABLE
     if isinstance(exc, TLSHandshakeError):
-        return "tls"
+        return FetchError.TLS
     if isinstance(exc, ReadTimeout):
-        return "timeout"
+        return FetchError.TIMEOUT
     if isinstance(exc, ProtocolError):
-        return "protocol"
-    return "network"
+        return FetchError.PROTOCOL
+    return FetchError.NETWORK
 
 
 async def _fetch_policy(
@@ -198,7 +202,7 @@ async def _fetch_policy(
         detail = failed[0].error if failed else f"{host} has no A or AAAA record"
         return PolicyFetch(url=url, host=host, address=None, port=port,
                            error=f"cannot resolve the policy host: {detail}",
-                           error_kind="resolve", seconds=_since(started))
+                           error_kind=FetchError.RESOLVE, seconds=_since(started))
     connections = 0
     last: PolicyFetch | None = None
     for address in found.addresses:
@@ -214,8 +218,8 @@ async def _fetch_policy(
         except TLSHandshakeError as exc:
             if exc.verify_code is None:
                 last = PolicyFetch(url=url, host=host, address=address, port=port,
-                                   error=str(exc), error_kind="tls", connections=connections,
-                                   seconds=_since(started))
+                                   error=str(exc), error_kind=FetchError.TLS,
+                                   connections=connections, seconds=_since(started))
                 continue
             # Verify first, inspect second: fetch again without verification so the report
             # can show the certificate (and the policy a sender would never have accepted).
@@ -231,7 +235,7 @@ async def _fetch_policy(
             except MailTLSError:
                 return PolicyFetch(url=url, host=host, address=address, port=port,
                                    verification=verification, error=str(exc),
-                                   error_kind="tls", connections=connections,
+                                   error_kind=FetchError.TLS, connections=connections,
                                    seconds=_since(started))
             unverified = True
         except (ConnectRefused, ConnectTimeout, Unreachable) as exc:

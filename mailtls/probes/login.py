@@ -23,7 +23,6 @@ server lines included. Error messages are scrubbed before they are kept.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -42,13 +41,12 @@ from mailtls.model.credentials import INSECURE_FLAG, LoginCredentials, b64, sasl
 from mailtls.net.https import https_context
 from mailtls.net.stream import Stream, open_stream
 from mailtls.pki.x509 import chain_info, match_name
-from mailtls.probes.mailport import ProbeOptions, mail_adapter_for, sni_for
+from mailtls.probes.mailport import ProbeOptions, mail_adapter_for, polite_quit, sni_for
 from mailtls.probes.session import (
     REDACTED,
     Adapter,
     Conversation,
     IMAPAdapter,
-    MailAdapter,
     POP3Adapter,
     Recorder,
     SMTPAdapter,
@@ -296,15 +294,10 @@ async def _session(
         assert recorder.in_tls  # the one rule nothing may bend: credentials only inside TLS
         outcome, reason = await _authenticate(adapter, caps, progress)
     except _NotSent as stop:
-        await _quit(adapter)
+        await polite_quit(adapter)
         return stop.outcome, stop.reason
-    await _quit(adapter)
+    await polite_quit(adapter)
     return outcome, reason
-
-
-async def _quit(adapter: MailAdapter) -> None:
-    with contextlib.suppress(MailTLSError):
-        await adapter.quit()
 
 
 async def _authenticate(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import ssl
+from typing import TYPE_CHECKING
 
 from mailtls.errors import (
     ConnectionClosed,
@@ -27,6 +28,7 @@ from mailtls.model import (
     Endpoint,
     PortState,
     Protocol,
+    StopKind,
     TLSMode,
     TLSSession,
     Verification,
@@ -35,7 +37,6 @@ from mailtls.model.credentials import LoginCredentials
 from mailtls.model.options import ScanOptions
 from mailtls.net.stream import Stream, Timeouts, client_context, open_stream
 from mailtls.pki.x509 import chain_info
-from mailtls.probes.portadapters import OTHER_PROTOCOLS, PortAdapter, port_adapter_for
 from mailtls.probes.session import (
     Adapter,
     Conversation,
@@ -48,6 +49,9 @@ from mailtls.proto.imap import IMAPDialogue
 from mailtls.proto.lines import decode_line
 from mailtls.proto.pop3 import POP3Dialogue
 from mailtls.proto.smtp import SMTPDialogue
+
+if TYPE_CHECKING:
+    from mailtls.probes.portadapters import PortAdapter
 
 # How long an implicit-TLS port that failed its handshake is watched for a plaintext greeting.
 PLAINTEXT_SNIFF_SECONDS = 3.0
@@ -128,14 +132,18 @@ def adapter_for(
 ) -> Adapter | PortAdapter:
     """A fresh dialogue; ``resumed`` for the session after STARTTLS (no greeting due)."""
     protocol = endpoint.service.protocol
-    if protocol in OTHER_PROTOCOLS:  # LDAP, FTP, NNTP, HTTP
-        return port_adapter_for(stream, endpoint, recorder, resumed=resumed)
     if protocol is Protocol.SMTP:
         return SMTPAdapter(Conversation(stream, SMTPDialogue(), recorder))
     if protocol is Protocol.IMAP:
         return IMAPAdapter(Conversation(stream, IMAPDialogue(), recorder))
-    dialogue = POP3Dialogue(expect_greeting=not resumed)
-    return POP3Adapter(Conversation(stream, dialogue, recorder))
+    if protocol is Protocol.POP3:
+        dialogue = POP3Dialogue(expect_greeting=not resumed)
+        return POP3Adapter(Conversation(stream, dialogue, recorder))
+    # LDAP, FTP, NNTP, HTTP: their adapters and dialogues are imported only when such a port
+    # is planned (--also), not by every check (start-up time)
+    from mailtls.probes.portadapters import port_adapter_for
+
+    return port_adapter_for(stream, endpoint, recorder, resumed=resumed)
 
 
 def mail_adapter_for(
@@ -234,7 +242,7 @@ async def _dialogue(
         return
     recorder.preauth = adapter.preauth
     if not recorder.greeting_ok:
-        recorder.fail("greeting_rejected", "the server refused the session in its greeting")
+        recorder.fail(StopKind.GREETING_REJECTED, "the server refused the session in its greeting")
         return
 
     caps, raw = await adapter.capabilities()
@@ -243,7 +251,7 @@ async def _dialogue(
     if implicit:
         recorder.capabilities_after, recorder.capabilities_after_reply = caps, raw
         recorder.starttls_offered = adapter.offers_starttls(caps or ())
-        await _polite_quit(adapter)
+        await polite_quit(adapter)
         return
 
     recorder.capabilities_before, recorder.capabilities_reply = caps, raw
@@ -256,7 +264,7 @@ async def _dialogue(
                                       "without an advertisement")
         recorder.starttls_offered = None
     if recorder.starttls_offered is False or recorder.preauth:
-        await _polite_quit(adapter)
+        await polite_quit(adapter)
         return
 
     accepted, reply = await adapter.starttls()
@@ -265,7 +273,7 @@ async def _dialogue(
         recorder.starttls_offered = accepted
         recorder.starttls_accepted = accepted or None
     if not accepted:
-        await _polite_quit(adapter)
+        await polite_quit(adapter)
         return
     # Anything the server sent after its go-ahead arrived in plaintext: keep it as evidence,
     # never let it reach the TLS session (RFC 3207 §4.2, RFC 2595 §3.1).
@@ -280,7 +288,7 @@ async def _dialogue(
     adapter = adapter_for(stream, endpoint, recorder, resumed=True)
     caps, raw = await adapter.capabilities()
     recorder.capabilities_after, recorder.capabilities_after_reply = caps, raw
-    await _polite_quit(adapter)
+    await polite_quit(adapter)
 
 
 def _greeting_wait(stream: Stream, implicit: bool) -> float:
@@ -294,7 +302,8 @@ def _greeting_wait(stream: Stream, implicit: bool) -> float:
     return max(0.0, min(read, left - reserve))
 
 
-async def _polite_quit(adapter: Adapter | PortAdapter) -> None:
+async def polite_quit(adapter: Adapter | PortAdapter) -> None:
+    """QUIT (or the port's goodbye); a server that answers badly or has gone is fine here."""
     with contextlib.suppress(MailTLSError):
         await adapter.quit()
 
@@ -309,22 +318,22 @@ async def _attempt(
         stream = await open_stream(endpoint.address, endpoint.port, options.timeouts)
     except ConnectRefused as exc:
         recorder.state = PortState.REFUSED
-        recorder.fail("refused", str(exc))
+        recorder.fail(StopKind.REFUSED, str(exc))
         return
     except DeadlinePassed as exc:  # its turn was over before the connection was made
-        recorder.fail("deadline", str(exc))
+        recorder.fail(StopKind.DEADLINE, str(exc))
         return
     except ConnectTimeout as exc:
         recorder.state = PortState.FILTERED
-        recorder.fail("filtered", str(exc))
+        recorder.fail(StopKind.FILTERED, str(exc))
         return
     except ConnectionClosed as exc:  # accepted, then reset before a word: open, and broken
         recorder.state = PortState.OPEN
-        recorder.fail("closed", str(exc))
+        recorder.fail(StopKind.CLOSED, str(exc))
         return
     except (Unreachable, NetworkError) as exc:
         recorder.state = PortState.UNREACHABLE
-        recorder.fail("unreachable", str(exc))
+        recorder.fail(StopKind.UNREACHABLE, str(exc))
         return
     recorder.state = PortState.OPEN
     context = client_context(verify=verify, ca_file=options.ca_file)
@@ -334,29 +343,30 @@ async def _attempt(
         if endpoint.service.tls_mode is not TLSMode.IMPLICIT or recorder.greeting:
             recorder.tls = None
             recorder.tls_error = str(exc)
-            recorder.fail("tls_handshake", str(exc))
+            recorder.fail(StopKind.TLS_HANDSHAKE, str(exc))
         else:
             # Silent on an implicit-TLS port: our ClientHello is its first word to answer, and
             # no answer is no greeting (a plaintext or broken server fails the handshake fast).
             recorder.tls = None
-            recorder.fail("greeting_timeout",
+            recorder.fail(StopKind.GREETING_TIMEOUT,
                           f"the server never answered the TLS ClientHello ({exc})")
     except TLSHandshakeError as exc:
         if exc.verify_code is not None:
             raise
         recorder.tls = None
         recorder.tls_error = str(exc)
-        recorder.fail("tls_handshake", str(exc))
+        recorder.fail(StopKind.TLS_HANDSHAKE, str(exc))
     except ReadTimeout as exc:
-        recorder.fail("greeting_timeout" if not recorder.greeting else "read_timeout", str(exc))
+        recorder.fail(StopKind.READ_TIMEOUT if recorder.greeting else StopKind.GREETING_TIMEOUT,
+                      str(exc))
     except SessionRejected as exc:
-        recorder.fail("rejected", f"the server ended the session: {exc}")
+        recorder.fail(StopKind.REJECTED, f"the server ended the session: {exc}")
     except ConnectionClosed as exc:
-        recorder.fail("closed", str(exc))
+        recorder.fail(StopKind.CLOSED, str(exc))
     except ProtocolError as exc:
-        recorder.fail("protocol", f"protocol error: {exc}")
+        recorder.fail(StopKind.PROTOCOL, f"protocol error: {exc}")
     except NetworkError as exc:
-        recorder.fail("network", str(exc))
+        recorder.fail(StopKind.NETWORK, str(exc))
     finally:
         await stream.close()
 
@@ -382,7 +392,7 @@ async def probe_port(endpoint: Endpoint, options: ProbeOptions, recorder: Record
         if recorder.tls is not None:
             recorder.tls = dataclasses.replace(recorder.tls, verification=verification)
         elif recorder.error is None:
-            recorder.fail("tls_handshake", str(exc))
+            recorder.fail(StopKind.TLS_HANDSHAKE, str(exc))
     if (
         recorder.tls_error
         and endpoint.service.tls_mode is TLSMode.IMPLICIT

@@ -22,31 +22,31 @@ data_protection       ftp       PBSZ 0 and PROT P accepted under TLS / refused: 
 
 from __future__ import annotations
 
-import contextlib
 import re
 
-from mailtls.errors import MailTLSError, TLSHandshakeError
-from mailtls.model import Direction, Endpoint, PortState, Protocol
+from mailtls.errors import TLSHandshakeError
+from mailtls.model import Endpoint, PortState, Protocol
 from mailtls.net.stream import Stream
-from mailtls.probes.mailport import ProbeOptions, adapter_for
+from mailtls.probes.mailport import ProbeOptions, adapter_for, polite_quit
 from mailtls.probes.portadapters import FTPAdapter, LDAPAdapter, NNTPAdapter, PortAdapter
 from mailtls.probes.security import (
     Body,
+    _after_go_ahead,
     _failed,
     _inconclusive,
-    _listen,
+    _not_executed,
     _Outcome,
     _passed,
     _run,
+    _send_pipelined,
+    _send_sentinel,
     _Session,
     _starttls_usable,
     _Stop,
     _untestable,
-    _yield_to_arrivals,
     dummy_credentials,
 )
 from mailtls.probes.session import Recorder
-from mailtls.proto.lines import decode_line
 
 _FINAL = re.compile(r"^\d{3}( |$)")  # the last line of an FTP reply / an NNTP status line
 
@@ -66,20 +66,6 @@ async def _open(sess: _Session) -> tuple[Stream, PortAdapter, tuple[str, ...] | 
                                   "(rate limiting?)", greeting))
     caps, _raw = await adapter.capabilities()
     return stream, adapter, caps
-
-
-async def _send_pipelined(adapter: PortAdapter, parts: list[bytes]) -> None:
-    """Several command lines in ONE write (as ``security._send_pipelined``)."""
-    for part in parts:
-        adapter.conv.recorder.note(Direction.CLIENT, decode_line(part.rstrip(b"\r\n")))
-    adapter.conv.recorder.note(Direction.NOTE, f"the {len(parts)} lines above went out in "
-                                               "one write")
-    await adapter.conv.stream.write(b"".join(parts))
-
-
-async def _quit(adapter: PortAdapter) -> None:
-    with contextlib.suppress(MailTLSError):
-        await adapter.quit()
 
 
 async def _upgrade(sess: _Session, stream: Stream, adapter: PortAdapter) -> PortAdapter:
@@ -124,54 +110,32 @@ async def _command_injection(sess: _Session, rec: Recorder) -> _Outcome:
             return _passed(f"the server refused {word} when a command followed it in the same "
                            "packet (it accepted it alone)", reply, "starttls_refused")
         return _inconclusive(f"{word} was not accepted on this connection", reply)
-    await _yield_to_arrivals()
-    leftovers = adapter.conv.take_leftovers()
-    plaintext: list[str] = []
-    if leftovers[:1] in (b"\x15", b"\x16"):
+    records, plaintext = await _after_go_ahead(sess, adapter)
+    if records:
         return _passed(f"the server took the {injected} pipelined after {word} as the start of "
                        "the TLS handshake: nothing ran",
-                       [*reply, f"TLS record(s) from the server: {leftovers[:16].hex()}"],
+                       [*reply, f"TLS record(s) from the server: {records[:16].hex()}"],
                        "pipelined_as_tls")
-    if leftovers:
-        plaintext = [decode_line(x) for x in leftovers.splitlines() if x.strip()]
-        sess.note(f"{len(leftovers)} plaintext byte(s) after the go-ahead, discarded")
     try:
         await sess.handshake(stream)
     except TLSHandshakeError as exc:
         return _passed(f"the TLS handshake failed after the pipelined {injected} ({exc}): the "
                        "server read it as TLS data, it did not run it", reply, "handshake_failed")
     # The sentinel (as for the mail ports): a real command and QUIT in one write. Replies come
-    # in order (RFC 959 §4.2, RFC 3977 §3.5), so QUIT's answer ends the reading, and every
-    # reply before the real command's one answers the pipelined command.
+    # in order (RFC 959 §4.2, RFC 3977 §3.5), so QUIT's answer ends the reading.
     bye = "221" if isinstance(adapter, FTPAdapter) else "205"
-    parts = [f"{real}\r\n".encode(), b"QUIT\r\n"]
-    sess.note(f"sentinel: {real} and QUIT in one write; a reply before the one to {real} "
-              f"answers the pipelined {injected}")
-    for part in parts:
-        sess.notes.note(Direction.CLIENT, decode_line(part.rstrip(b"\r\n")))
     evidence = [*reply, *plaintext]
-    try:
-        await stream.write(b"".join(parts))
-    except MailTLSError as exc:
-        return _inconclusive(f"the sentinel could not be sent inside TLS: {exc}", evidence)
-    lines, closed = await _listen(stream, sess.notes, sess.options.timeouts.read,
-                                  lambda got: any(x.startswith(bye) for x in got))
+    lines, closed = await _send_sentinel(
+        sess, stream, [f"{real}\r\n".encode(), b"QUIT\r\n"],
+        f"sentinel: {real} and QUIT in one write; a reply before the one to {real} answers the "
+        f"pipelined {injected}", evidence, lambda got: any(x.startswith(bye) for x in got))
     finals = [x for x in lines if _FINAL.match(x) and not x.startswith(bye)]
     if len(finals) >= 2:
         return _failed(f"the server answered the {injected} pipelined after {word} inside TLS: "
                        "it runs plaintext commands as if they had come through TLS",
                        [*evidence, *finals], "executed")
-    if not finals:
-        if closed and not lines:
-            return _passed(f"the server closed the TLS session instead of running the "
-                           f"pipelined {injected}", evidence, "closed")
-        return _inconclusive("no answer to a real command inside TLS: cannot tell",
-                             [*evidence, *lines])
-    if plaintext:
-        return _passed(f"not run inside TLS, but the server answered the pipelined {injected} "
-                       "in plaintext after its go-ahead", [*evidence, *finals], "plaintext_answer")
-    return _passed(f"the {injected} pipelined after {word} was discarded: the sentinel {real} "
-                   "was answered first and alone", [*evidence, *finals], "discarded")
+    return _not_executed(injected, word, real, evidence, finals, lines, closed, bool(plaintext),
+                         "no answer to a real command inside TLS: cannot tell")
 
 
 # --- plaintext login (FTP USER, NNTP AUTHINFO USER) ----------------------------------------------
@@ -183,7 +147,7 @@ async def _plaintext_login(sess: _Session, rec: Recorder) -> _Outcome:
     sess.note(f"made-up user name {user}; no password follows")
     if isinstance(adapter, FTPAdapter):
         reply = await adapter.command("USER", user)
-        await _quit(adapter)
+        await polite_quit(adapter)
         evidence = list(reply.raw)
         if reply.code in (331, 332):
             return _failed(f"USER before {adapter.starttls_word} was answered {reply.code}: the "
@@ -197,7 +161,7 @@ async def _plaintext_login(sess: _Session, rec: Recorder) -> _Outcome:
         return _inconclusive(f"USER before {adapter.starttls_word} got {reply.code}", evidence)
     assert isinstance(adapter, NNTPAdapter)
     response = await adapter.command("AUTHINFO", f"USER {user}")
-    await _quit(adapter)
+    await polite_quit(adapter)
     evidence = list(response.raw)
     if response.code == 381:
         return _failed("AUTHINFO USER before STARTTLS was answered 381: the server asks for the "
@@ -224,7 +188,7 @@ async def _plaintext_bind(sess: _Session, rec: Recorder) -> _Outcome:
     dn = f"cn={user},{base}"
     assert isinstance(adapter, LDAPAdapter)
     result = await adapter.bind(dn, password, f"{dn} (made-up password, not shown)")
-    await _quit(adapter)
+    await polite_quit(adapter)
     evidence = list(result.raw)
     if result.result_code == 13:
         return _passed("a simple bind before StartTLS got confidentialityRequired (13): the "
@@ -254,7 +218,7 @@ async def _data_protection(sess: _Session, rec: Recorder) -> _Outcome:
     assert isinstance(resumed, FTPAdapter)
     pbsz = await resumed.command("PBSZ", "0")
     prot = await resumed.command("PROT", "P")
-    await _quit(resumed)
+    await polite_quit(resumed)
     evidence = [*pbsz.raw, *prot.raw]
     if prot.code == 200:
         return _passed("PBSZ 0 and PROT P were accepted: data connections are protected too",

@@ -60,11 +60,11 @@ from mailtls.model import (
     TLSMode,
 )
 from mailtls.net.stream import Stream, client_context, open_stream
-from mailtls.probes.mailport import ProbeOptions, mail_adapter_for, sni_for
+from mailtls.probes.mailport import ProbeOptions, mail_adapter_for, polite_quit, sni_for
+from mailtls.probes.portadapters import PortAdapter
 from mailtls.probes.session import (
     Adapter,
     IMAPAdapter,
-    MailAdapter,
     POP3Adapter,
     Recorder,
     SMTPAdapter,
@@ -209,13 +209,9 @@ def _imap_code(text: str) -> str | None:
     return inner.split(" ", 1)[0].upper() or None
 
 
-async def _quit(adapter: MailAdapter) -> None:
-    with contextlib.suppress(MailTLSError):
-        await adapter.quit()
-
-
-async def _send_pipelined(adapter: Adapter, parts: Sequence[bytes]) -> None:
-    """Several command lines in ONE write (one TCP segment on any sane stack)."""
+async def _send_pipelined(adapter: Adapter | PortAdapter, parts: Sequence[bytes]) -> None:
+    """Several command lines in ONE write (one TCP segment on any sane stack); the bound on
+    the answer (``Conversation.next_event``) counts from this write."""
     for part in parts:
         adapter.conv.recorder.note(Direction.CLIENT, decode_line(part.rstrip(b"\r\n")))
     adapter.conv.recorder.note(Direction.NOTE, f"the {len(parts)} lines above went out in "
@@ -455,6 +451,56 @@ async def _yield_to_arrivals() -> None:
         await asyncio.sleep(0)
 
 
+async def _after_go_ahead(sess: _Session,
+                          adapter: Adapter | PortAdapter) -> tuple[bytes, list[str]]:
+    """What the server wrote right behind its go-ahead, taken out before the handshake (rule 4):
+    (its bytes if they begin a TLS record, else b""; the plaintext lines, noted and discarded).
+    A plaintext answer to the pipelined command comes right behind the go-ahead; one written
+    later fails the handshake (not run inside TLS either way)."""
+    await _yield_to_arrivals()
+    leftovers = adapter.conv.take_leftovers()
+    if leftovers[:1] in (b"\x15", b"\x16"):
+        return leftovers, []
+    if leftovers:
+        sess.note(f"{len(leftovers)} plaintext byte(s) after the go-ahead, discarded")
+    return b"", [decode_line(x) for x in leftovers.splitlines() if x.strip()]
+
+
+async def _send_sentinel(sess: _Session, stream: Stream, parts: Sequence[bytes], note: str,
+                         evidence: Sequence[str],
+                         done: Callable[[list[str]], bool]) -> tuple[list[str], bool]:
+    """The sentinel inside TLS: ``parts`` (a real command and the goodbye) in one write, then
+    the lines until ``done`` (``_listen``). Answers come in order, so an answer before the real
+    command's one answers the pipelined command. A failed write stops the probe, inconclusive."""
+    sess.note(note)
+    for part in parts:
+        sess.notes.note(Direction.CLIENT, decode_line(part.rstrip(b"\r\n")))
+    try:
+        await stream.write(b"".join(parts))
+    except MailTLSError as exc:
+        raise _Stop(_inconclusive(f"the sentinel could not be sent inside TLS: {exc}",
+                                  evidence)) from None
+    return await _listen(stream, sess.notes, sess.options.timeouts.read, done)
+
+
+def _not_executed(what: str, word: str, real: str, evidence: Sequence[str],
+                  answer: Sequence[str], heard: Sequence[str], closed: bool, plaintext: bool,
+                  unanswered: str) -> _Outcome:
+    """The verdict when nothing answered the pipelined ``what`` inside TLS: passed if the
+    sentinel ``real`` was answered (or the server closed), ``unanswered`` (inconclusive) if
+    neither."""
+    if not answer:
+        if closed and not heard:
+            return _passed(f"the server closed the TLS session instead of running the "
+                           f"pipelined {what}", evidence, "closed")
+        return _inconclusive(unanswered, [*evidence, *heard])
+    if plaintext:
+        return _passed(f"not run inside TLS, but the server answered the pipelined {what} in "
+                       "plaintext after its go-ahead", [*evidence, *answer], "plaintext_answer")
+    return _passed(f"the {what} pipelined after {word} was discarded: the sentinel {real} was "
+                   "answered first and alone", [*evidence, *answer], "discarded")
+
+
 async def _command_injection(sess: _Session, rec: Recorder) -> _Outcome:
     blocked = _starttls_usable(rec)
     if blocked is not None:
@@ -474,21 +520,14 @@ async def _command_injection(sess: _Session, rec: Recorder) -> _Outcome:
             return _passed(f"the server refused {word} when a command followed it in the same "
                            "packet (it accepted it alone)", reply, "starttls_refused")
         return _inconclusive(f"{word} was not accepted on this connection", reply)
-    # A plaintext answer to the pipelined command is written right behind the go-ahead; one
-    # written later fails the handshake below (not run inside TLS either way).
-    await _yield_to_arrivals()
-    leftovers = adapter.conv.take_leftovers()
-    plaintext: list[str] = []
-    if leftovers[:1] in (b"\x15", b"\x16"):
-        sess.note(f"{len(leftovers)} byte(s) of TLS records before our ClientHello")
+    records, plaintext = await _after_go_ahead(sess, adapter)
+    if records:
+        sess.note(f"{len(records)} byte(s) of TLS records before our ClientHello")
         return _passed(f"the server took the {injection.what} pipelined after {word} as the "
                        "start of the TLS handshake and aborted it (RFC 9051 §6.2.1 allows "
                        "this): nothing ran", [*reply, f"TLS record(s) from the server: "
-                                                     f"{leftovers[:16].hex()}"],
+                                                     f"{records[:16].hex()}"],
                        "pipelined_as_tls")
-    if leftovers:
-        plaintext = [decode_line(x) for x in leftovers.splitlines() if x.strip()]
-        sess.note(f"{len(leftovers)} plaintext byte(s) after the go-ahead, discarded")
     try:
         await sess.handshake(stream)
     except TLSHandshakeError as exc:
@@ -496,17 +535,11 @@ async def _command_injection(sess: _Session, rec: Recorder) -> _Outcome:
                        "the server did not carry it into TLS (RFC 9051 §6.2.1 allows "
                        "treating it as TLS data)", reply, "handshake_failed")
     parts, real, end = _sentinel_for(protocol)
-    sess.note(f"sentinel: {real} and {end} in one write; every answer before the one to "
-              f"{end} answers what was sent before it, the pipelined {injection.what} included")
-    for part in parts:
-        sess.notes.note(Direction.CLIENT, decode_line(part.rstrip(b"\r\n")))
     evidence = [*reply, *plaintext]
-    try:
-        await stream.write(b"".join(parts))
-    except MailTLSError as exc:
-        return _inconclusive(f"the sentinel could not be sent inside TLS: {exc}", evidence)
-    lines, closed = await _listen(stream, sess.notes, sess.options.timeouts.read,
-                                  lambda got: _sentinel_done(protocol, got))
+    lines, closed = await _send_sentinel(
+        sess, stream, parts, f"sentinel: {real} and {end} in one write; every answer before the "
+        f"one to {end} answers what was sent before it, the pipelined {injection.what} included",
+        evidence, lambda got: _sentinel_done(protocol, got))
     found = _sort_lines(protocol, injection, lines)
     if found.injected:
         late = " (late, after the answer to the next command)" if found.late else ""
@@ -518,19 +551,9 @@ async def _command_injection(sess: _Session, rec: Recorder) -> _Outcome:
         return _inconclusive("the server sent something inside TLS that answers neither the "
                              f"pipelined {injection.what} nor the sentinel {real}",
                              [*evidence, *found.other, *found.answer])
-    if not found.answer:
-        if closed and not lines:
-            return _passed(f"the server closed the TLS session instead of running the "
-                           f"pipelined {injection.what}", evidence, "closed")
-        return _inconclusive("nothing unprompted after the handshake, but no answer to a real "
-                             "command either: cannot tell", [*evidence, *lines])
-    if plaintext:
-        return _passed(f"not run inside TLS, but the server answered the pipelined "
-                       f"{injection.what} in plaintext after its go-ahead",
-                       [*evidence, *found.answer], "plaintext_answer")
-    return _passed(f"the {injection.what} pipelined after {word} was discarded: the sentinel "
-                   f"{real} was answered first and alone", [*evidence, *found.answer],
-                   "discarded")
+    return _not_executed(injection.what, word, real, evidence, found.answer, lines, closed,
+                         bool(plaintext), "nothing unprompted after the handshake, but no "
+                         "answer to a real command either: cannot tell")
 
 
 # --- SMTP: MAIL before STARTTLS (RFC 3207 §4) ---------------------------------------------------
@@ -567,7 +590,7 @@ async def _mail_before_tls(
         if with_recipient:
             rcpt = await adapter.command("RCPT", f"TO:<{RELAY_LOCAL_PART}@{RELAY_DOMAIN}>")
         await adapter.command("RSET")
-    await _quit(adapter)
+    await polite_quit(adapter)
     return kind, reply, rcpt
 
 
@@ -639,7 +662,7 @@ async def _plaintext_login(sess: _Session, rec: Recorder) -> _Outcome:
     if isinstance(adapter, IMAPAdapter):
         sess.note("made-up credentials, never a real account")
         done, _seen = await adapter.tagged(f"LOGIN {user} {password}")
-        await _quit(adapter)
+        await polite_quit(adapter)
         evidence = [done.raw]
         code = _imap_code(done.text)
         if done.status == "OK":
@@ -663,14 +686,14 @@ async def _plaintext_login(sess: _Session, rec: Recorder) -> _Outcome:
     await adapter.conv.send(adapter.conv.dialogue.send_command("USER", user))
     event = await adapter.status()
     status = event if isinstance(event, POP3Status) else event.status
-    await _quit(adapter)  # PASS is never sent
+    await polite_quit(adapter)  # PASS is never sent
     if status.ok:
         return _failed("USER was accepted before TLS: the next step would be the password, in "
                        "plaintext (PASS was not sent)", [status.raw], "user_accepted")
     return _passed("USER before TLS was refused", [status.raw], "refused")
 
 
-async def _plaintext_auth(sess: _Session, rec: Recorder) -> _Outcome:
+async def _plaintext_auth(sess: _Session, rec: Recorder) -> _Outcome:  # noqa: C901 (a split is still to do: issue 15)
     """AUTH PLAIN/LOGIN before TLS, without an initial response; cancelled with "*"."""
     kw = _keywords(rec.capabilities_before)
     protocol = sess.endpoint.service.protocol
@@ -701,10 +724,10 @@ async def _plaintext_auth(sess: _Session, rec: Recorder) -> _Outcome:
             await adapter.conv.send(b"*\r\n")  # cancel (RFC 4954 §4); not a verb to the dialogue
             with contextlib.suppress(MailTLSError):
                 evidence += (await adapter.reply()).raw
-            await _quit(adapter)
+            await polite_quit(adapter)
             return _failed(f"AUTH {mechanism} before TLS was answered with a 334 challenge: the "
                            "server would take a password in plaintext", evidence, "continued")
-        await _quit(adapter)
+        await polite_quit(adapter)
         if 200 <= reply.code < 300:
             return _failed(f"AUTH {mechanism} before TLS succeeded without credentials",
                            evidence, "accepted")
@@ -729,7 +752,7 @@ async def _plaintext_auth(sess: _Session, rec: Recorder) -> _Outcome:
         except MailTLSError:
             if not continued:
                 raise
-        await _quit(adapter)
+        await polite_quit(adapter)
         if continued:
             return _failed(f"AUTHENTICATE {mechanism} before TLS was continued ('+'): the "
                            "server would take a password in plaintext", evidence, "continued")
@@ -772,12 +795,12 @@ async def _state_reset(sess: _Session, rec: Recorder) -> _Outcome:
         return _inconclusive("EHLO was refused")
     mail = await adapter.command("MAIL", f"FROM:<{PROBE_SENDER}>")
     if mail.code != 250:
-        await _quit(adapter)
+        await polite_quit(adapter)
         return _untestable("MAIL FROM before STARTTLS was refused, so there is no transaction "
                            "to carry across it", mail.raw)
     ok, reply = await adapter.starttls()
     if not ok:
-        await _quit(adapter)
+        await polite_quit(adapter)
         evidence = [*mail.raw, *reply]
         if reply and reply[-1][:1] == "5":
             return _passed("the server refuses STARTTLS inside a mail transaction", evidence,
@@ -800,7 +823,7 @@ async def _state_reset(sess: _Session, rec: Recorder) -> _Outcome:
     rcpt = await resumed.command("RCPT", "TO:<postmaster>")
     if 200 <= rcpt.code < 300:
         await resumed.command("RSET")
-    await _quit(resumed)
+    await polite_quit(resumed)
     evidence = [*mail.raw, *reply, *rcpt.raw]
     if rcpt.code == 503:
         return _passed("after STARTTLS and EHLO, RCPT was refused for want of MAIL: the "
@@ -896,7 +919,7 @@ async def _open_relay(sess: _Session, rec: Recorder) -> _Outcome:
             line = f"{what}: MAIL FROM:<{sender}>: {mail.raw[-1]}"
             (temporary if 400 <= mail.code < 500 else mail_refused).append(line)
         await adapter.command("RSET")
-    await _quit(adapter)
+    await polite_quit(adapter)
     tried = len(accepted) + len(refused) + len(temporary) + len(mail_refused)
     if accepted:
         return _failed(f"{len(accepted)} of {tried} attempt(s) got a recipient in the reserved "

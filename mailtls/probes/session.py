@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, fields
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from mailtls.errors import ProtocolError, ReadTimeout, SessionRejected
 from mailtls.model import (
@@ -18,14 +18,13 @@ from mailtls.model import (
     PortObservation,
     PortState,
     SecurityProbe,
+    StopKind,
     TLSScan,
     TLSSession,
     TranscriptLine,
 )
 from mailtls.model.options import DEFAULT_EHLO
 from mailtls.net.stream import Stream
-from mailtls.proto.ftp import FTPDialogue
-from mailtls.proto.http import HTTPDialogue
 from mailtls.proto.imap import (
     IMAPDialogue,
     IMAPEvent,
@@ -34,11 +33,15 @@ from mailtls.proto.imap import (
     capabilities_from,
     parse_greeting,
 )
-from mailtls.proto.ldap import LDAPDialogue
 from mailtls.proto.lines import decode_line
-from mailtls.proto.nntp import NNTPDialogue
 from mailtls.proto.pop3 import POP3Dialogue, POP3Event, POP3MultiLine, POP3Status, parse_capa
 from mailtls.proto.smtp import SMTPDialogue, SMTPReply, parse_ehlo
+
+if TYPE_CHECKING:  # imported with their adapters (mailtls.probes.portadapters), when planned
+    from mailtls.proto.ftp import FTPDialogue
+    from mailtls.proto.http import HTTPDialogue
+    from mailtls.proto.ldap import LDAPDialogue
+    from mailtls.proto.nntp import NNTPDialogue
 
 # A transcript is evidence, not a capture: cap it so an endless reply cannot fill memory.
 MAX_TRANSCRIPT_LINES = 400
@@ -53,7 +56,7 @@ class Recorder:
     endpoint: Endpoint
     state: PortState = PortState.NOT_TESTED
     error: str | None = None
-    error_kind: str | None = None
+    error_kind: StopKind | None = None
     greeting: tuple[str, ...] = ()
     greeting_ok: bool | None = None
     capabilities_before: tuple[str, ...] | None = None
@@ -97,7 +100,7 @@ class Recorder:
             TranscriptLine(direction, text, self.in_tls, round(when - self.started, 3))
         )
 
-    def fail(self, kind: str, message: str) -> None:
+    def fail(self, kind: StopKind, message: str) -> None:
         if self.error is None:
             self.error, self.error_kind = message, kind
         self.note(Direction.NOTE, message)
@@ -125,7 +128,7 @@ class Recorder:
 D = TypeVar(
     "D", SMTPDialogue, IMAPDialogue, POP3Dialogue,
     # the other ports (mailtls.probes.portadapters)
-    FTPDialogue, NNTPDialogue, HTTPDialogue, LDAPDialogue,
+    "FTPDialogue", "NNTPDialogue", "HTTPDialogue", "LDAPDialogue",
 )
 E = TypeVar("E")
 

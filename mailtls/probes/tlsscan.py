@@ -146,6 +146,9 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
         "enumerating TLS versions and cipher suites"
         + (f" ({pause:g} s between connections)" if pause else ""),
     )
+    # The basic probe's own handshake: a version the server negotiates (it spares the
+    # enumeration the hellos below TLS 1.1 when the server refuses TLS 1.1)
+    negotiated = _OPENSSL_VERSIONS.get(recorder.tls.version) if recorder.tls else None
     result = await enumerate_tls(
         exchange,
         server_name=sni_for(endpoint.host),
@@ -156,10 +159,10 @@ async def scan_tls(endpoint: Endpoint, options: ProbeOptions, recorder: Recorder
         pause=pause,
         parallel=not options.slow,  # the connection budget bounds how many at once
         mark_connected=True,
+        known_version=negotiated,
     )
     recorder.connections += result.connections
     versions = {v.label: ok for v, ok in result.versions.items()}
-    negotiated = _OPENSSL_VERSIONS.get(recorder.tls.version) if recorder.tls else None
     if negotiated is not None and versions.get(negotiated.label, False) is None:
         # The enumeration could not test it (rate limited, deadline), but the basic probe's
         # handshake did: that version is accepted.

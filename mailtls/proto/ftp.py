@@ -14,14 +14,13 @@ import re
 from dataclasses import dataclass
 
 from mailtls.errors import LocalProtocolError, ProtocolError, ReplyTooLong
-from mailtls.proto._dialogue import Dialogue, excerpt
+from mailtls.proto._dialogue import Dialogue, command_line, excerpt
 from mailtls.proto.lines import decode_line
 
 __all__ = ["FTPDialogue", "FTPReply", "parse_feat"]
 
 _DIGITS = frozenset(b"0123456789")
 _VERB = re.compile(r"[A-Za-z]{3,4}")
-_FORBIDDEN = ("\r", "\n", "\0")
 
 
 @dataclass(frozen=True)
@@ -67,17 +66,7 @@ class FTPDialogue(Dialogue[FTPReply]):
 
     def send_command(self, verb: str, argument: str | None = None) -> bytes:
         """The bytes of one command line (RFC 959 §5.3: "VERB[ SP argument] CRLF")."""
-        if not _VERB.fullmatch(verb):
-            raise LocalProtocolError(f"FTP verb must be 3-4 ASCII letters: {verb!r:.80}")
-        data = verb.upper().encode("ascii")
-        if argument is not None:
-            if any(c in argument for c in _FORBIDDEN):
-                raise LocalProtocolError(f"FTP argument contains CR, LF or NUL: {argument!r:.80}")
-            try:
-                data += b" " + argument.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise LocalProtocolError(f"FTP argument not encodable: {argument!r:.80}") from exc
-        return data + b"\r\n"
+        return command_line("FTP", verb, argument, verb_pattern=_VERB, upper=True, empty_ok=True)
 
     def _reset_partial(self) -> None:
         self._code = None
@@ -86,12 +75,10 @@ class FTPDialogue(Dialogue[FTPReply]):
 
     def _parse(self, events: list[FTPReply]) -> None:
         while True:
-            if self._code is None and not _prefix_ok(self._head(4)):
-                raise ProtocolError(f"not an FTP reply line: {excerpt(self._offending())}")
-            taken = self._take_line()
-            if taken is None:
+            line = self._take_line(_prefix_ok if self._code is None else None, 4,
+                                   "not an FTP reply line")
+            if line is None:
                 return
-            line, _raw = taken
             if self._code is None:
                 if len(line) < 3 or any(b not in _DIGITS for b in line[:3]) or (
                     len(line) > 3 and line[3] not in b" -"

@@ -91,10 +91,9 @@ class HTTPDialogue(Dialogue[HTTPResponse]):
                         if not self._awaited
                         else f"not an HTTP status line: {excerpt(self._offending())}"
                     )
-            taken = self._take_line()
-            if taken is None:
+            line = self._take_line()
+            if line is None:
                 return
-            line, _ = taken
             if self._status is None:
                 match = _STATUS.fullmatch(line)
                 if match is None:

@@ -211,12 +211,10 @@ class IMAPDialogue(Dialogue[IMAPEvent]):
                 self._literal = None
                 continue
             first = not self._segments
-            if first and not _prefix_ok(self._head(_HEAD)):
-                raise ProtocolError(f"not an IMAP response line: {excerpt(self._offending())}")
-            taken = self._take_line()
-            if taken is None:
+            line = self._take_line(_prefix_ok if first else None, _HEAD,
+                                   "not an IMAP response line")
+            if line is None:
                 return
-            line, _ = taken
             if first:
                 _classify(line)  # full check of the line's start
             self._size += len(line)

@@ -11,17 +11,15 @@ is the greeting. Errors follow ``mailtls.proto._dialogue``.
 from __future__ import annotations
 
 import re
-from collections import deque
 from dataclasses import dataclass
 
-from mailtls.errors import LocalProtocolError, ProtocolError, ReplyTooLong
-from mailtls.proto._dialogue import Dialogue, excerpt
+from mailtls.errors import ProtocolError
+from mailtls.proto._dialogue import BlockDialogue, command_line, excerpt
 from mailtls.proto.lines import decode_line
 
 __all__ = ["NNTPDialogue", "NNTPResponse", "parse_capabilities"]
 
 _DIGITS = frozenset(b"0123456789")
-_VERB = re.compile(r"[A-Za-z]+")
 _WORDS = re.compile(r"[ \t]+")
 CAPABILITIES_CODES = frozenset({101})
 
@@ -47,7 +45,7 @@ def _prefix_ok(head: bytes) -> bool:
     return head[3] == 0x20 or (head[3] == 0x0D and len(head) == 4)
 
 
-class NNTPDialogue(Dialogue[NNTPResponse]):
+class NNTPDialogue(BlockDialogue[NNTPResponse, NNTPResponse, frozenset[int]]):
     """Client side of an NNTP session: bytes in, ``NNTPResponse`` events out.
 
     ``ProtocolError`` for a status line that is not "NNN" or "NNN text"; ``LineTooLong`` for a
@@ -55,81 +53,41 @@ class NNTPDialogue(Dialogue[NNTPResponse]):
     ``ReplyTooLong`` for a block over ``max_lines`` lines.
     """
 
+    _not_status = "not an NNTP status line"
+    _block_name = "NNTP multi-line response"
+
     def __init__(
         self, *, max_line: int = 8192, max_lines: int = 4096, expect_greeting: bool = True
     ) -> None:
         """``expect_greeting=False`` for the session after STARTTLS (RFC 4642 §2.2.2: no new
         greeting)."""
-        if max_lines < 0:
-            raise LocalProtocolError(f"max_lines must be >= 0, not {max_lines}")
-        super().__init__(max_line=max_line)
-        self._max_lines = max_lines
-        self._expect: deque[frozenset[int]] = deque([frozenset()] if expect_greeting else [])
-        self._status: tuple[int, str, str] | None = None  # while reading a block
-        self._lines: list[str] = []
-        self._raw: list[str] = []
-
-    @property
-    def outstanding(self) -> int:
-        return len(self._expect)
+        # per awaited answer: the status codes that come with a block
+        super().__init__(max_line=max_line, max_lines=max_lines,
+                         greeting=frozenset() if expect_greeting else None)
 
     def send_command(
         self, verb: str, argument: str | None = None, *, multiline: frozenset[int] = frozenset()
     ) -> bytes:
         """The bytes of one command line; ``multiline``: the codes whose answer has a block."""
-        if not _VERB.fullmatch(verb):
-            raise LocalProtocolError(f"NNTP verb must be ASCII letters: {verb!r:.80}")
-        data = verb.upper().encode("ascii")
-        if argument is not None:
-            if any(c in argument for c in ("\r", "\n", "\0")) or argument == "":
-                raise LocalProtocolError(f"bad NNTP argument: {argument!r:.80}")
-            try:
-                data += b" " + argument.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise LocalProtocolError(f"NNTP argument not encodable: {argument!r:.80}") from exc
-        self._expect.append(multiline)
-        return data + b"\r\n"
+        return self._queue(multiline, command_line("NNTP", verb, argument, upper=True))
 
-    def _reset_partial(self) -> None:
-        self._status = None
-        self._lines = []
-        self._raw = []
+    _prefix_ok = staticmethod(_prefix_ok)
 
-    def _parse(self, events: list[NNTPResponse]) -> None:
-        while True:
-            if self._status is None and not _prefix_ok(self._head(4)):
-                raise ProtocolError(f"not an NNTP status line: {excerpt(self._offending())}")
-            taken = self._take_line()
-            if taken is None:
-                return
-            line, _ = taken
-            if self._status is not None:
-                code, text, status_raw = self._status
-                if line == b".":
-                    events.append(NNTPResponse(code, text, (status_raw, *self._raw),
-                                               tuple(self._lines)))
-                    self._reset_partial()
-                    self._event_done()
-                    continue
-                if len(self._lines) >= self._max_lines:
-                    raise ReplyTooLong(
-                        f"NNTP multi-line response longer than {self._max_lines} lines: "
-                        f"{excerpt(line)}"
-                    )
-                self._lines.append(decode_line(line[1:] if line.startswith(b".") else line))
-                self._raw.append(decode_line(line))
-                continue
-            if len(line) < 3 or not _prefix_ok(line[:4]) or line[3:4] == b"\r":
-                raise ProtocolError(f"not an NNTP status line: {excerpt(line)}")
-            code = int(line[:3])
-            unsolicited = not self._expect
-            block_codes = self._expect.popleft() if self._expect else frozenset()
-            if code in block_codes:
-                self._status = (code, decode_line(line[4:]), decode_line(line))
-                continue
-            events.append(NNTPResponse(code, decode_line(line[4:]), (decode_line(line),),
-                                       unsolicited=unsolicited))
-            self._event_done()
+    def _parse_status(self, line: bytes, *, unsolicited: bool) -> NNTPResponse:
+        if len(line) < 3 or not _prefix_ok(line[:4]) or line[3:4] == b"\r":
+            raise ProtocolError(f"not an NNTP status line: {excerpt(line)}")
+        return NNTPResponse(int(line[:3]), decode_line(line[4:]), (decode_line(line),),
+                            unsolicited=unsolicited)
+
+    def _opens_block(self, status: NNTPResponse, expected: frozenset[int] | None) -> bool:
+        return expected is not None and status.code in expected
+
+    def _event(self, status: NNTPResponse,
+               block: tuple[tuple[str, ...], tuple[str, ...]] | None) -> NNTPResponse:
+        if block is None:
+            return status
+        lines, raw = block
+        return NNTPResponse(status.code, status.text, (*status.raw, *raw), lines)
 
 
 def parse_capabilities(response: NNTPResponse) -> tuple[str, ...]:

@@ -10,16 +10,14 @@ dialogue refuses further input.
 from __future__ import annotations
 
 import re
-from collections import deque
 from dataclasses import dataclass
 
-from mailtls.errors import LocalProtocolError, ProtocolError, ReplyTooLong
-from mailtls.proto._dialogue import Dialogue, excerpt
+from mailtls.errors import ProtocolError
+from mailtls.proto._dialogue import BlockDialogue, command_line, excerpt
 from mailtls.proto.lines import decode_line
 
 __all__ = ["POP3Dialogue", "POP3Event", "POP3MultiLine", "POP3Status", "parse_capa"]
 
-_VERB = re.compile(r"[A-Za-z]+")
 _WORDS = re.compile(r"[ \t]+")
 _OK = b"+OK"
 _ERR = b"-ERR"
@@ -69,7 +67,7 @@ def _parse_status(line: bytes, *, unsolicited: bool) -> POP3Status:
     raise ProtocolError(f"not a POP3 status line (+OK/-ERR): {excerpt(line)}")
 
 
-class POP3Dialogue(Dialogue[POP3Event]):
+class POP3Dialogue(BlockDialogue[POP3Event, POP3Status, bool]):
     """Client side of a POP3 session: bytes in, ``POP3Status``/``POP3MultiLine`` events out.
 
     A status line is "+OK" or "-ERR" (case-insensitive), then a space and text or the end of the
@@ -79,25 +77,18 @@ class POP3Dialogue(Dialogue[POP3Event]):
     for a body over ``max_lines`` lines. There is no support for SASL "+ " challenges.
     """
 
+    _head_length = 5
+    _not_status = "not a POP3 status line (+OK/-ERR)"
+    _block_name = "POP3 multi-line answer"
+
     def __init__(
         self, *, max_line: int = 8192, max_lines: int = 4096, expect_greeting: bool = True
     ) -> None:
         """``expect_greeting=False`` for a session resumed under TLS after STLS (RFC 2595 §4:
         the server sends no new greeting)."""
-        if max_lines < 0:
-            raise LocalProtocolError(f"max_lines must be >= 0, not {max_lines}")
-        super().__init__(max_line=max_line)
-        self._max_lines = max_lines
-        # multiline? per awaited answer; the greeting first, when one is due
-        self._expect: deque[bool] = deque([False] if expect_greeting else [])
-        self._status: POP3Status | None = None  # set while reading a multi-line body
-        self._lines: list[str] = []
-        self._raw: list[str] = []
-
-    @property
-    def outstanding(self) -> int:
-        """How many answers (greeting included) have not arrived yet."""
-        return len(self._expect)
+        # per awaited answer: does a "+OK" carry a body?
+        super().__init__(max_line=max_line, max_lines=max_lines,
+                         greeting=False if expect_greeting else None)
 
     def send_command(
         self, verb: str, argument: str | None = None, *, multiline: bool = False
@@ -106,58 +97,19 @@ class POP3Dialogue(Dialogue[POP3Event]):
 
         ``multiline=True``: a "+OK" answer carries a body ended by "." (CAPA, LIST, UIDL, ...).
         """
-        if not _VERB.fullmatch(verb):
-            raise LocalProtocolError(f"POP3 verb must be ASCII letters: {verb!r:.80}")
-        data = verb.encode("ascii")
-        if argument is not None:
-            if any(c in argument for c in ("\r", "\n", "\0")):
-                raise LocalProtocolError(f"POP3 argument contains CR, LF or NUL: {argument!r:.80}")
-            if argument == "":
-                raise LocalProtocolError("empty POP3 argument (pass None for no argument)")
-            try:
-                data += b" " + argument.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                raise LocalProtocolError(f"POP3 argument not encodable: {argument!r:.80}") from exc
-        self._expect.append(multiline)
-        return data + b"\r\n"
+        return self._queue(multiline, command_line("POP3", verb, argument))
 
-    def _reset_partial(self) -> None:
-        self._status = None
-        self._lines = []
-        self._raw = []
+    _prefix_ok = staticmethod(_prefix_ok)
 
-    def _parse(self, events: list[POP3Event]) -> None:
-        while True:
-            in_body = self._status is not None
-            if not in_body and not _prefix_ok(self._head(5)):
-                raise ProtocolError(
-                    f"not a POP3 status line (+OK/-ERR): {excerpt(self._offending())}"
-                )
-            taken = self._take_line()
-            if taken is None:
-                return
-            line, _ = taken
-            if self._status is not None:
-                if line == b".":
-                    events.append(POP3MultiLine(self._status, tuple(self._lines), tuple(self._raw)))
-                    self._reset_partial()
-                    self._event_done()
-                    continue
-                if len(self._lines) >= self._max_lines:
-                    raise ReplyTooLong(
-                        f"POP3 multi-line answer longer than {self._max_lines} lines: "
-                        f"{excerpt(line)}"
-                    )
-                self._lines.append(decode_line(line[1:] if line.startswith(b".") else line))
-                self._raw.append(decode_line(line))
-                continue
-            status = _parse_status(line, unsolicited=not self._expect)
-            multiline = self._expect.popleft() if self._expect else False
-            if multiline and status.ok:
-                self._status = status
-                continue
-            events.append(status)
-            self._event_done()
+    def _parse_status(self, line: bytes, *, unsolicited: bool) -> POP3Status:
+        return _parse_status(line, unsolicited=unsolicited)
+
+    def _opens_block(self, status: POP3Status, expected: bool | None) -> bool:
+        return bool(expected) and status.ok
+
+    def _event(self, status: POP3Status,
+               block: tuple[tuple[str, ...], tuple[str, ...]] | None) -> POP3Event:
+        return status if block is None else POP3MultiLine(status, *block)
 
 
 def parse_capa(event: POP3MultiLine) -> dict[str, tuple[str, ...]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from mailtls.model import Hop
+from mailtls.model import Hop, HopTLS
 
 _WITH = re.compile(r"\bwith\s+([A-Za-z0-9_-]+)", re.IGNORECASE)
 _BY = re.compile(r"\bby\s+([^\s;()]+)", re.IGNORECASE)
@@ -61,20 +61,21 @@ def parse_hop(index: int, value: str) -> Hop:
     from_ = (m.group(1) if (m := _FROM.search(clauses)) else "")
     using = _USING.search(text)
     detail = ""
+    tls: HopTLS
     if using:
-        tls = "tls"
+        tls = HopTLS.TLS
         detail = using.group(1) + (f" with cipher {using.group(2)}" if using.group(2) else "")
     elif with_ in _TLS_WITH:
-        tls = "tls"
+        tls = HopTLS.TLS
         words = _TLS_WORDS.search(text)
         detail = words.group(1) if words else ""
     elif with_ in _LOCAL_WITH or (not from_ and "local" in text.lower()) or \
             "(Postfix, from userid" in text:
-        tls = "local"
+        tls = HopTLS.LOCAL
     elif with_ in _PLAIN_WITH:
-        tls = "none"
+        tls = HopTLS.NONE
     else:
-        tls = "unknown"
+        tls = HopTLS.UNKNOWN
     return Hop(index=index, by=by, from_=from_, with_=with_, tls=tls, detail=detail, raw=text)
 
 

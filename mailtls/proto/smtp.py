@@ -9,17 +9,17 @@ and after it the dialogue refuses further input.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mailtls.errors import LocalProtocolError, ProtocolError, ReplyTooLong
-from mailtls.proto._dialogue import Dialogue, excerpt
+from mailtls.model.frozen import frozen_map
+from mailtls.proto._dialogue import Dialogue, command_line, excerpt
 from mailtls.proto.lines import decode_line
 
 __all__ = ["EhloInfo", "SMTPDialogue", "SMTPReply", "parse_ehlo"]
 
 _DIGITS = frozenset(b"0123456789")
-_VERB = re.compile(r"[A-Za-z]+")
-_FORBIDDEN = ("\r", "\n", "\0")
 _WORDS = re.compile(r"[ \t]+")
 
 
@@ -53,11 +53,6 @@ def _prefix_ok(head: bytes) -> bool:
     return sep == 0x0D and len(head) == 4
 
 
-def _check_text(what: str, value: str) -> None:
-    if any(c in value for c in _FORBIDDEN):
-        raise LocalProtocolError(f"{what} contains CR, LF or NUL: {value!r:.80}")
-
-
 class SMTPDialogue(Dialogue[SMTPReply]):
     """Client side of an SMTP session: bytes in, ``SMTPReply`` events out.
 
@@ -79,18 +74,7 @@ class SMTPDialogue(Dialogue[SMTPReply]):
 
     def send_command(self, verb: str, argument: str | None = None) -> bytes:
         """The bytes of one command line, e.g. ``b"EHLO name\\r\\n"``."""
-        if not _VERB.fullmatch(verb):
-            raise LocalProtocolError(f"SMTP verb must be ASCII letters: {verb!r:.80}")
-        if argument is None:
-            return verb.encode("ascii") + b"\r\n"
-        _check_text("SMTP argument", argument)
-        if argument == "":
-            raise LocalProtocolError("empty SMTP argument (pass None for no argument)")
-        try:
-            arg = argument.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise LocalProtocolError(f"SMTP argument not encodable: {argument!r:.80}") from exc
-        return verb.encode("ascii") + b" " + arg + b"\r\n"
+        return command_line("SMTP", verb, argument)
 
     def _reset_partial(self) -> None:
         self._code = None
@@ -99,12 +83,9 @@ class SMTPDialogue(Dialogue[SMTPReply]):
 
     def _parse(self, events: list[SMTPReply]) -> None:
         while True:
-            if not _prefix_ok(self._head(5)):
-                raise ProtocolError(f"not an SMTP reply line: {excerpt(self._offending())}")
-            taken = self._take_line()
-            if taken is None:
+            line = self._take_line(_prefix_ok, 5, "not an SMTP reply line")
+            if line is None:
                 return
-            line, _ = taken
             if len(line) < 3 or not _prefix_ok(line[:4]) or line[3:4] == b"\r":
                 raise ProtocolError(f"not an SMTP reply line: {excerpt(line)}")
             code = int(line[:3])
@@ -132,7 +113,10 @@ class EhloInfo:
     """What a 250 reply to EHLO announces."""
 
     domain: str  # first word of the first line
-    keywords: dict[str, tuple[str, ...]]  # KEYWORD (upper-case) -> params (original case)
+    keywords: Mapping[str, tuple[str, ...]]  # KEYWORD (upper-case) -> params (original case)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keywords", frozen_map(self.keywords))
 
     def has(self, keyword: str) -> bool:
         return keyword.upper() in self.keywords

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mailtls.errors import UsageError
-from mailtls.model import Change, Severity
+from mailtls.model import Change, ChangeKind, Severity
 from mailtls.model.exitcodes import FAILURES, OK, UNKNOWN, WARNINGS, FailOn, worst_code
 from mailtls.tls import suites as ciphersuites
 from mailtls.tls.versions import TLSVersion
@@ -57,6 +57,8 @@ _SEVERITY = {s.label: s for s in Severity}
 _STARTTLS_WORDS = ("STARTTLS", "STLS")
 
 Doc = Mapping[str, Any]
+
+K = ChangeKind  # the kinds of change, short
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -115,11 +117,11 @@ def diff_reports(old: Doc, new: Doc) -> tuple[Change, ...]:
     for name in list(dict.fromkeys([*new_hosts, *old_hosts])):
         before, after = old_hosts.get(name), new_hosts.get(name)
         if after is None:
-            out.append(Change("host.removed", name, None, f"{name} is not in the new report",
+            out.append(Change(K.HOST_REMOVED, name, None, f"{name} is not in the new report",
                               False))
             continue
         if before is None:
-            out.append(Change("host.added", name, None, f"{name} is new in this report", False))
+            out.append(Change(K.HOST_ADDED, name, None, f"{name} is new in this report", False))
             out.extend(_findings(name, {}, after))
             continue
         out.extend(_host(name, before, after))
@@ -129,11 +131,11 @@ def diff_reports(old: Doc, new: Doc) -> tuple[Change, ...]:
 def _host(name: str, before: Doc, after: Doc) -> list[Change]:
     out: list[Change] = []
     if before.get("resolve_error") is None and after.get("resolve_error") is not None:
-        out.append(Change("host.unresolved", name, None,
+        out.append(Change(K.HOST_UNRESOLVED, name, None,
                           f"{name} no longer resolves: {after['resolve_error']}", True,
                           ", ".join(before.get("addresses", [])), after["resolve_error"]))
     elif before.get("resolve_error") is not None and after.get("resolve_error") is None:
-        out.append(Change("host.resolved", name, None, f"{name} resolves again", False,
+        out.append(Change(K.HOST_RESOLVED, name, None, f"{name} resolves again", False,
                           before["resolve_error"], ", ".join(after.get("addresses", []))))
     old_eps = {e["endpoint"]: e for e in before.get("endpoints", [])}
     new_eps = {e["endpoint"]: e for e in after.get("endpoints", [])}
@@ -141,10 +143,10 @@ def _host(name: str, before: Doc, after: Doc) -> list[Change]:
         a, b = old_eps.get(key), new_eps.get(key)
         if b is None:
             assert a is not None
-            out.append(Change("endpoint.removed", name, key,
+            out.append(Change(K.ENDPOINT_REMOVED, name, key,
                               f"{_label(a)} is not in the new scan", False))
         elif a is None:
-            out.append(Change("endpoint.added", name, key, f"{_label(b)} is new in this scan",
+            out.append(Change(K.ENDPOINT_ADDED, name, key, f"{_label(b)} is new in this scan",
                               False))
         else:
             out.extend(_endpoint(name, key, a, b))
@@ -160,36 +162,36 @@ def _endpoint(host: str, key: str, a: Doc, b: Doc) -> list[Change]:
     out: list[Change] = []
     label = _label(b)
 
-    def change(kind: str, summary: str, regression: bool, old: str | None = None,
+    def change(kind: ChangeKind, summary: str, regression: bool, old: str | None = None,
                new: str | None = None) -> None:
         out.append(Change(kind, host, key, summary, regression, old, new))
 
     sa, sb = a.get("state"), b.get("state")
     if sa != sb:
         if sa == "open" and sb in ("refused", "filtered", "unreachable"):
-            change("port.closed", f"{label} was open, now {sb}", True, sa, sb)
+            change(K.PORT_CLOSED, f"{label} was open, now {sb}", True, sa, sb)
         elif sb == "open":
-            change("port.opened", f"{label} was {sa}, now open", False, sa, sb)
+            change(K.PORT_OPENED, f"{label} was {sa}, now open", False, sa, sb)
         else:
-            change("port.state", f"{label} was {sa}, now {sb}", False, sa, sb)
+            change(K.PORT_STATE, f"{label} was {sa}, now {sb}", False, sa, sb)
     if sb != "open" or sa != "open":
         return out
 
     ta, tb = a.get("tls"), b.get("tls")
     if ta and not tb:
-        change("tls.lost", f"{label} no longer gets to TLS"
+        change(K.TLS_LOST, f"{label} no longer gets to TLS"
                + (f": {b['tls_error']}" if b.get("tls_error") else ""), True,
                ta.get("version"), b.get("tls_error") or "no TLS")
     elif tb and not ta:
-        change("tls.gained", f"{label} now gets to TLS ({tb.get('version')})", False,
+        change(K.TLS_GAINED, f"{label} now gets to TLS ({tb.get('version')})", False,
                a.get("tls_error") or "no TLS", tb.get("version"))
     elif ta and tb:
         va, vb = _version(ta.get("version")), _version(tb.get("version"))
         if va != vb:
-            change("tls.negotiated", f"{label} negotiates {vb.label}, was {va.label}", vb < va,
+            change(K.TLS_NEGOTIATED, f"{label} negotiates {vb.label}, was {va.label}", vb < va,
                    ta.get("version"), tb.get("version"))
         if ta.get("cipher") != tb.get("cipher"):
-            change("tls.cipher", f"{label} negotiates {tb.get('cipher')}, was {ta.get('cipher')}",
+            change(K.TLS_CIPHER, f"{label} negotiates {tb.get('cipher')}, was {ta.get('cipher')}",
                    False, ta.get("cipher"), tb.get("cipher"))
         out.extend(_certificate(host, key, label, ta, tb))
 
@@ -213,7 +215,7 @@ def _certificate(host: str, key: str, label: str, ta: Doc, tb: Doc) -> list[Chan
     summary = f"{label} presents a new certificate (issuer {cb.get('issuer')}, expires " \
               f"{str(cb.get('not_after', ''))[:10]}"
     summary += ", earlier than the old one)" if earlier else ")"
-    return [Change("cert.changed", host, key, summary, earlier, line(ca), line(cb))]
+    return [Change(K.CERT_CHANGED, host, key, summary, earlier, line(ca), line(cb))]
 
 
 def _tls_scan(host: str, key: str, label: str, sa: Doc | None, sb: Doc | None) -> list[Change]:
@@ -226,11 +228,11 @@ def _tls_scan(host: str, key: str, label: str, sa: Doc | None, sb: Doc | None) -
         version = _version(name)
         if after is True and before is not True:
             weak = version < TLSVersion.TLS1_2
-            out.append(Change("tls.version.gained", host, key, f"{label} now accepts {name}",
+            out.append(Change(K.TLS_VERSION_GAINED, host, key, f"{label} now accepts {name}",
                               weak, _accepted(before), "accepted"))
         elif before is True and after is False:
             strong = version >= TLSVersion.TLS1_2
-            out.append(Change("tls.version.lost", host, key, f"{label} no longer accepts {name}",
+            out.append(Change(K.TLS_VERSION_LOST, host, key, f"{label} no longer accepts {name}",
                               strong, "accepted", "refused"))
     suites_a, suites_b = sa.get("suites", {}), sb.get("suites", {})
     for name in list(dict.fromkeys([*suites_a, *suites_b])):
@@ -241,12 +243,12 @@ def _tls_scan(host: str, key: str, label: str, sa: Doc | None, sb: Doc | None) -
         lost = [s for s in suites_a.get(name, []) if s not in new_set]
         if gained:
             weak_suites = [f"{s} ({', '.join(_weak(s))})" for s in gained if _weak(s)]
-            out.append(Change("tls.suites.gained", host, key,
+            out.append(Change(K.TLS_SUITES_GAINED, host, key,
                               f"{label} accepts {len(gained)} more {name} suite(s)"
                               + (f", weak: {'; '.join(weak_suites)}" if weak_suites else ""),
                               bool(weak_suites), None, ", ".join(gained)))
         if lost:
-            out.append(Change("tls.suites.lost", host, key,
+            out.append(Change(K.TLS_SUITES_LOST, host, key,
                               f"{label} no longer accepts {len(lost)} {name} suite(s)",
                               False, ", ".join(lost), None))
     return out
@@ -271,13 +273,13 @@ def _capabilities(host: str, key: str, label: str, phase: str, a: Sequence[str] 
     lost = [norm_a[c] for c in norm_a if c not in norm_b]
     out = []
     if gained:
-        out.append(Change("capability.gained", host, key,
+        out.append(Change(K.CAPABILITY_GAINED, host, key,
                           f"{label} now advertises {', '.join(gained)} {phase}", False,
                           None, "; ".join(gained)))
     if lost:
         starttls_lost: bool = phase == "before TLS" and any(
             c.split()[0].upper() in _STARTTLS_WORDS for c in lost if c.split())
-        out.append(Change("capability.lost", host, key,
+        out.append(Change(K.CAPABILITY_LOST, host, key,
                           f"{label} no longer advertises {', '.join(lost)} {phase}",
                           starttls_lost, "; ".join(lost), None))
     return out
@@ -296,20 +298,20 @@ def _findings(host: str, before: Doc, after: Doc) -> list[Change]:
         severity = _SEVERITY.get(f.get("severity", ""), Severity.INFO)
         prev = old.get((endpoint, finding_id))
         if prev is None:
-            out.append(Change("finding.new", host, endpoint,
+            out.append(Change(K.FINDING_NEW, host, endpoint,
                               f"new {severity.label} {finding_id}: {f.get('summary', '')}",
                               severity >= Severity.WARN, None, severity.label,
                               finding_id, severity))
             continue
         was = _SEVERITY.get(prev.get("severity", ""), Severity.INFO)
         if was != severity:
-            out.append(Change("finding.severity", host, endpoint,
+            out.append(Change(K.FINDING_SEVERITY, host, endpoint,
                               f"{finding_id} is now {severity.label}, was {was.label}",
                               severity > was, was.label, severity.label, finding_id, severity))
     for (endpoint, finding_id), f in old.items():
         if (endpoint, finding_id) not in new:
             severity = _SEVERITY.get(f.get("severity", ""), Severity.INFO)
-            out.append(Change("finding.resolved", host, endpoint,
+            out.append(Change(K.FINDING_RESOLVED, host, endpoint,
                               f"resolved {severity.label} {finding_id}: {f.get('summary', '')}",
                               False, severity.label, None, finding_id, severity))
     return out
@@ -340,8 +342,8 @@ def baseline_exit_code(changes: Iterable[Change], fail_on: FailOn = FailOn.WARN)
         return OK
     code = OK
     for c in changes:
-        if c.kind in ("finding.new", "finding.severity") and c.severity is not None:
-            if c.kind == "finding.severity" and not c.regression:
+        if c.kind in (K.FINDING_NEW, K.FINDING_SEVERITY) and c.severity is not None:
+            if c.kind is K.FINDING_SEVERITY and not c.regression:
                 continue
             if c.severity is Severity.FAIL:
                 code = worst_code(code, FAILURES)

@@ -1,8 +1,9 @@
-"""The checks run on each endpoint, passed ones included: shared by JUnit and Prometheus.
+"""The checks run on each endpoint, passed ones included: shared by JUnit, Prometheus and the
+HTML matrix.
 
-A report holds findings, i.e. the checks that did *not* pass. Which checks ran is derived from
-the rule catalogue (``mailtls.checks.rules.applicable_rules``) and what the probe got to: a
-port that is closed was not judged on TLS, a ``--quick`` scan ran no enumeration.
+A report holds findings, i.e. the checks that did *not* pass; which checks applied and which of
+them passed or were skipped is ``HostReport.checks`` (``mailtls.checks.outcomes`` judged it).
+Here each is joined with its title and its findings, for the renderers.
 """
 
 from __future__ import annotations
@@ -10,20 +11,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mailtls.checks.rules import (
-    RULES,
-    SESSION,
-    TLS_ENUMERATION,
-    TLS_SESSION,
-    applicable_rules,
-    host_rules,
-    rule_stage,
+from mailtls.checks.rules import RULES
+from mailtls.model import (
+    CheckOutcome,
+    CheckResult,
+    Finding,
+    HostReport,
+    PortObservation,
+    Severity,
 )
-from mailtls.model import Finding, HostReport, PortObservation, PortState, Severity
 
-__all__ = ["CheckResult", "clean", "endpoint_checks", "host_checks"]
+__all__ = ["CheckView", "clean", "endpoint_checks", "host_checks"]
 
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+PASSED, FAILED, SKIPPED = CheckOutcome.PASSED, CheckOutcome.FAILED, CheckOutcome.SKIPPED
 
 # Not allowed in XML 1.0 (and never wanted in a status line): C0 controls but TAB/LF/CR, DEL,
 # C1 controls, lone surrogates, U+FFFE/U+FFFF, the line and paragraph separators.
@@ -40,25 +40,15 @@ def clean(text: str, *, newlines: bool = False) -> str:
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckView:
+    """A check's outcome with what a renderer shows of it."""
+
     id: str
     title: str
-    status: str  # passed, failed (a finding is present, whatever its severity), skipped
+    status: CheckOutcome
     severity: Severity | None  # the worst finding's, when failed
     findings: tuple[Finding, ...] = ()
     reason: str = ""  # why skipped
-
-
-def _skip_reason(stage: str, obs: PortObservation) -> str | None:
-    if stage == SESSION and obs.state is not PortState.OPEN:
-        return f"port {obs.state.value}"
-    if stage == TLS_SESSION and obs.tls is None:
-        return f"port {obs.state.value}" if obs.state is not PortState.OPEN else "no TLS session"
-    if stage == TLS_ENUMERATION and obs.tls_scan is None:
-        if obs.state is not PortState.OPEN:
-            return f"port {obs.state.value}"
-        return "no TLS session" if obs.tls is None else "no version/suite enumeration (--quick)"
-    return None
 
 
 def _title(rule_id: str) -> str:
@@ -66,45 +56,28 @@ def _title(rule_id: str) -> str:
     return rule.title if rule else rule_id
 
 
-def _results(ids: list[str], findings: list[Finding],
-             skip: dict[str, str | None]) -> list[CheckResult]:
+def _views(checks: list[CheckResult], findings: list[Finding]) -> list[CheckView]:
     by_id: dict[str, list[Finding]] = {}
     for f in findings:
         by_id.setdefault(f.id, []).append(f)
-    for extra in by_id:  # a finding whose rule the catalogue does not place here still counts
-        if extra not in ids:
-            ids.append(extra)
     out = []
-    for rule_id in ids:
-        found = by_id.get(rule_id, [])
-        if found:
-            out.append(CheckResult(rule_id, _title(rule_id), FAILED,
-                                   max(f.severity for f in found), tuple(found)))
-        elif skip.get(rule_id):
-            out.append(CheckResult(rule_id, _title(rule_id), SKIPPED, None,
-                                   reason=skip[rule_id] or ""))
-        else:
-            out.append(CheckResult(rule_id, _title(rule_id), PASSED, None))
+    for c in checks:
+        found = tuple(by_id.get(c.id, ())) if c.outcome is CheckOutcome.FAILED else ()
+        worst = max((f.severity for f in found), default=None)
+        out.append(CheckView(c.id, _title(c.id), c.outcome, worst, found, c.reason))
     return out
 
 
-def endpoint_checks(host: HostReport, obs: PortObservation) -> list[CheckResult]:
-    """Every check of the catalogue that applies to ``obs``'s service, in catalogue order, then
-    any other finding reported on the endpoint."""
-    s = obs.endpoint.service
-    rules = applicable_rules(s.name, s.protocol.value, s.tls_mode.value)
-    ids = [r.id for r in rules]
-    skip = {r.id: _skip_reason(rule_stage(r.id), obs) for r in rules}
-    findings = [f for f in host.findings if f.endpoint == obs.endpoint.key]
-    return _results(ids, findings, skip)
+def endpoint_checks(host: HostReport, obs: PortObservation) -> list[CheckView]:
+    """The checks of ``obs`` (``HostReport.checks``): the catalogue's that apply to its service,
+    in catalogue order, then any other finding reported on the endpoint."""
+    key, service = obs.endpoint.key, obs.endpoint.service.name
+    checks = [c for c in host.checks if c.endpoint == key and c.service == service]
+    return _views(checks, [f for f in host.findings if f.endpoint == key])
 
 
-def host_checks(host: HostReport) -> list[CheckResult]:
+def host_checks(host: HostReport) -> list[CheckView]:
     """The host-wide checks (``host.*``) and any finding not tied to a scanned endpoint."""
     keys = {o.endpoint.key for o in host.observations}
     findings = [f for f in host.findings if f.endpoint is None or f.endpoint not in keys]
-    ids = [r.id for r in host_rules()]
-    skip: dict[str, str | None] = {}
-    if host.resolve_error is not None:
-        skip = {i: "the name did not resolve" for i in ids if i != "host.unresolved"}
-    return _results(ids, findings, skip)
+    return _views([c for c in host.checks if c.endpoint is None], findings)

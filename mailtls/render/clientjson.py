@@ -12,12 +12,11 @@ from mailtls.model import (
     ServerSetting,
     SettingResult,
 )
+from mailtls.render.jsonparts import finding_dict
 
 
 def client_fields(report: Report) -> dict[str, Any]:
     """``{"client": ...}`` for a client report, nothing otherwise (fields are only added)."""
-    from mailtls.render.jsonout import finding_dict
-
     c = report.client
     if c is None:
         return {}

@@ -3,20 +3,18 @@ what each client would pick, and the recommended settings as a table to copy int
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from mailtls.model import (
     ClientReport,
-    Finding,
     RoundTrip,
     ServerSetting,
     SettingResult,
     SocketType,
 )
+from mailtls.render.termparts import render_finding
 
 _YES = Text("yes", style="green")
 _NO = Text("NO", style="bold red")
@@ -46,9 +44,7 @@ def _auth(s: ServerSetting) -> str:
     return _AUTH_WORDS.get(first.lower(), first)
 
 
-def render_client(
-    console: Console, client: ClientReport, finding: Callable[[Console, Finding], None]
-) -> None:
+def render_client(console: Console, client: ClientReport) -> None:  # noqa: C901 (a split is still to do: issue 15)
     title = Text("mailtls client · ", style="bold")
     title.append(client.address or client.config_file or "", style="bold")
     if client.config_file:
@@ -98,7 +94,7 @@ def render_client(
     if ordered:
         console.print(Text("client findings", style="bold underline"))
         for f in ordered:
-            finding(console, f)
+            render_finding(console, f)
     for note in client.notes:
         console.print(Text(f"note: {note}", style="dim"))
     console.print()

@@ -12,6 +12,7 @@ from mailtls.model import (
     PolicyFetch,
     Report,
 )
+from mailtls.render.jsonparts import cert_dict, finding_dict, observation_dict
 
 
 def lookup_dict(lk: DNSLookup | None) -> dict[str, Any] | None:
@@ -42,8 +43,6 @@ def _host(h: HostAddresses | None) -> dict[str, Any] | None:
 def _policy(p: PolicyFetch | None) -> dict[str, Any] | None:
     if p is None:
         return None
-    from mailtls.render.jsonout import _cert
-
     return {
         "url": p.url,
         "host": p.host,
@@ -56,7 +55,7 @@ def _policy(p: PolicyFetch | None) -> dict[str, Any] | None:
         "size": p.size,
         "truncated": p.truncated,
         "tls_version": p.tls_version,
-        "certificate": _cert(p.certificate) if p.certificate else None,
+        "certificate": cert_dict(p.certificate) if p.certificate else None,
         "trusted": p.verification.trusted if p.verification else None,
         "verify_message": p.verification.message if p.verification else None,
         "unverified_fetch": p.unverified,
@@ -81,7 +80,6 @@ def _dane(r: DANEResult) -> dict[str, Any]:
 
 
 def domain_dict(d: DomainReport) -> dict[str, Any]:
-    from mailtls.render.jsonout import finding_dict
     from mailtls.render.summary import domain_grade, verdict
 
     o = d.observation
@@ -123,8 +121,6 @@ def domain_dict(d: DomainReport) -> dict[str, Any]:
 
 def domain_fields(report: Report) -> dict[str, Any]:
     """``domains`` and ``port25_controls``, only when the run had them."""
-    from mailtls.render.jsonout import observation_dict
-
     out: dict[str, Any] = {}
     if report.domains:
         out["domains"] = [domain_dict(d) for d in report.domains]

@@ -16,7 +16,8 @@ from rich.text import Text
 from mailtls import __version__
 from mailtls.checks.domain import lookup_line
 from mailtls.formats.mailpolicy import mx_hosts, parse_sts_policy, parse_sts_txt, parse_tlsrpt
-from mailtls.model import DNSLookup, DomainReport, Finding, PortObservation
+from mailtls.model import DNSLookup, DomainObservation, DomainReport, PortObservation
+from mailtls.render.termparts import hanging, render_findings
 
 
 def _status(lk: DNSLookup | None) -> Text | None:
@@ -27,17 +28,28 @@ def _status(lk: DNSLookup | None) -> Text | None:
     return None
 
 
+Row = Callable[[str, Text], None]
+
+
 def _section(d: DomainReport) -> Table:
-    o = d.observation
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    by_name = {h.name: h for h in o.hosts}
 
     def row(label: str, value: Text) -> None:
         grid.add_row(Text(label), value)
 
-    # MX
+    _mx_rows(d, row)
+    _srv_rows(d.observation, row)
+    _mta_sts_rows(d.observation, row)
+    _tlsrpt_rows(d.observation, row)
+    _dane_rows(d, row)
+    return grid
+
+
+def _mx_rows(d: DomainReport, row: Row) -> None:
+    o = d.observation
+    by_name = {h.name: h for h in o.hosts}
     failed = _status(o.mx)
     if failed is not None:
         row("MX", failed)
@@ -57,7 +69,9 @@ def _section(d: DomainReport) -> Table:
     if mx_hosts(o.mx_records) or o.implicit_mx:
         ports = ", ".join(str(p) for p in o.smtp_ports)
         row("", Text(f"MX hosts tested on port {ports}", style="dim"))
-    # SRV
+
+
+def _srv_rows(o: DomainObservation, row: Row) -> None:
     first = True
     for s in o.srv:
         failed = _status(s.lookup)
@@ -75,7 +89,9 @@ def _section(d: DomainReport) -> Table:
         first = False
     if first:
         row("SRV", Text("none of the six mail SRV records", style="dim"))
-    # MTA-STS
+
+
+def _mta_sts_rows(o: DomainObservation, row: Row) -> None:
     failed = _status(o.mta_sts_txt)
     if failed is not None:
         row("MTA-STS", failed)
@@ -97,7 +113,9 @@ def _section(d: DomainReport) -> Table:
                             f"mx {', '.join(policy.mx) or '-'}")
                     good = policy.valid and p.status == 200 and ok
                     row("", Text(desc, style="green" if good else "red"))
-    # TLS-RPT
+
+
+def _tlsrpt_rows(o: DomainObservation, row: Row) -> None:
     failed = _status(o.tls_rpt_txt)
     if failed is not None:
         row("TLS-RPT", failed)
@@ -105,7 +123,10 @@ def _section(d: DomainReport) -> Table:
         rpt = parse_tlsrpt(o.tls_rpt_txt.records)
         row("TLS-RPT", Text("; ".join(rpt.candidates) if rpt.candidates else "no record",
                             style="" if rpt.candidates else "dim"))
-    # DANE
+
+
+def _dane_rows(d: DomainReport, row: Row) -> None:
+    o = d.observation
     first = True
     for lk in o.tlsa:
         if lk.status.value in ("nxdomain", "nodata"):
@@ -126,18 +147,14 @@ def _section(d: DomainReport) -> Table:
         # "no TLSA records" only when TLSA was asked for: with no MX host tested nothing was
         row("DANE", Text("no TLSA records" if o.tlsa else "not looked up (no MX host to test)",
                          style="dim"))
-    return grid
 
 
-def render_domain(
-    console: Console, d: DomainReport, finding: Callable[[Console, Finding], None]
-) -> None:
+def render_domain(console: Console, d: DomainReport) -> None:
     from mailtls.render.summary import domain_headline
-    from mailtls.render.terminal import _hanging, render_findings
 
     o = d.observation
     headline = domain_headline(d)
-    _hanging(console, Text(headline.text, style=headline.style))
+    hanging(console, Text(headline.text, style=headline.style))
     title = Text(f"  mailtls {__version__}", style="dim")
     trust = "AD bit trusted" if o.resolver_trusted else "AD bit not trusted"
     title.append(f" · resolver {o.resolver}, {trust}", style="dim")

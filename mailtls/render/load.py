@@ -10,16 +10,22 @@ format either. Derived fields (verdicts, grades, counts) are computed again, not
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import enum
+from typing import Any, TypeVar
 
+from mailtls.checks.outcomes import with_checks
 from mailtls.errors import UsageError
 from mailtls.model import (
     ALL_SERVICES,
     CertificateInfo,
     Change,
+    ChangeKind,
     ClientPick,
     ClientReport,
+    ConfigKind,
     DANEResult,
+    DANEVerdict,
+    Detection,
     Direction,
     DiscoveryStep,
     DNSLookup,
@@ -28,6 +34,7 @@ from mailtls.model import (
     DomainReport,
     Endpoint,
     ExpectationResult,
+    FetchError,
     Finding,
     HostAddresses,
     HostReport,
@@ -40,15 +47,20 @@ from mailtls.model import (
     PortState,
     ProbeVerdict,
     Protocol,
+    RecordType,
     Report,
+    Role,
     SecurityProbe,
     ServerSetting,
     Service,
+    SettingMethod,
     SettingResult,
     Severity,
     SocketType,
     SRVRecord,
     SRVService,
+    StepOutcome,
+    StopKind,
     TLSMode,
     TLSScan,
     TLSSession,
@@ -59,6 +71,11 @@ from mailtls.model import (
 __all__ = ["load_saved_report", "report_from_dict"]
 
 Doc = dict[str, Any]
+E = TypeVar("E", bound=enum.Enum)
+
+
+class UnknownValue(ValueError):
+    """A closed set's value this mailtls does not know: a report written by a newer one."""
 
 
 def load_saved_report(path: str) -> tuple[Report, int]:
@@ -73,6 +90,8 @@ def report_from_dict(doc: Doc, source: str = "<report>") -> tuple[Report, int]:
     A document that is not a complete report is a ``UsageError`` naming what is wrong."""
     try:
         return _report(doc), int(doc["summary"]["exit_code"])
+    except UnknownValue as exc:
+        raise UsageError(f"{source}: {exc} (written by a newer mailtls?)") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise UsageError(f"{source}: not a complete mailtls report ({what})") from None
@@ -90,7 +109,23 @@ def _opt_strs(value: Any) -> tuple[str, ...] | None:
     return None if value is None else _strs(value)
 
 
-def _severity(label: str) -> Severity:
+def _enum(kind: type[E], value: Any, field: str) -> E:
+    """``value`` as a member of the closed set ``kind``; an unknown one names the field."""
+    try:
+        return kind(value)
+    except ValueError:
+        known = ", ".join(str(m.value) for m in kind)
+        raise UnknownValue(f"unknown {field} {value!r} (known: {known})") from None
+
+
+def _opt_enum(kind: type[E], value: Any, field: str) -> E | None:
+    return None if value is None else _enum(kind, value, field)
+
+
+def _severity(label: Any) -> Severity:
+    if not isinstance(label, str) or label.upper() not in Severity.__members__:
+        known = ", ".join(s.label for s in Severity)
+        raise UnknownValue(f"unknown severity {label!r} (known: {known})")
     return Severity[label.upper()]
 
 
@@ -124,26 +159,29 @@ def finding_from_dict(f: Doc) -> Finding:
 
 
 def _host(h: Doc) -> HostReport:
-    return HostReport(
+    # which checks passed or were skipped is not saved: judged again from what was
+    return with_checks(HostReport(
         name=h["name"],
         addresses=_strs(h["addresses"]),
         resolve_error=h["resolve_error"],
         observations=tuple(_observation(e) for e in h["endpoints"]),
         findings=tuple(finding_from_dict(f) for f in h["findings"]),
         roles=_strs(h.get("roles", ())),
-    )
+    ))
 
 
 def _service(e: Doc) -> Service:
     known = ALL_SERVICES.get(e["service"])
-    protocol, mode = Protocol(e["protocol"]), TLSMode(e["tls_mode"])
+    protocol = _enum(Protocol, e["protocol"], "protocol")
+    mode = _enum(TLSMode, e["tls_mode"], "tls_mode")
     if known is not None and known.protocol is protocol and known.tls_mode is mode:
         return known
     return Service(e["service"], protocol, mode, int(e["port"]), e["service"])
 
 
 def _lines(lines: Any) -> tuple[TranscriptLine, ...]:
-    return tuple(TranscriptLine(Direction(t["dir"]), t["text"], bool(t["tls"]), float(t["at"]))
+    return tuple(TranscriptLine(_enum(Direction, t["dir"], "transcript direction"), t["text"],
+                                bool(t["tls"]), float(t["at"]))
                  for t in lines)
 
 
@@ -213,7 +251,7 @@ def _login(a: Doc | None) -> LoginAttempt | None:
     if a is None:
         return None
     return LoginAttempt(
-        outcome=LoginOutcome(a["outcome"]),
+        outcome=_enum(LoginOutcome, a["outcome"], "login outcome"),
         username=a["username"],
         reason=a["reason"],
         mechanism=a["mechanism"],
@@ -230,7 +268,7 @@ def _login(a: Doc | None) -> LoginAttempt | None:
 def _security(p: Doc) -> SecurityProbe:
     return SecurityProbe(
         name=p["name"],
-        verdict=ProbeVerdict(p["verdict"]),
+        verdict=_enum(ProbeVerdict, p["verdict"], "security probe verdict"),
         reason=p["reason"],
         evidence=_strs(p["evidence"]),
         transcript=_lines(p.get("transcript", ())),
@@ -245,9 +283,9 @@ def _observation(e: Doc) -> PortObservation:
     data = e["data_after_go_ahead"]
     return PortObservation(
         endpoint=endpoint,
-        state=PortState(e["state"]),
+        state=_enum(PortState, e["state"], "port state"),
         error=e["error"],
-        error_kind=e["error_kind"],
+        error_kind=_opt_enum(StopKind, e["error_kind"], "probe stop reason"),
         greeting=_strs(e["greeting"]),
         greeting_ok=e["greeting_ok"],
         capabilities_before=_opt_strs(e["capabilities_before_tls"]),
@@ -278,8 +316,8 @@ def _lookup(lk: Doc | None) -> DNSLookup | None:
         return None
     return DNSLookup(
         name=lk["name"],
-        rdtype=lk["type"],
-        status=DNSStatus(lk["status"]),
+        rdtype=_enum(RecordType, lk["type"], "DNS record type"),
+        status=_enum(DNSStatus, lk["status"], "DNS status"),
         records=_strs(lk["records"]),
         authenticated=bool(lk["authenticated"]),
         canonical_name=lk["canonical_name"],
@@ -324,7 +362,7 @@ def _policy(p: Doc | None) -> PolicyFetch | None:
         verification=verification,
         unverified=bool(p["unverified_fetch"]),
         error=p["error"],
-        error_kind=p["error_kind"],
+        error_kind=_opt_enum(FetchError, p["error_kind"], "policy fetch error"),
         connections=int(p["connections"]),
         seconds=float(p["seconds"]),
     )
@@ -339,7 +377,7 @@ def _dane(r: Doc) -> DANEResult:
         usable=_strs(r["usable_records"]),
         matched=r["matched"],
         matched_depth=r["matched_depth"],
-        verdict=r["verdict"],
+        verdict=_enum(DANEVerdict, r["verdict"], "DANE verdict"),
     )
 
 
@@ -353,7 +391,7 @@ def _domain(d: Doc) -> DomainReport:
         domain=d["name"],
         resolver=d["resolver"],
         resolver_trusted=bool(d["resolver_trusted"]),
-        detected=d["detected"],
+        detected=_enum(Detection, d["detected"], "domain detection"),
         mx=_required_lookup(mx["lookup"]),
         mx_records=tuple(MXRecord(int(r["preference"]), _exchange(r["exchange"]))
                          for r in mx["records"]),
@@ -387,12 +425,13 @@ def _domain(d: Doc) -> DomainReport:
 
 def _expectation(e: Doc) -> ExpectationResult:
     return ExpectationResult(e["id"], e["host"], e["subject"], e["expected"], e["observed"],
-                             Outcome(e["outcome"]), _strs(e["evidence"]))
+                             _enum(Outcome, e["outcome"], "expectation outcome"),
+                             _strs(e["evidence"]))
 
 
 def _change(c: Doc) -> Change:
     return Change(
-        kind=c["kind"],
+        kind=_enum(ChangeKind, c["kind"], "change kind"),
         host=c["host"],
         endpoint=c["endpoint"],
         summary=c["summary"],
@@ -406,13 +445,13 @@ def _change(c: Doc) -> Change:
 
 def _setting(s: Doc) -> ServerSetting:
     return ServerSetting(
-        role=s["role"],
-        protocol=Protocol(s["protocol"]),
+        role=_enum(Role, s["role"], "role"),
+        protocol=_enum(Protocol, s["protocol"], "protocol"),
         host=s["host"],
         port=int(s["port"]),
-        socket=SocketType(s["socket"]),
+        socket=_enum(SocketType, s["socket"], "socket type"),
         source=s["source"],
-        method=s["method"],
+        method=_enum(SettingMethod, s["method"], "setting method"),
         configured=s["configured"],
         authentication=_strs(s["authentication"]),
         username=s["username"],
@@ -421,7 +460,8 @@ def _setting(s: Doc) -> ServerSetting:
 
 def _result(r: Doc) -> SettingResult:
     return SettingResult(_setting(r["setting"]), r["service"], _strs(r["endpoints"]),
-                         bool(r["works"]), bool(r["secure"]), r["verdict"], r["login"])
+                         bool(r["works"]), bool(r["secure"]), r["verdict"],
+                         _opt_enum(LoginOutcome, r["login"], "login outcome"))
 
 
 def _client(c: Doc) -> ClientReport:
@@ -429,16 +469,17 @@ def _client(c: Doc) -> ClientReport:
         address=c["address"],
         domain=c["domain"],
         config_file=c["config_file"],
-        config_kind=c["config_kind"],
+        config_kind=_opt_enum(ConfigKind, c["config_kind"], "configuration kind"),
         steps=tuple(
-            DiscoveryStep(s["method"], s["target"], s["outcome"], s["detail"],
+            DiscoveryStep(_enum(SettingMethod, s["method"], "discovery method"), s["target"],
+                          _enum(StepOutcome, s["outcome"], "discovery outcome"), s["detail"],
                           tuple(_setting(x) for x in s["settings"]), _strs(s["domains"]),
                           bool(s["authenticated"]), int(s["connections"]), float(s["seconds"]))
             for s in c["discovery"]
         ),
         settings=tuple(_result(r) for r in c["settings"]),
         picks=tuple(
-            ClientPick(p["client"], p["role"],
+            ClientPick(p["client"], _enum(Role, p["role"], "role"),
                        _setting(p["setting"]) if p["setting"] is not None else None,
                        p["secure"], p["note"])
             for p in c["picks"]

@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.live import Live
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 __all__ = ["probe_progress"]
 
@@ -23,6 +23,8 @@ class _Line:
         self.started = time.monotonic()
 
     def __rich__(self) -> Text:
+        from rich.text import Text
+
         elapsed = time.monotonic() - self.started
         counted = f"{self.done}/{self.total} ports probed" if self.total else "resolving"
         return Text(f"mailtls {self.what}: {counted} · {elapsed:.0f} s", style="dim")
@@ -34,6 +36,11 @@ def probe_progress(enabled: bool, what: str) -> Iterator[Callable[[int, int], No
     if not enabled:
         yield None
         return
+    # rich only now: without a terminal (--format json in a pipe, cron) the check never pays
+    # for importing it (tests/test_startup.py)
+    from rich.console import Console
+    from rich.live import Live
+
     line = _Line(what if len(what) <= 40 else what[:39] + "…")
     console = Console(stderr=True)
     with Live(line, console=console, transient=True, refresh_per_second=4,

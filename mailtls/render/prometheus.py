@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from mailtls.model import Outcome, PortObservation, PortState, Report, Severity
+from mailtls.model import CheckOutcome, Outcome, PortObservation, PortState, Report, Severity
 from mailtls.render.checks import FAILED, SKIPPED, endpoint_checks, host_checks
 from mailtls.tls.versions import TLSVersion
 
@@ -123,12 +123,12 @@ def render_prometheus(report: Report, exit_code: int) -> str:
     status: list[tuple[dict[str, str], float]] = []
     for host in report.hosts:
         for check in host_checks(host):
-            if check.status != SKIPPED:
+            if check.status is not SKIPPED:
                 status.append(({"host": host.name, "endpoint": "", "service": "",
                                 "check": check.id}, _status(check.status, check.severity)))
         for obs in host.observations:
             for check in endpoint_checks(host, obs):
-                if check.status != SKIPPED:
+                if check.status is not SKIPPED:
                     status.append(({**ep(host.name, obs), "check": check.id},
                                    _status(check.status, check.severity)))
     m.family("mailtls_check_status", "Result of one check: 0 passed, 1 info, 2 warn, "
@@ -171,7 +171,7 @@ def render_prometheus(report: Report, exit_code: int) -> str:
     return "\n".join(m.lines) + "\n"
 
 
-def _status(status: str, severity: Severity | None) -> int:
-    if status != FAILED or severity is None:
+def _status(status: CheckOutcome, severity: Severity | None) -> int:
+    if status is not FAILED or severity is None:
         return 0
     return int(severity) + 1

@@ -10,7 +10,8 @@ weakest suite, and a host is as good as its worst port.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import enum
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mailtls.model import (
@@ -21,6 +22,7 @@ from mailtls.model import (
     PortState,
     Severity,
 )
+from mailtls.model.frozen import FrozenMap
 
 __all__ = [
     "GRADES",
@@ -29,7 +31,9 @@ __all__ = [
     "HTML_COLOURS",
     "PASS",
     "STYLE",
+    "Grade",
     "Headline",
+    "Verdict",
     "domain_grade",
     "endpoint_findings",
     "grade",
@@ -44,9 +48,33 @@ __all__ = [
 
 GRADE_SCHEME = "mailtls-grade/1"
 
-# Best first. "-" (not graded) is a port that is not offered and has nothing worse than info.
-GRADES = ("A+", "A", "B", "C", "?", "F")
-NOT_GRADED = "-"
+
+
+class Grade(enum.StrEnum):
+    """The grades of ``GRADE_RULE``."""
+
+    A_PLUS = "A+"
+    A = "A"
+    B = "B"
+    C = "C"
+    UNKNOWN = "?"
+    F = "F"
+    NOT_GRADED = "-"  # a port that is not offered and has nothing worse than info
+
+
+class Verdict(enum.StrEnum):
+    """The worst severity of a set of findings, or pass when there is none."""
+
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+    WARN = "warn"
+    INFO = "info"
+    PASS = "pass"
+
+
+# Best first; NOT_GRADED is not in the order.
+GRADES = (Grade.A_PLUS, Grade.A, Grade.B, Grade.C, Grade.UNKNOWN, Grade.F)
+NOT_GRADED = Grade.NOT_GRADED
 
 GRADE_RULE = """\
 grades (mailtls-grade/1), derived from the findings only:
@@ -62,38 +90,38 @@ a port is graded by the findings on it; a host by its worst port and its host-wi
 verdict: the worst severity of the findings (fail > unknown > warn > info), pass when none.
 """
 
-PASS = "pass"
+PASS = Verdict.PASS
 
 # The one place colours come from: a verdict (a severity label or "pass") -> rich style.
-STYLE: dict[str, str] = {
-    "fail": "bold red",
-    "unknown": "bold magenta",
-    "warn": "yellow",
-    "info": "cyan",
-    PASS: "green",
-}
+STYLE: Mapping[str, str] = FrozenMap[str, str]({
+    Verdict.FAIL: "bold red",
+    Verdict.UNKNOWN: "bold magenta",
+    Verdict.WARN: "yellow",
+    Verdict.INFO: "cyan",
+    Verdict.PASS: "green",
+})
 # The same verdicts as colours for the HTML report (red, magenta, amber, teal, green).
-HTML_COLOURS: dict[str, str] = {
-    "fail": "#c62828",
-    "unknown": "#8e24aa",
-    "warn": "#e69500",
-    "info": "#00838f",
-    PASS: "#2e7d32",
-}
-GRADE_STYLE: dict[str, str] = {
-    "A+": "bold green", "A": "green", "B": "yellow", "C": "yellow", "?": "bold magenta",
-    "F": "bold red", NOT_GRADED: "dim",
-}
+HTML_COLOURS: Mapping[str, str] = FrozenMap[str, str]({
+    Verdict.FAIL: "#c62828",
+    Verdict.UNKNOWN: "#8e24aa",
+    Verdict.WARN: "#e69500",
+    Verdict.INFO: "#00838f",
+    Verdict.PASS: "#2e7d32",
+})
+GRADE_STYLE: Mapping[str, str] = FrozenMap[str, str]({
+    Grade.A_PLUS: "bold green", Grade.A: "green", Grade.B: "yellow", Grade.C: "yellow",
+    Grade.UNKNOWN: "bold magenta", Grade.F: "bold red", Grade.NOT_GRADED: "dim",
+})
 
 
 def worst(findings: Iterable[Finding]) -> Severity | None:
     return max((f.severity for f in findings), default=None)
 
 
-def verdict(findings: Iterable[Finding]) -> str:
+def verdict(findings: Iterable[Finding]) -> Verdict:
     """"fail", "unknown", "warn", "info" or "pass"."""
     w = worst(findings)
-    return PASS if w is None else w.label
+    return Verdict.PASS if w is None else Verdict(w.label)
 
 
 def style_of(findings: Iterable[Finding]) -> str:
@@ -101,25 +129,25 @@ def style_of(findings: Iterable[Finding]) -> str:
     return STYLE[verdict(findings)]
 
 
-def grade(findings: Sequence[Finding], *, enumerated: bool = True) -> str:
+def grade(findings: Sequence[Finding], *, enumerated: bool = True) -> Grade:
     """The grade of a set of findings by ``GRADE_RULE``."""
     severities = {f.severity for f in findings}
     if Severity.FAIL in severities:
-        return "F"
+        return Grade.F
     if Severity.UNKNOWN in severities:
-        return "?"
+        return Grade.UNKNOWN
     warn_rules = {f.id for f in findings if f.severity is Severity.WARN}
     if len(warn_rules) >= 3:
-        return "C"
+        return Grade.C
     if warn_rules:
-        return "B"
+        return Grade.B
     if findings or not enumerated:
-        return "A"
-    return "A+"
+        return Grade.A
+    return Grade.A_PLUS
 
 
-def worst_grade(grades: Iterable[str]) -> str:
-    ranked = [g for g in grades if g in GRADES]
+def worst_grade(grades: Iterable[str]) -> Grade:
+    ranked = [Grade(g) for g in grades if g in GRADES]
     if not ranked:
         return NOT_GRADED
     return max(ranked, key=GRADES.index)
@@ -129,11 +157,11 @@ def endpoint_findings(host: HostReport, obs: PortObservation) -> tuple[Finding, 
     return tuple(f for f in host.findings if f.endpoint == obs.endpoint.key)
 
 
-def port_verdict(host: HostReport, obs: PortObservation) -> str:
+def port_verdict(host: HostReport, obs: PortObservation) -> Verdict:
     return verdict(endpoint_findings(host, obs))
 
 
-def port_grade(host: HostReport, obs: PortObservation) -> str:
+def port_grade(host: HostReport, obs: PortObservation) -> Grade:
     found = endpoint_findings(host, obs)
     w = worst(found)
     if obs.state is not PortState.OPEN and (w is None or w is Severity.INFO):
@@ -141,9 +169,9 @@ def port_grade(host: HostReport, obs: PortObservation) -> str:
     return grade(found, enumerated=obs.tls_scan is not None)
 
 
-def host_grade(host: HostReport) -> str:
+def host_grade(host: HostReport) -> Grade:
     if host.resolve_error is not None:
-        return "?"
+        return Grade.UNKNOWN
     keys = {o.endpoint.key for o in host.observations}
     rest = [f for f in host.findings if f.endpoint not in keys]
     grades = [port_grade(host, o) for o in host.observations]
@@ -155,7 +183,7 @@ def host_grade(host: HostReport) -> str:
     return worst_grade(grades)
 
 
-def domain_grade(domain: DomainReport) -> str:
+def domain_grade(domain: DomainReport) -> Grade:
     """A domain's own grade (DNS, MTA-STS, TLS-RPT, DANE); its hosts carry their own."""
     return grade(domain.findings)
 
@@ -163,8 +191,8 @@ def domain_grade(domain: DomainReport) -> str:
 @dataclass(frozen=True)
 class Headline:
     subject: str
-    verdict: str  # "fail", "unknown", "warn", "info", "pass"
-    grade: str
+    verdict: Verdict
+    grade: Grade
     text: str  # "flawed.example.test: FAIL (grade F) — 12 failures on 7 ports"
 
     @property
@@ -198,7 +226,7 @@ def headline_text(subject: str, findings: Sequence[Finding], grade_: str, *,
         what = "no findings"
     if ports is not None and not parts:
         what += f" on {_count(ports, 'open port', 'open ports')}"
-    label = "PASS" if v in (PASS, "info") else v.upper()
+    label = "PASS" if v in (Verdict.PASS, Verdict.INFO) else v.upper()
     return f"{subject}: {label} (grade {grade_}) — {what}"
 
 

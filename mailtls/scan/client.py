@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from mailtls.checks.client import ClientFacts, judge_client, works
+from mailtls.checks.outcomes import with_checks
 from mailtls.errors import DNSError, UsageError
 from mailtls.formats.clientconfig import ParsedConfig, parse_config, service_for
 from mailtls.model import (
@@ -192,7 +193,7 @@ def _without_wrong_mode(host: HostReport) -> HostReport:
     if not dropped:
         return host
     findings = tuple(f for f in host.findings if (f.endpoint, f.service) not in dropped)
-    return dataclasses.replace(host, findings=findings)
+    return with_checks(dataclasses.replace(host, findings=findings))
 
 
 def _resolver(request: ClientRequest) -> Resolver:

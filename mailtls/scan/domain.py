@@ -29,16 +29,18 @@ from mailtls.checks.judge import Judgement
 from mailtls.formats.mailpolicy import mx_hosts
 from mailtls.model import (
     SERVICES,
+    Detection,
     DNSStatus,
     DomainObservation,
     DomainReport,
     HostAddresses,
     HostReport,
+    RecordType,
 )
 from mailtls.net.dns import Resolver
 from mailtls.net.stream import Timeouts
 from mailtls.probes.domain import DomainOptions, discover, host_addresses, lookup
-from mailtls.scan.host import PlannedService, ScanTarget
+from mailtls.scan.plan import PlannedService, ScanTarget
 
 SPECIAL_USE_SUFFIXES = (".test", ".invalid", ".example", ".localhost")
 
@@ -64,7 +66,7 @@ def may_detect(name: str, *, resolver_given: bool) -> bool:
 
 async def has_mx(resolver: Resolver, name: str) -> tuple[bool, str]:
     """Does ``name`` have MX records? And a one-line reason for the report's options."""
-    found = await lookup(resolver, name, "MX")
+    found = await lookup(resolver, name, RecordType.MX)
     if found.status is DNSStatus.ANSWER:
         return True, f"{name} has MX records: checked as a mail domain"
     if found.status.failed:
@@ -148,7 +150,7 @@ def targets_of(
 
 async def discover_all(
     resolver: Resolver,
-    domains: Sequence[tuple[str, str]],
+    domains: Sequence[tuple[str, Detection]],
     *,
     plan: Sequence[PlannedService],
     timeouts: Timeouts,

@@ -9,27 +9,26 @@ import datetime as dt
 import ipaddress
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mailtls.checks.judge import Judgement, judge_host
+from mailtls.checks.outcomes import host_outcomes
 from mailtls.errors import DNSError, NameNotResolved, UsageError
 from mailtls.formats.arguments import host_name_problem, shown
 from mailtls.model import (
-    ALL_SERVICES,
-    SERVICE_GROUPS,
     SERVICES,
+    Detection,
     DomainObservation,
     DomainReport,
     Endpoint,
     HostReport,
     PortState,
     Report,
-    Service,
+    StopKind,
 )
 from mailtls.model.options import DEFAULTS, ScanOptions
-from mailtls.model.ports import MAX_PORT, is_port
 from mailtls.net.budget import (
     BASIC,
     ConnectionBudget,
@@ -44,6 +43,25 @@ from mailtls.probes import deep_probes
 from mailtls.probes.mailport import ProbeOptions, probe_port
 from mailtls.probes.session import Recorder
 from mailtls.scan.interrupt import cancel_and_wait, received, wait_all
+from mailtls.scan.plan import (  # the plan's home; imported from here too (public path)
+    PlannedService,
+    ScanTarget,
+    default_plan,
+    parse_plan,
+    parse_port,
+)
+
+__all__ = [
+    "PlannedService",
+    "ScanRequest",
+    "ScanTarget",
+    "Turns",
+    "check_host_name",
+    "default_plan",
+    "parse_plan",
+    "parse_port",
+    "scan",
+]
 
 # The probes end this share of the deadline before it (at least MIN, at most MAX seconds):
 # cancelling what is left, judging, rendering and exiting need a moment, more on a busy machine.
@@ -55,89 +73,6 @@ CANCEL_GRACE_SECONDS = 0.2
 
 if TYPE_CHECKING:  # dnspython costs ~0.1 s to import: only domain mode and --resolver need it
     from mailtls.net.dns import Resolver
-
-
-@dataclass(frozen=True)
-class PlannedService:
-    service: Service
-    port: int
-    requested: bool  # named by the user: unreachable means "could not test", not "not offered"
-
-
-def default_plan() -> tuple[PlannedService, ...]:
-    return tuple(PlannedService(s, s.default_port, False) for s in SERVICES.values())
-
-
-def parse_plan(
-    only: Sequence[str],
-    services: Sequence[str],
-    also: Sequence[str] = (),
-    groups: Sequence[str] = (),
-) -> tuple[PlannedService, ...]:
-    """``--only smtp,imaps``, ``--service submission=2587``, ``--services GROUP,...`` and
-    ``--also GROUP,...``; with none of them, the seven mail services.
-
-    Named services (--only/--service) must be testable (``requested``); services that come in
-    with a group (--services/--also: web, ldap, ftp, news, mail, all) are planned like the
-    default seven: a closed one is "not offered". ``--also`` adds to the default seven unless
-    --only/--service/--services chose the services."""
-    plan: list[PlannedService] = []
-    for item in only:
-        names = _names(item)
-        if not names:
-            raise UsageError(f"--only {item!r} names no service (known: {', '.join(SERVICES)})")
-        for name in names:
-            if name not in ALL_SERVICES:
-                raise UsageError(f"unknown service {name!r} (known: {', '.join(ALL_SERVICES)})")
-            plan.append(PlannedService(ALL_SERVICES[name], ALL_SERVICES[name].default_port, True))
-    for item in services:
-        name, sep, port_text = item.partition("=")
-        name = name.strip().lower()
-        if not sep or name not in ALL_SERVICES:
-            raise UsageError(
-                f"--service wants NAME=PORT with NAME one of {', '.join(ALL_SERVICES)}; "
-                f"got {item!r}"
-            )
-        plan.append(PlannedService(ALL_SERVICES[name], parse_port(port_text), True))
-    plan.extend(_group_plan(groups, "--services"))
-    extra = _group_plan(also, "--also")
-    if not plan:
-        plan = list(default_plan()) if extra or not (only or services or groups) else plan
-    plan.extend(extra)
-    unique: dict[tuple[str, int], PlannedService] = {}
-    for p in plan:
-        unique.setdefault((p.service.name, p.port), p)
-    return tuple(unique.values())
-
-
-def _names(item: str) -> list[str]:
-    return [n for n in (n.strip().lower() for n in item.split(",")) if n]
-
-
-def _group_plan(items: Sequence[str], option: str) -> list[PlannedService]:
-    """The services of the groups (or single services) named, at their standard ports."""
-    out: list[PlannedService] = []
-    for item in items:
-        for name in _names(item):
-            members = SERVICE_GROUPS.get(name) or ((name,) if name in ALL_SERVICES else None)
-            if members is None:
-                raise UsageError(
-                    f"{option}: unknown group or service {name!r} (groups: "
-                    f"{', '.join(SERVICE_GROUPS)}; or a service name)"
-                )
-            out.extend(PlannedService(ALL_SERVICES[m], ALL_SERVICES[m].default_port, False)
-                       for m in members)
-    return out
-
-
-def parse_port(text: str) -> int:
-    try:
-        port = int(text.strip())
-    except ValueError:
-        raise UsageError(f"not a port number: {text!r}") from None
-    if not is_port(port):
-        raise UsageError(f"port out of range 1-{MAX_PORT}: {port}")
-    return port
 
 
 def check_host_name(host: str) -> str:
@@ -176,17 +111,6 @@ class ScanRequest:
     domains: tuple[str, ...] = ()
     detect_domains: bool = False
     port25_controls: tuple[str, ...] = ()  # --port25-control: port 25 only, to tell egress blocks
-
-
-@dataclass(frozen=True)
-class ScanTarget:
-    """One host with its own addresses and ports (a mail domain's MX host or SRV target)."""
-
-    host: str
-    addresses: tuple[str, ...]
-    plan: tuple[PlannedService, ...]
-    resolve_error: str | None = None
-    roles: tuple[str, ...] = ()
 
 
 async def _resolve(
@@ -239,7 +163,7 @@ async def scan(
         reset_budget(token)
 
 
-async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | None,
+async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | None,  # noqa: C901 (a split is still to do: issue 15)
                 stop: asyncio.Event | None) -> Report:
     started_at = request.clock()
     started = time.monotonic() if request.started is None else request.started
@@ -271,6 +195,10 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         from mailtls.scan.domain import targets_of
 
         targets.extend(targets_of(domain_obs, request.plan))
+    if any(p.service.name not in SERVICES for t in targets for p in t.plan):
+        # LDAP, FTP, NNTP, HTTP (--also): their adapters load here, before the first connection;
+        # loaded by the first such probe, they would stall the handshakes under way
+        import mailtls.probes.portadapters  # noqa: F401
     # Tasks are created in exactly the order of _flatten(recorders).
     recorders: dict[int, list[Recorder]] = {i: [] for i in range(len(targets))}
     tasks: list[asyncio.Task[None]] = []
@@ -312,16 +240,17 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         await cancel_and_wait(pending, grace=CANCEL_GRACE_SECONDS)
         for task, recorder in zip(tasks, _flatten(recorders), strict=True):
             if task in pending and interrupted:
-                recorder.fail("interrupted", f"the scan was interrupted ({received() or 'stop'})"
+                recorder.fail(StopKind.INTERRUPTED,
+                              f"the scan was interrupted ({received() or 'stop'})"
                               " before this probe finished")
             elif task in pending:
                 recorder.fail(
-                    "deadline",
+                    StopKind.DEADLINE,
                     f"the scan deadline ({opts.deadline:g} s) passed before this probe finished",
                 )
             elif task.exception() is not None:  # a bug in mailtls, not the server's doing
                 exc = task.exception()
-                recorder.fail("internal", f"internal error: {type(exc).__name__}: {exc}")
+                recorder.fail(StopKind.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
 
     now = request.clock()
     control_observations = tuple(r.freeze() for r in recorders.get(-1, []))
@@ -333,7 +262,9 @@ async def _scan(request: ScanRequest, on_probe: Callable[[int, int], None] | Non
         findings = judge_host(target.host, observations, judgement,
                               resolve_error=target.resolve_error)
         hosts.append(HostReport(target.host, target.addresses, target.resolve_error,
-                                observations, tuple(findings), roles=target.roles))
+                                observations, tuple(findings), roles=target.roles,
+                                checks=host_outcomes(observations, findings,
+                                                     target.resolve_error)))
     domain_reports: tuple[DomainReport, ...] = ()
     if domain_obs:
         from mailtls.scan.domain import domain_reports as judge_domains
@@ -402,7 +333,7 @@ async def _domains(
 ) -> tuple[list[str], tuple[DomainObservation, ...], dict[str, str]]:
     """Which names are hosts and which are domains; the domains' DNS and MTA-STS facts."""
     hosts = list(request.hosts)
-    domains = [(d, "requested") for d in request.domains]
+    domains = [(d, Detection.REQUESTED) for d in request.domains]
     notes: dict[str, str] = {d: "checked as a mail domain (requested)" for d in request.domains}
     if dns is None:
         return hosts, (), notes
@@ -416,7 +347,7 @@ async def _domains(
             notes[name] = why
             if found:
                 hosts.remove(name)
-                domains.append((name, "mx"))
+                domains.append((name, Detection.MX))
     if not domains:
         return hosts, (), notes
     from mailtls.scan.domain import discover_all

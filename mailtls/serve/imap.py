@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 from .cases import ALERT_MARKER
-from .record import b64_text, sasl_plain_password
 from .session import ClientGone, Session
 
 _LITERAL = re.compile(r"\{(\d+)(\+?)\}$")
@@ -110,7 +109,7 @@ class IMAPSession(Session):
             line = line[: match.start()] + quoted + rest
         return line
 
-    async def handle(self, line: str) -> bool:
+    async def handle(self, line: str) -> bool:  # noqa: C901 (a split is still to do: issue 15)
         line = await self.command_line(line)
         tag, _, rest = line.partition(" ")
         command, _, args = rest.partition(" ")
@@ -179,34 +178,11 @@ class IMAPSession(Session):
         return True
 
     async def authenticate(self, tag: str, args: str) -> None:
-        mechanism, _, initial = args.partition(" ")
-        mechanism = mechanism.upper()
-        if mechanism == "PLAIN":
-            if not initial:
-                await self.send("+ ")
-                initial = await self.recv(log=False)
-                self.rec.log("C", "***", tls=self.tls)
-            if initial.strip() == "*":
-                await self.send(f"{tag} BAD AUTHENTICATE cancelled")
-                return
-            password = sasl_plain_password(initial)
-            self.credential("AUTHENTICATE PLAIN", password)
-            raw = b64_text(initial)
-            parts = raw.split(b"\x00") if raw else []
-            ok = self.check_password(parts[1] if len(parts) == 3 else None, password)
-        elif mechanism == "LOGIN":
-            await self.send("+ VXNlcm5hbWU6")
-            user = b64_text(await self.recv(log=False))
-            self.rec.log("C", "*** (user name)", tls=self.tls)
-            await self.send("+ UGFzc3dvcmQ6")
-            password = b64_text(await self.recv(log=False))
-            self.rec.log("C", "***", tls=self.tls)
-            self.credential("AUTHENTICATE LOGIN", password)
-            ok = self.check_password(user, password)
-        else:
-            await self.send(f"{tag} NO Unsupported authentication mechanism")
-            return
-        await self._result(tag, ok)
+        ok = await self.sasl(args, label="AUTHENTICATE", go_on="+ ",
+                             cancelled=f"{tag} BAD AUTHENTICATE cancelled",
+                             unsupported=f"{tag} NO Unsupported authentication mechanism")
+        if ok is not None:
+            await self._result(tag, ok)
 
     async def _result(self, tag: str, ok: bool) -> None:
         if ok:

@@ -7,8 +7,7 @@ recorded) whenever the client sends them.
 
 from __future__ import annotations
 
-from .record import b64_text, sasl_plain_password
-from .session import Session
+from .session import Session, redact_auth
 
 
 class POP3Session(Session):
@@ -31,12 +30,10 @@ class POP3Session(Session):
         return ["+OK Capability list follows", "USER", "SASL PLAIN", "."]
 
     def redact(self, line: str) -> str:
-        verb, _, args = line.partition(" ")
+        verb = line.partition(" ")[0]
         if verb.upper() == "PASS":
             return f"{verb} ***"
-        if verb.upper() == "AUTH":
-            return f"{verb} {args.split(' ', 1)[0]}{' ***' if ' ' in args else ''}"
-        return line
+        return redact_auth(line)
 
     async def handle(self, line: str) -> bool:
         verb, _, args = line.partition(" ")
@@ -83,35 +80,11 @@ class POP3Session(Session):
         return True
 
     async def auth(self, args: str) -> None:
-        mechanism, _, initial = args.partition(" ")
-        mechanism = mechanism.upper()
-        if not mechanism:
+        if not args.partition(" ")[0]:
             await self.send("+OK", *(["PLAIN", "LOGIN"] if self.auth_offered else []), ".")
             return
-        if mechanism == "PLAIN":
-            if not initial:
-                await self.send("+ ")
-                initial = await self.recv(log=False)
-                self.rec.log("C", "***", tls=self.tls)
-            if initial.strip() == "*":
-                await self.send("-ERR Authentication cancelled")
-                return
-            password = sasl_plain_password(initial)
-            self.credential("AUTH PLAIN", password)
-            raw = b64_text(initial)
-            parts = raw.split(b"\x00") if raw else []
-            ok = self.check_password(parts[1] if len(parts) == 3 else None, password)
-        elif mechanism == "LOGIN":
-            await self.send("+ VXNlcm5hbWU6")
-            user = b64_text(await self.recv(log=False))
-            self.rec.log("C", "*** (user name)", tls=self.tls)
-            await self.send("+ UGFzc3dvcmQ6")
-            answer = await self.recv(log=False)
-            self.rec.log("C", "***", tls=self.tls)
-            password = b64_text(answer)
-            self.credential("AUTH LOGIN", password)
-            ok = self.check_password(user, password)
-        else:
-            await self.send("-ERR Unsupported authentication mechanism")
-            return
-        await self.send("+OK Logged in" if ok else "-ERR [AUTH] Authentication failed")
+        ok = await self.sasl(args, label="AUTH", go_on="+ ",
+                             cancelled="-ERR Authentication cancelled",
+                             unsupported="-ERR Unsupported authentication mechanism")
+        if ok is not None:
+            await self.send("+OK Logged in" if ok else "-ERR [AUTH] Authentication failed")

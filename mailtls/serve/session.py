@@ -19,7 +19,7 @@ from mailtls.testing._runtime import push_front, split_early, take_buffered, upg
 from mailtls.testing.pki import CertKind, TestPKI
 
 from .cases import Case
-from .record import ConnectionRecord, Secrets
+from .record import ConnectionRecord, Secrets, b64_text, sasl_plain_password
 
 #: Longest command line a session accepts (RFC 5321 §4.5.3.1.4 allows 512; IMAP more).
 LINE_LIMIT = 16384
@@ -202,6 +202,49 @@ class Session:
             self.rec.authenticated_tls = self.tls
         return ok
 
+    async def sasl(self, args: str, *, label: str, go_on: str, cancelled: str,
+                   unsupported: str) -> bool | None:
+        """One SASL exchange, PLAIN (RFC 4616) or LOGIN, the same in SMTP, IMAP and POP3.
+
+        ``args`` is the mechanism and an optional initial response; ``label`` names the
+        credentials ("AUTH", "AUTHENTICATE"), ``go_on`` is the protocol's continuation ("334 ",
+        "+ ") and ``cancelled``/``unsupported`` its answers to a ``*`` (RFC 4954 §4, RFC 5034
+        §4, RFC 9051 §6.2.2) and to another mechanism. Returns whether the credentials were the
+        run's, or None when the exchange was already answered (cancelled or unsupported).
+        """
+        mechanism, _, initial = args.partition(" ")
+        mechanism = mechanism.upper()
+        if mechanism == "PLAIN":
+            if not initial:
+                initial = await self._sasl_answer(go_on, "***")
+            if initial.strip() == "*":
+                await self.send(cancelled)
+                return None
+            password = sasl_plain_password(initial)
+            self.credential(f"{label} PLAIN", password)
+            raw = b64_text(initial)
+            parts = raw.split(b"\x00") if raw else []
+            return self.check_password(parts[1] if len(parts) == 3 else None, password)
+        if mechanism == "LOGIN":
+            if not initial:  # "Username:"
+                initial = await self._sasl_answer(go_on + "VXNlcm5hbWU6", "*** (user name)")
+            answer = await self._sasl_answer(go_on + "UGFzc3dvcmQ6", "***")  # "Password:"
+            if answer.strip() == "*":
+                await self.send(cancelled)
+                return None
+            password = b64_text(answer)
+            self.credential(f"{label} LOGIN", password)
+            return self.check_password(b64_text(initial), password)
+        await self.send(unsupported)
+        return None
+
+    async def _sasl_answer(self, challenge: str, shown: str) -> str:
+        """The client's answer to a SASL challenge; the transcript shows ``shown`` instead."""
+        await self.send(challenge)
+        answer = await self.recv(log=False)
+        self.rec.log("C", shown, tls=self.tls)
+        return answer
+
     # -- TLS --------------------------------------------------------------------------------
 
     async def starttls(self, go_ahead: str) -> bool:
@@ -277,3 +320,11 @@ class Session:
         self.event("a second command arrived before the first was answered: the client "
                    "acted on the injected answer")
         self.pending.append(line)
+
+
+def redact_auth(line: str) -> str:
+    """An ``AUTH mechanism [initial-response]`` line (SMTP, POP3) with the response masked."""
+    verb, _, args = line.partition(" ")
+    if verb.upper() == "AUTH":
+        return f"{verb} {args.split(' ', 1)[0]}{' ***' if ' ' in args else ''}"
+    return line

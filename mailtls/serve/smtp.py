@@ -8,8 +8,7 @@ anything; the message body is counted, never kept.
 
 from __future__ import annotations
 
-from .record import b64_text, sasl_plain_password
-from .session import Session
+from .session import Session, redact_auth
 
 
 class SMTPSession(Session):
@@ -32,10 +31,7 @@ class SMTPSession(Session):
         return [f"250-{self.ctx.server_name} injected", "250 AUTH PLAIN LOGIN"]
 
     def redact(self, line: str) -> str:
-        verb, _, args = line.partition(" ")
-        if verb.upper() == "AUTH":
-            return f"{verb} {args.split(' ', 1)[0]}{' ***' if ' ' in args else ''}"
-        return line
+        return redact_auth(line)
 
     async def handle(self, line: str) -> bool:
         verb, _, args = line.partition(" ")
@@ -78,43 +74,12 @@ class SMTPSession(Session):
         return True
 
     async def auth(self, args: str) -> None:
-        mechanism, _, initial = args.partition(" ")
-        mechanism = mechanism.upper()
-        if mechanism == "PLAIN":
-            if not initial:
-                await self.send("334 ")
-                initial = await self.recv(log=False)
-                self.rec.log("C", "***", tls=self.tls)
-            if initial.strip() == "*":
-                await self.send("501 5.7.0 Authentication cancelled")
-                return
-            password = sasl_plain_password(initial)
-            self.credential("AUTH PLAIN", password)
-            user = _plain_user(initial)
-            ok = self.check_password(user, password)
-        elif mechanism == "LOGIN":
-            if initial:
-                user_raw = b64_text(initial)
-            else:
-                await self.send("334 VXNlcm5hbWU6")
-                user_raw = b64_text(await self.recv(log=False))
-                self.rec.log("C", "*** (user name)", tls=self.tls)
-            await self.send("334 UGFzc3dvcmQ6")
-            answer = await self.recv(log=False)
-            self.rec.log("C", "***", tls=self.tls)
-            if answer.strip() == "*":
-                await self.send("501 5.7.0 Authentication cancelled")
-                return
-            password = b64_text(answer)
-            self.credential("AUTH LOGIN", password)
-            ok = self.check_password(user_raw, password)
-        else:
-            await self.send("504 5.5.4 Unrecognized authentication type")
-            return
-        if ok:
-            await self.send("235 2.7.0 Authentication successful")
-        else:
-            await self.send("535 5.7.8 Authentication credentials invalid")
+        ok = await self.sasl(args, label="AUTH", go_on="334 ",
+                             cancelled="501 5.7.0 Authentication cancelled",
+                             unsupported="504 5.5.4 Unrecognized authentication type")
+        if ok is not None:
+            await self.send("235 2.7.0 Authentication successful" if ok
+                            else "535 5.7.8 Authentication credentials invalid")
 
     async def data(self) -> None:
         await self.send("354 End data with <CR><LF>.<CR><LF>")
@@ -131,10 +96,3 @@ class SMTPSession(Session):
         self.rec.message_tls = self.tls
         await self.send("250 2.0.0 OK queued (and dropped: mailtls serve)")
 
-
-def _plain_user(payload: str) -> bytes | None:
-    raw = b64_text(payload)
-    if raw is None:
-        return None
-    parts = raw.split(b"\x00")
-    return parts[1] if len(parts) == 3 else None

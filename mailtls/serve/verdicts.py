@@ -91,7 +91,7 @@ def behaviours(
     return tuple(seen)
 
 
-def judge(
+def judge(  # noqa: C901 (a split is still to do: issue 15)
     case: Case,
     connections: Sequence[ConnectionRecord],
     *,

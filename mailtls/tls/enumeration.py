@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal, TypeGuard
 
@@ -76,6 +78,7 @@ from mailtls.tls.versions import PROTOCOL_VERSIONS, TLSVersion
 
 __all__ = [
     "ALL_VERSIONS",
+    "QUESTION_TALLY",
     "TLS12_GROUP_CANDIDATES",
     "TLS13_GROUP_CANDIDATES",
     "HelloExchange",
@@ -87,6 +90,12 @@ __all__ = [
 ]
 
 HelloExchange = Callable[[bytes], AsyncIterator[bytes]]
+
+
+#: A debug counter: when set (benchmarks/connections.py), every connection of the enumeration
+#: adds one to the question it answers ("TLS 1.2 suites", "TLS 1.3 groups", ...).
+QUESTION_TALLY: ContextVar[Counter[str] | None] = ContextVar("mailtls_question_tally",
+                                                            default=None)
 
 
 class RateLimited(NetworkError):
@@ -218,23 +227,24 @@ class _State:
     def _left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
-    async def probe(self, hello: bytes, *, want_flight: bool) -> _Outcome:
+    async def probe(self, hello: bytes, *, want_flight: bool, question: str) -> _Outcome:
         """One exchange; a connection the server turns away is retried after a growing wait."""
         if not self.parallel:
-            return await self._probe(hello, want_flight=want_flight)
+            return await self._probe(hello, want_flight=want_flight, question=question)
         first: _Outcome | None = None
         calm = not (self.rate_limited or self.pause > 0)
         if calm and self.stopped is None and self._left() > 0:
-            first = await self._probe_once(hello, want_flight=want_flight)
+            first = await self._probe_once(hello, want_flight=want_flight, question=question)
             if not _limited(first):
                 self.admitted += 1
                 return first
         # Turned away (now or before): one connection at a time from here on, retries included
         async with self.serial:
-            return await self._probe(hello, want_flight=want_flight, first=first)
+            return await self._probe(hello, want_flight=want_flight, question=question,
+                                     first=first)
 
     async def _probe(
-        self, hello: bytes, *, want_flight: bool, first: _Outcome | None = None
+        self, hello: bytes, *, want_flight: bool, question: str, first: _Outcome | None = None
     ) -> _Outcome:
         delay = self.backoff
         attempts = 0
@@ -253,7 +263,7 @@ class _State:
                 return _Failure("connect", f"not tried: {self.stopped}")
             if self.pause > 0 and self.connections:
                 await asyncio.sleep(min(self.pause, max(0.0, self._left())))
-            outcome = await self._probe_once(hello, want_flight=want_flight)
+            outcome = await self._probe_once(hello, want_flight=want_flight, question=question)
             if not _limited(outcome):
                 if attempts:
                     # The server let us in again. It admitted ``admitted`` connections, then
@@ -277,8 +287,11 @@ class _State:
             self.backoff_seconds += delay
             delay *= 2
 
-    async def _probe_once(self, hello: bytes, *, want_flight: bool) -> _Outcome:
+    async def _probe_once(self, hello: bytes, *, want_flight: bool, question: str) -> _Outcome:
         self.connections += 1
+        tally = QUESTION_TALLY.get()
+        if tally is not None:
+            tally[question] += 1
         parser = HelloParser(want_flight=want_flight)
         chunks = self.exchange(hello)
         timeout = max(0.1, min(self.timeout, self._left()))
@@ -373,6 +386,9 @@ class _VersionScan:
     supported: bool | None = None
     chunks_with_hits: int = 0
     candidates: Sequence[int] = ()  # in the order offered (the client's preference)
+    # The server answered a hello of this version with a ServerHello of another one (it chose
+    # a lower version: the refusal says nothing about the versions below)
+    other_version: bool = False
 
 
 @dataclass
@@ -384,6 +400,7 @@ class _Chunk:
     incomplete: bool = False  # the chunk's first hello went unanswered
     untestable: bool = False  # nothing answered at all: no connection, silence, garbage
     unsupported: bool = False  # the first hello was refused for its version
+    other_version: bool = False  # ... by a ServerHello of another version
 
 
 def _key_shares(version: TLSVersion) -> tuple[int, ...]:
@@ -403,7 +420,7 @@ async def _scan_chunk(
             res = first_result
         else:
             res = await st.probe(st.hello(version, pool, key_shares=_key_shares(version)),
-                                 want_flight=True)
+                                 want_flight=True, question=f"{version.label} suites")
         if isinstance(res, _Failure):
             if res.kind == "closed":  # a hang-up is an answer: "not with these suites"
                 chunk.answered = True
@@ -421,7 +438,7 @@ async def _scan_chunk(
             break
         if not _matches(res, version):
             if first:  # the server negotiated another version: it does not do this one
-                chunk.unsupported = True
+                chunk.unsupported = chunk.other_version = True
                 break
             st.errors.append(f"{version.label}: version changed to 0x{res.version:04X}")
             break
@@ -450,12 +467,12 @@ async def _scan_version(
     if not pools:
         return scan
     opening = await st.probe(st.hello(version, pools[0], key_shares=_key_shares(version)),
-                             want_flight=True)
+                             want_flight=True, question=f"{version.label} version")
     head = await _scan_chunk(st, version, pools[0], opening)
     if head.untestable:
         return scan  # no connection, silence or garbage: this version is untestable
     if head.unsupported:
-        scan.supported = False
+        scan.supported, scan.other_version = False, head.other_version
         return scan
     chunks = [head, *(_Chunk() for _ in pools[1:])]
 
@@ -469,6 +486,7 @@ async def _scan_version(
         scan.accepted.extend(chunk.accepted)
         if chunk.accepted:
             scan.chunks_with_hits += 1
+    scan.other_version = any(c.other_version for c in chunks)
     if scan.accepted:
         scan.supported = True
     elif any(c.unsupported for c in chunks):
@@ -480,7 +498,7 @@ async def _scan_version(
 
 async def _choice(st: _State, version: TLSVersion, suites: Sequence[int]) -> int | None:
     res = await st.probe(st.hello(version, suites, key_shares=_key_shares(version)),
-                         want_flight=False)
+                         want_flight=False, question=f"{version.label} order")
     if isinstance(res, ServerHelloResult) and _matches(res, version) and res.cipher in suites:
         return res.cipher
     return None
@@ -536,7 +554,7 @@ async def _tls13_groups(st: _State, suites: Sequence[int], candidates: Sequence[
     pool = list(candidates)
     while pool:
         hello = st.hello(TLSVersion.TLS1_3, suites, groups=pool, key_shares=())
-        res = await st.probe(hello, want_flight=False)
+        res = await st.probe(hello, want_flight=False, question="TLS 1.3 groups")
         if not isinstance(res, ServerHelloResult) or not res.tls13:
             break
         if res.selected_group is None or res.selected_group not in pool:
@@ -565,7 +583,8 @@ async def _ecdhe_groups(
     keep = _certificate_curve(st.certificate_ders)
     while pool:
         offer = [*pool, keep] if keep is not None and keep in found else pool
-        res = await st.probe(st.hello(version, suites, groups=offer), want_flight=True)
+        res = await st.probe(st.hello(version, suites, groups=offer), want_flight=True,
+                             question=f"{version.label} ECDHE curves")
         if not isinstance(res, ServerHelloResult) or res.version != version:
             break
         curve = res.server_key_exchange_curve
@@ -576,6 +595,25 @@ async def _ecdhe_groups(
         found.append(curve)
         pool.remove(curve)
     return found
+
+
+_KX_RANK = {"ECDHE": 0, "RSA": 1, "DHE": 2}
+_MAC_RANK = {"AEAD": 0, "SHA256": 1, "SHA384": 1, "SHA1": 2}
+
+
+def _likeliest_first(codes: Sequence[int]) -> list[int]:
+    """``codes`` with the suites servers usually accept first: ECDHE, then RSA, then DHE key
+    exchange, signed (not anonymous), AEAD before CBC with SHA-2 before SHA-1; the rest after,
+    each group in the given order."""
+
+    def rank(item: tuple[int, int]) -> tuple[int, int, int, int]:
+        index, code = item
+        suite = ciphersuites.describe(code)
+        kx = _KX_RANK.get(suite.kx, len(_KX_RANK))
+        anonymous = int(suite.auth in ("anon", "NULL"))
+        return anonymous, kx, _MAC_RANK.get(suite.mac, len(_MAC_RANK)), index
+
+    return [code for _index, code in sorted(enumerate(codes), key=rank)]
 
 
 _CURVE_CODES = {"secp256r1": 0x0017, "secp384r1": 0x0018, "secp521r1": 0x0019,
@@ -597,7 +635,7 @@ def _certificate_curve(ders: Sequence[bytes]) -> int | None:
 
 
 async def _scan_sslv2(st: _State, kinds: Sequence[int]) -> tuple[bool | None, tuple[int, ...]]:
-    res = await st.probe(sslv2_client_hello(kinds), want_flight=False)
+    res = await st.probe(sslv2_client_hello(kinds), want_flight=False, question="SSLv2 version")
     if isinstance(res, ServerHelloResult):
         if res.version == TLSVersion.SSL2:
             accepted = tuple(k for k in res.sslv2_cipher_kinds if k in kinds)
@@ -660,7 +698,7 @@ async def _extra_probes(
     async def compression_and_stapling(v: TLSVersion) -> None:
         hello = st.hello(v, suites[v], compression_methods=(COMPRESSION_DEFLATE, 0),
                          status_request=True)
-        res = await st.probe(hello, want_flight=True)
+        res = await st.probe(hello, want_flight=True, question="compression and OCSP")
         offer = f"{v.label} hello offering DEFLATE compression and status_request"
         if isinstance(res, ServerHelloResult) and res.version == v:
             out.compression = res.compression != 0
@@ -682,7 +720,7 @@ async def _extra_probes(
 
     async def fallback_scsv(fallback: TLSVersion) -> None:
         hello = st.hello(fallback, [*suites[fallback], ciphersuites.TLS_FALLBACK_SCSV])
-        res = await st.probe(hello, want_flight=False)
+        res = await st.probe(hello, want_flight=False, question="fallback SCSV")
         said = _said(res)
         # The server accepted this very version and these suites a moment ago: a refusal now is
         # the SCSV's doing. RFC 7507 asks for inappropriate_fallback; some servers (Dovecot)
@@ -704,7 +742,7 @@ async def _extra_probes(
     return out
 
 
-async def enumerate_tls(
+async def enumerate_tls(  # noqa: C901 (a split is still to do: issue 15)
     exchange: HelloExchange,
     *,
     server_name: str | None,
@@ -723,6 +761,7 @@ async def enumerate_tls(
     extra_probes: bool = True,
     parallel: bool = False,
     mark_connected: bool = False,
+    known_version: TLSVersion | None = None,
 ) -> TLSEnumeration:
     """Find every version, suite and group the server behind ``exchange`` accepts.
 
@@ -741,6 +780,11 @@ async def enumerate_tls(
     ``mark_connected``: the exchange yields ``b""`` once its connection is up (and a STARTTLS
     dialogue done); ``timeout`` then counts from there, not from the wait for a connection
     slot (only the ``deadline`` bounds that).
+    ``known_version``: a version the server was seen to negotiate (the caller's own handshake).
+    When it is TLS 1.2 or later, a TLS 1.1 hello is below the server's highest version, so the
+    server answers it with the highest version it has that is not above 1.1 (RFC 5246
+    Appendix E.1, RFC 8446 Appendix D.2); when it refuses the TLS 1.1 hellos with every suite,
+    SSLv3 and TLS 1.0 are refused too and get no hellos of their own.
     """
     if max_suites_per_hello < 1:
         raise ValueError("max_suites_per_hello must be positive")
@@ -763,30 +807,62 @@ async def enumerate_tls(
     modern = list(
         tls13_suites if tls13_suites is not None else (s.code for s in ciphersuites.TLS13_SUITES)
     )
+    # Offered likeliest first, so a usual server's suites share the first chunk (one
+    # discovery run, and their order told by at most one more hello); reported in the
+    # caller's order when the server follows the client's.
+    legacy_offer = _likeliest_first(legacy)
+    legacy_rank = {code: index for index, code in enumerate(legacy)}
+    inferred: list[str] = []
     result_versions: dict[TLSVersion, bool | None] = {}
     result_suites: dict[TLSVersion, tuple[int, ...]] = {}
     result_order: dict[TLSVersion, bool | None] = {}
     groups13: list[int] = []
     groups12: list[int] = []
 
-    async def one_version(version: TLSVersion) -> None:
+    async def one_version(version: TLSVersion) -> _VersionScan | None:
         if version == TLSVersion.SSL2:
             kinds = [k.code for k in ciphersuites.SSL2_CIPHER_KINDS]
             ok, accepted = await _scan_sslv2(st, kinds)
             result_versions[version], result_suites[version] = ok, accepted
             result_order[version] = None
-            return
-        candidates = modern if version == TLSVersion.TLS1_3 else legacy
+            return None
+        candidates = modern if version == TLSVersion.TLS1_3 else legacy_offer
         scan = await _scan_version(st, version, candidates, max_suites_per_hello)
         result_versions[version] = scan.supported
         order, suites = await _server_order(st, version, scan)
+        if version != TLSVersion.TLS1_3 and order is not True:
+            suites = tuple(sorted(suites, key=lambda code: legacy_rank.get(code, len(legacy))))
         result_suites[version] = suites
         result_order[version] = order
         if version == TLSVersion.TLS1_3 and scan.accepted and probe_groups:
             groups13.extend(await _tls13_groups(st, suites, tls13_groups))
+        return scan
+
+    below = [v for v in (TLSVersion.SSL3, TLSVersion.TLS1_0) if v in versions]
+    infer = (known_version is not None and known_version >= TLSVersion.TLS1_2
+             and TLSVersion.TLS1_1 in versions and bool(below))
+
+    async def tls11_then_below() -> None:
+        scan = await one_version(TLSVersion.TLS1_1)
+        if scan is not None and scan.supported is False and not scan.other_version:
+            # Refused with every suite, and not by choosing a lower version: a server that
+            # speaks TLS 1.2 and accepted SSLv3 or TLS 1.0 would have answered with it.
+            for version in below:
+                result_versions[version], result_suites[version] = False, ()
+                result_order[version] = None
+            labels = " and ".join(v.label for v in below)
+            inferred.append(f"{labels}: refused, as the TLS 1.1 hellos were (a server that "
+                            "speaks TLS 1.2 answers a TLS 1.1 hello with the highest version it "
+                            "has below it, RFC 5246 Appendix E.1)")
+            return
+        await st.gather(*(one_version(v) for v in below))
 
     async def legacy_versions() -> None:
-        await st.gather(*(one_version(v) for v in wanted if v != TLSVersion.TLS1_3))
+        if infer:
+            skip = {TLSVersion.TLS1_3, TLSVersion.TLS1_1, *below}
+            await st.gather(tls11_then_below(), *(one_version(v) for v in wanted if v not in skip))
+        else:
+            await st.gather(*(one_version(v) for v in wanted if v != TLSVersion.TLS1_3))
         if not st.parallel and TLSVersion.TLS1_3 in wanted:
             await one_version(TLSVersion.TLS1_3)  # one at a time: in version order, as ever
         if not probe_groups:
@@ -834,5 +910,5 @@ async def enumerate_tls(
         ocsp_stapling=extras.ocsp_stapling,
         ocsp_response=extras.ocsp_response,
         fallback_scsv=extras.fallback_scsv,
-        notes=tuple(extras.notes),
+        notes=(*inferred, *extras.notes),
     )

@@ -6,9 +6,9 @@ import socket
 from pathlib import Path
 
 import pytest
-from cli_runner import cli_output
 
 from mailtls.testing import TestPKI
+from tests.cli_runner import cli_output
 
 HOST = "mail.example.test"
 

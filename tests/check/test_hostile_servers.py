@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mailtls.testing import TestPKI, hostile, start_smtp
+from mailtls.testing.hostile import MailProtocol
 
 
 def _with_good_neighbour(pki: TestPKI, mailtls: Any, service: str, make: Callable[[], Any],
@@ -34,7 +35,7 @@ def test_tarpit_never_speaks(pki: TestPKI, mailtls: Any) -> None:
 
 
 @pytest.mark.parametrize("proto", ["smtp", "imap", "pop3"])
-def test_too_many_connections(proto: str, pki: TestPKI, mailtls: Any) -> None:
+def test_too_many_connections(proto: MailProtocol, pki: TestPKI, mailtls: Any) -> None:
     service = {"smtp": "submission", "imap": "imap", "pop3": "pop3"}[proto]
     run = _with_good_neighbour(pki, mailtls, service,
                                lambda: hostile.too_many_connections(proto))

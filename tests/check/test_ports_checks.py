@@ -21,6 +21,7 @@ from mailtls.model import (
     ProbeVerdict,
     SecurityProbe,
     Severity,
+    StopKind,
 )
 from mailtls.scan.host import parse_plan
 
@@ -121,7 +122,7 @@ def test_probe_failures_become_findings(service: str, probe: str, finding: str) 
 @pytest.mark.parametrize("service", ["ldap", "https", "http"])
 def test_silence_where_the_client_speaks_first(service: str) -> None:
     silent = obs(service, error="no reply from the server within 3 s",
-                 error_kind="greeting_timeout")
+                 error_kind=StopKind.GREETING_TIMEOUT)
     findings = judge_port(silent, [silent], Judgement(now=NOW))
     assert [f.id for f in findings] == ["session.broken"]
     assert "did not answer" in findings[0].summary

@@ -11,13 +11,13 @@ import time
 from typing import Any
 
 import pytest
-from netsim import syn_dropping_port
 
 from mailtls.model import SERVICES, PortState
 from mailtls.model.options import ScanOptions
 from mailtls.net.stream import Timeouts
 from mailtls.scan.host import PlannedService, ScanRequest, scan
 from mailtls.testing import TestPKI, start_smtp
+from tests.netsim import syn_dropping_port
 
 
 def _free_port() -> int:

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from mailtls.errors import DeadlinePassed, ReadTimeout, ReceiveLimitExceeded
+from mailtls.errors import DeadlinePassed, ReadTimeout, ReceiveLimitExceeded, TLSHandshakeError
 from mailtls.net.https import https_context, https_get
 from mailtls.net.receive import ReceiveBudget
-from mailtls.net.stream import Timeouts, open_stream
+from mailtls.net.stream import Timeouts, client_context, open_stream
 from mailtls.testing import TestPKI, start_raw
 
 
@@ -94,3 +94,24 @@ def test_an_https_body_dripped_under_the_read_timeout_ends_in_time(pki: TestPKI)
                 port=server.port, context=https_context(verify=False), timeouts=timeouts,
                 max_bytes=65536))
         assert time.monotonic() - started < 1.0 + 0.5
+
+
+async def _plaintext_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(1)  # the first byte of the ClientHello
+    writer.write(b"-ERR this is not TLS\r\n")
+    await writer.drain()
+    await reader.read()
+
+
+def test_a_plaintext_answer_to_the_client_hello_is_named() -> None:
+    """OpenSSL says WRONG_VERSION_NUMBER; the report says what that means."""
+    async def handshake(port: int) -> None:
+        stream = await open_stream("127.0.0.1", port, Timeouts(read=5))
+        try:
+            await stream.start_tls(client_context(verify=False), "localhost")
+        finally:
+            await stream.close()
+
+    with start_raw(_plaintext_answer) as server, pytest.raises(
+            TLSHandshakeError, match=r"WRONG_VERSION_NUMBER \(the server's answer was not TLS\)"):
+        asyncio.run(handshake(server.port))

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from mailtls_process import wait_until_started
 
 from mailtls.testing import RunningServer, TestPKI, hostile, start_imap, start_smtp
+from tests.mailtls_process import wait_until_started
 
 HOST = "mail.example.test"
 # What asyncio, Python or a library print when something was left behind: never allowed.

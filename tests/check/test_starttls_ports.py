@@ -8,16 +8,19 @@ from typing import Any
 import pytest
 
 from mailtls.testing import TestPKI, hostile, start_imap, start_pop3, start_smtp
+from mailtls.testing.hostile import MailProtocol
 
 STARTERS: dict[str, Callable[..., Any]] = {"smtp": start_smtp, "imap": start_imap,
                                            "pop3": start_pop3}
 STARTTLS_SERVICE = {"smtp": "submission", "imap": "imap", "pop3": "pop3"}
 IMPLICIT_SERVICE = {"smtp": "submissions", "imap": "imaps", "pop3": "pop3s"}
-PROTOCOLS = ["smtp", "imap", "pop3"]
+PROTOCOLS: list[MailProtocol] = ["smtp", "imap", "pop3"]
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
-def test_well_configured_starttls_port_is_clean(proto: str, pki: TestPKI, mailtls: Any) -> None:
+def test_well_configured_starttls_port_is_clean(
+    proto: MailProtocol, pki: TestPKI, mailtls: Any
+) -> None:
     with STARTERS[proto](pki) as server:
         run = mailtls(f"{STARTTLS_SERVICE[proto]}={server.port}")
     assert run.code == 0, run.findings
@@ -39,7 +42,7 @@ def test_well_configured_starttls_port_is_clean(proto: str, pki: TestPKI, mailtl
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
-def test_implicit_tls_port_is_clean(proto: str, pki: TestPKI, mailtls: Any) -> None:
+def test_implicit_tls_port_is_clean(proto: MailProtocol, pki: TestPKI, mailtls: Any) -> None:
     with STARTERS[proto](pki, implicit_tls=True) as server:
         run = mailtls(f"{IMPLICIT_SERVICE[proto]}={server.port}")
     assert run.code == 0, run.findings
@@ -49,7 +52,7 @@ def test_implicit_tls_port_is_clean(proto: str, pki: TestPKI, mailtls: Any) -> N
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
-def test_starttls_not_offered(proto: str, pki: TestPKI, mailtls: Any) -> None:
+def test_starttls_not_offered(proto: MailProtocol, pki: TestPKI, mailtls: Any) -> None:
     with STARTERS[proto](pki, starttls=False) as server:
         run = mailtls(f"{STARTTLS_SERVICE[proto]}={server.port}")
     finding = run.finding(f"{proto}.starttls.not_offered")
@@ -59,7 +62,7 @@ def test_starttls_not_offered(proto: str, pki: TestPKI, mailtls: Any) -> None:
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
-def test_starttls_advertised_but_refused(proto: str, pki: TestPKI, mailtls: Any) -> None:
+def test_starttls_advertised_but_refused(proto: MailProtocol, pki: TestPKI, mailtls: Any) -> None:
     with STARTERS[proto](pki, starttls_refused=True) as server:
         run = mailtls(f"{STARTTLS_SERVICE[proto]}={server.port}")
     finding = run.finding(f"{proto}.starttls.refused")
@@ -68,7 +71,7 @@ def test_starttls_advertised_but_refused(proto: str, pki: TestPKI, mailtls: Any)
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
-def test_starttls_advertised_after_tls(proto: str, pki: TestPKI, mailtls: Any) -> None:
+def test_starttls_advertised_after_tls(proto: MailProtocol, pki: TestPKI, mailtls: Any) -> None:
     with STARTERS[proto](pki, starttls_advertised_after_tls=True) as server:
         run = mailtls(f"{STARTTLS_SERVICE[proto]}={server.port}")
     assert run.ids == {f"{proto}.starttls.advertised_after_tls"}
@@ -86,7 +89,7 @@ def test_starttls_advertised_after_tls(proto: str, pki: TestPKI, mailtls: Any) -
     ],
 )
 def test_login_offered_before_tls(
-    proto: str, options: dict[str, Any], needle: str, pki: TestPKI, mailtls: Any
+    proto: MailProtocol, options: dict[str, Any], needle: str, pki: TestPKI, mailtls: Any
 ) -> None:
     with STARTERS[proto](pki, **options) as server:
         run = mailtls(f"{STARTTLS_SERVICE[proto]}={server.port}")
@@ -102,7 +105,7 @@ def test_submission_without_auth_under_tls(pki: TestPKI, mailtls: Any) -> None:
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
-def test_plaintext_on_implicit_port(proto: str, pki: TestPKI, mailtls: Any) -> None:
+def test_plaintext_on_implicit_port(proto: MailProtocol, pki: TestPKI, mailtls: Any) -> None:
     with hostile.plaintext_on_tls_port(proto) as server:
         run = mailtls(f"{IMPLICIT_SERVICE[proto]}={server.port}")
     finding = run.finding("tls.plaintext_on_implicit_port")
@@ -113,7 +116,9 @@ def test_plaintext_on_implicit_port(proto: str, pki: TestPKI, mailtls: Any) -> N
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
-def test_starttls_port_that_starts_tls_at_once(proto: str, pki: TestPKI, mailtls: Any) -> None:
+def test_starttls_port_that_starts_tls_at_once(
+    proto: MailProtocol, pki: TestPKI, mailtls: Any
+) -> None:
     with hostile.tls_on_plaintext_port(pki, proto) as server:
         run = mailtls(f"{STARTTLS_SERVICE[proto]}={server.port}")
     assert "tls.implicit_on_starttls_port" in run.ids
@@ -128,7 +133,7 @@ def test_starttls_port_that_starts_tls_at_once(proto: str, pki: TestPKI, mailtls
 )
 @pytest.mark.parametrize("proto", PROTOCOLS)
 def test_starttls_accepted_but_handshake_fails(
-    make: Callable[..., Any], proto: str, mailtls: Any
+    make: Callable[..., Any], proto: MailProtocol, mailtls: Any
 ) -> None:
     with make(proto) as server:
         run = mailtls(f"{STARTTLS_SERVICE[proto]}={server.port}")
@@ -139,7 +144,7 @@ def test_starttls_accepted_but_handshake_fails(
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
 def test_plaintext_after_go_ahead_is_reported_and_never_used(
-    proto: str, pki: TestPKI, mailtls: Any
+    proto: MailProtocol, pki: TestPKI, mailtls: Any
 ) -> None:
     with hostile.extra_data_after_go_ahead(pki, proto) as server:
         run = mailtls(f"{STARTTLS_SERVICE[proto]}={server.port}")

@@ -13,19 +13,23 @@ from mailtls.model import (
     PortObservation,
     PortState,
     Protocol,
+    Role,
     ServerSetting,
+    SettingMethod,
     SocketType,
+    StepOutcome,
 )
 from tests.checks.builders import HOST, closed, port, tls
 
 replace = dataclasses.replace
+Method, Step = SettingMethod, StepOutcome
 IMAP, SMTP = Protocol.IMAP, Protocol.SMTP
 SSL, STARTTLS, PLAIN, TRY = (SocketType.SSL, SocketType.STARTTLS, SocketType.PLAIN,
                              SocketType.TRY_STARTTLS)
 
 
 def setting(protocol: Protocol = IMAP, port_number: int = 993, socket: SocketType = SSL, *,
-            role: str = "incoming", method: str = "file", host: str = HOST,
+            role: Role = Role.INCOMING, method: SettingMethod = Method.FILE, host: str = HOST,
             authentication: tuple[str, ...] = ()) -> ServerSetting:
     return ServerSetting(role, protocol, host, port_number, socket, f"{method} test", method,
                          authentication=authentication)
@@ -44,6 +48,7 @@ _IMAP_PLAIN_ONLY = port("imap", starttls_offered=False, starttls_accepted=None, 
                         capabilities_after=None, capabilities_before=("IMAP4rev1",),
                         capabilities_reply=("IMAP4rev1",))
 _DISCOVERY: dict[str, object] = {"config_file": None}
+_AUTO = setting(method=Method.AUTOCONFIG)
 
 # name -> (settings, observations, other facts, the exact ids expected)
 CASES: dict[str, tuple[tuple[ServerSetting, ...], tuple[PortObservation, ...],
@@ -76,7 +81,7 @@ CASES: dict[str, tuple[tuple[ServerSetting, ...], tuple[PortObservation, ...],
                               {}, set()),
     "OAuth2 not offered": ((setting(authentication=("OAuth2",)),), (_IMAPS,), {},
                            {"client.auth.not_offered"}),
-    "outgoing without auth": ((setting(SMTP, 587, STARTTLS, role="outgoing",
+    "outgoing without auth": ((setting(SMTP, 587, STARTTLS, role=Role.OUTGOING,
                                        authentication=("none",)),), (_SUBMISSION,), {},
                               {"client.auth.none"}),
     "password stored": ((setting(),), (_IMAPS,),
@@ -84,25 +89,27 @@ CASES: dict[str, tuple[tuple[ServerSetting, ...], tuple[PortObservation, ...],
     "outgoing port unset": ((setting(),), (_IMAPS,), {"unset_outgoing_port": True},
                             {"client.profile.outgoing_port_unset"}),
     # discovery
-    "discovered, clean": ((setting(method="autoconfig"),), (_IMAPS,), _DISCOVERY, set()),
-    "autoconfig untrusted": ((setting(method="autoconfig"),), (_IMAPS,), {**_DISCOVERY, "steps": (
-        DiscoveryStep("autoconfig", "http://autoconfig.example.test/", "untrusted", "http"),)},
+    "discovered, clean": ((setting(method=Method.AUTOCONFIG),), (_IMAPS,), _DISCOVERY, set()),
+    "autoconfig untrusted": ((_AUTO,), (_IMAPS,), {**_DISCOVERY, "steps": (
+        DiscoveryStep(Method.AUTOCONFIG, "http://autoconfig.example.test/", Step.UNTRUSTED,
+                      "http"),)},
         {"client.autoconfig.untrusted"}),
-    "autoconfig invalid": ((setting(method="autoconfig"),), (_IMAPS,), {**_DISCOVERY, "steps": (
-        DiscoveryStep("autoconfig", "https://autoconfig.example.test/", "invalid", "xml"),)},
+    "autoconfig invalid": ((_AUTO,), (_IMAPS,), {**_DISCOVERY, "steps": (
+        DiscoveryStep(Method.AUTOCONFIG, "https://autoconfig.example.test/", Step.INVALID,
+                      "xml"),)},
         {"client.autoconfig.invalid"}),
-    "autoconfig for another domain": ((setting(method="autoconfig"),), (_IMAPS,), {
+    "autoconfig for another domain": ((setting(method=Method.AUTOCONFIG),), (_IMAPS,), {
         **_DISCOVERY, "steps": (DiscoveryStep(
-            "autoconfig", "https://autoconfig.example.test/", "found", "ok",
+            Method.AUTOCONFIG, "https://autoconfig.example.test/", Step.FOUND, "ok",
             domains=("other.test",)),)}, {"client.autoconfig.domain_missing"}),
     "nothing found": ((), (), _DISCOVERY, {"client.discovery.nothing_found"}),
-    "autoconfig and SRV disagree": ((setting(method="autoconfig"),
-                                     setting(method="srv", host="srv.example.test")),
+    "autoconfig and SRV disagree": ((setting(method=Method.AUTOCONFIG),
+                                     setting(method=Method.SRV, host="srv.example.test")),
                                     (_IMAPS,), _DISCOVERY,
                                     {"client.discovery.disagree", "client.setting.broken",
                                      "client.pick.insecure"}),
     "a client would pick plaintext": ((setting(port_number=143, socket=PLAIN,
-                                               method="autoconfig"),),
+                                               method=Method.AUTOCONFIG),),
                                       (_IMAP_PLAIN_ONLY,), _DISCOVERY,
                                       {"client.plaintext", "client.pick.insecure"}),
 }

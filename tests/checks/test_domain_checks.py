@@ -11,6 +11,7 @@ import pytest
 from mailtls.checks.domain import judge_domain
 from mailtls.checks.judge import Judgement
 from mailtls.model import (
+    Detection,
     DNSLookup,
     DNSStatus,
     DomainObservation,
@@ -19,6 +20,7 @@ from mailtls.model import (
     MXRecord,
     PolicyFetch,
     PortObservation,
+    RecordType,
     SRVRecord,
     SRVService,
     Verification,
@@ -27,26 +29,27 @@ from mailtls.pki.dane import record_for
 from tests.checks.builders import HOST, NOW, cert, der_chain, port, tls
 
 replace = dataclasses.replace
+T = RecordType
 DOMAIN = "example.test"
 ANSWER, NODATA, NXDOMAIN, SERVFAIL = (DNSStatus.ANSWER, DNSStatus.NODATA, DNSStatus.NXDOMAIN,
                                       DNSStatus.SERVFAIL)
 _HASH_A, _HASH_B = "aa" * 32, "bb" * 32
 
 
-def lk(name: str, rdtype: str, *records: str, status: DNSStatus | None = None,
+def lk(name: str, rdtype: RecordType, *records: str, status: DNSStatus | None = None,
        **changes: object) -> DNSLookup:
     base = DNSLookup(name, rdtype, status or (ANSWER if records else NODATA), records)
     return replace(base, **changes)
 
 
 def addresses(name: str, *addrs: str, canonical_name: str | None = None) -> HostAddresses:
-    return HostAddresses(name, addrs, (lk(name, "A", *addrs, canonical_name=canonical_name),))
+    return HostAddresses(name, addrs, (lk(name, T.A, *addrs, canonical_name=canonical_name),))
 
 
 def srv(label: str, service: str, *records: SRVRecord, authenticated: bool = False,
         status: DNSStatus | None = None) -> SRVService:
     texts = [f"{r.priority} {r.weight} {r.port} {r.target or '.'}" for r in records]
-    lookup = lk(f"{label}.{DOMAIN}", "SRV", *texts, status=status, authenticated=authenticated)
+    lookup = lk(f"{label}.{DOMAIN}", T.SRV, *texts, status=status, authenticated=authenticated)
     return SRVService(label, service, lookup, records)
 
 
@@ -57,15 +60,16 @@ def domain(**changes: object) -> DomainObservation:
     """A clean domain: one MX (HOST) with an address, one SRV record, no MTA-STS/TLS-RPT/TLSA
     lookups (each case adds the one it is about)."""
     base = DomainObservation(
-        domain=DOMAIN, resolver="127.0.0.1:5353", resolver_trusted=True, detected="requested",
-        mx=lk(DOMAIN, "MX", f"10 {HOST}"), mx_records=(MXRecord(10, HOST),), implicit_mx=False,
+        domain=DOMAIN, resolver="127.0.0.1:5353", resolver_trusted=True,
+        detected=Detection.REQUESTED,
+        mx=lk(DOMAIN, T.MX, f"10 {HOST}"), mx_records=(MXRecord(10, HOST),), implicit_mx=False,
         own=None, hosts=(addresses(HOST, "127.0.0.1"),), smtp_ports=(25,), tlsa=(),
         srv=(_SRV_OK,), mta_sts_txt=None, mta_sts_policy=None, tls_rpt_txt=None,
     )
     return replace(base, **changes)
 
 
-_STS_TXT = lk(f"_mta-sts.{DOMAIN}", "TXT", "v=STSv1; id=20261206;")
+_STS_TXT = lk(f"_mta-sts.{DOMAIN}", T.TXT, "v=STSv1; id=20261206;")
 _POLICY = f"version: STSv1\nmode: enforce\nmx: {HOST}\nmax_age: 604800\n"
 
 
@@ -82,7 +86,7 @@ def sts(body: str = _POLICY, **changes: object) -> dict[str, object]:
 
 def tlsa(*records: str, authenticated: bool = True,
          status: DNSStatus | None = None) -> dict[str, object]:
-    return {"tlsa": (lk(f"_25._tcp.{HOST}", "TLSA", *records, status=status,
+    return {"tlsa": (lk(f"_25._tcp.{HOST}", T.TLSA, *records, status=status,
                         authenticated=authenticated),)}
 
 
@@ -105,20 +109,21 @@ _PLAIN_SUBMISSION = port("submission", starttls_offered=False, starttls_accepted
 # name -> (domain facts, the mail ports observed, the exact ids expected)
 CASES: dict[str, tuple[DomainObservation, tuple[PortObservation, ...], set[str]]] = {
     "clean": (domain(), (), set()),
-    "nxdomain": (domain(mx=lk(DOMAIN, "MX", status=NXDOMAIN)), (), {"dns.domain.nxdomain"}),
-    "MX lookup failed": (domain(mx=lk(DOMAIN, "MX", status=SERVFAIL), mx_records=()), (),
+    "nxdomain": (domain(mx=lk(DOMAIN, T.MX, status=NXDOMAIN)), (), {"dns.domain.nxdomain"}),
+    "MX lookup failed": (domain(mx=lk(DOMAIN, T.MX, status=SERVFAIL), mx_records=()), (),
                          {"dns.lookup_failed"}),
     # MX
     "null MX": (domain(mx_records=(MXRecord(0, ""),)), (), {"dns.mx.null"}),
     "null MX and others": (domain(mx_records=(MXRecord(0, ""), MXRecord(10, HOST))), (),
                            {"dns.mx.null_mixed"}),
-    "no MX, own address": (domain(mx=lk(DOMAIN, "MX"), mx_records=(), implicit_mx=True,
+    "no MX, own address": (domain(mx=lk(DOMAIN, T.MX), mx_records=(), implicit_mx=True,
                                   own=addresses(DOMAIN, "127.0.0.1")), (), {"dns.mx.none"}),
     "MX without address": (domain(hosts=(addresses(HOST),)), (), {"dns.mx.target_unresolved"}),
     "MX is a CNAME": (domain(hosts=(addresses(HOST, "127.0.0.1",
                                               canonical_name="real.example.test"),)), (),
                       {"dns.mx.target_cname"}),
-    "own address not tested": (domain(detected="mx", own=addresses(DOMAIN, "127.0.0.2")), (),
+    "own address not tested": (domain(detected=Detection.MX,
+                                      own=addresses(DOMAIN, "127.0.0.2")), (),
                                {"domain.own_address_not_tested"}),
     # SRV
     "no SRV": (domain(srv=(srv("_submissions._tcp", "submissions"),)), (), {"srv.none"}),
@@ -145,8 +150,8 @@ CASES: dict[str, tuple[DomainObservation, tuple[PortObservation, ...], set[str]]
                                          common_names=()))),), {"srv.cert_name_mismatch"}),
     # MTA-STS
     "MTA-STS enforced, MX fine": (domain(**sts()), (_SMTP,), set()),
-    "no MTA-STS": (domain(mta_sts_txt=lk(f"_mta-sts.{DOMAIN}", "TXT")), (), {"mta_sts.none"}),
-    "MTA-STS record without id": (domain(mta_sts_txt=lk(f"_mta-sts.{DOMAIN}", "TXT",
+    "no MTA-STS": (domain(mta_sts_txt=lk(f"_mta-sts.{DOMAIN}", T.TXT)), (), {"mta_sts.none"}),
+    "MTA-STS record without id": (domain(mta_sts_txt=lk(f"_mta-sts.{DOMAIN}", T.TXT,
                                                         "v=STSv1;")), (),
                                   {"mta_sts.record_invalid"}),
     "policy not fetched": (domain(**sts(status=None, error="refused", body="")), (),
@@ -172,12 +177,12 @@ CASES: dict[str, tuple[DomainObservation, tuple[PortObservation, ...], set[str]]
                                       (port("smtp", tls=tls(version="TLSv1")),),
                                       {"mta_sts.mx_tls_invalid"}),
     # TLS-RPT
-    "TLS-RPT fine": (domain(tls_rpt_txt=lk(f"_smtp._tls.{DOMAIN}", "TXT",
+    "TLS-RPT fine": (domain(tls_rpt_txt=lk(f"_smtp._tls.{DOMAIN}", T.TXT,
                                            "v=TLSRPTv1; rua=mailto:tls@example.test")), (),
                      set()),
-    "no TLS-RPT": (domain(tls_rpt_txt=lk(f"_smtp._tls.{DOMAIN}", "TXT")), (),
+    "no TLS-RPT": (domain(tls_rpt_txt=lk(f"_smtp._tls.{DOMAIN}", T.TXT)), (),
                    {"tls_rpt.none"}),
-    "TLS-RPT invalid": (domain(tls_rpt_txt=lk(f"_smtp._tls.{DOMAIN}", "TXT",
+    "TLS-RPT invalid": (domain(tls_rpt_txt=lk(f"_smtp._tls.{DOMAIN}", T.TXT,
                                               "v=TLSRPTv1; rua=ftp://x.test")), (),
                         {"tls_rpt.invalid"}),
     # DANE

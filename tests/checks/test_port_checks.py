@@ -20,6 +20,7 @@ from mailtls.model import (
     PortState,
     ProbeVerdict,
     SecurityProbe,
+    StopKind,
 )
 from tests.checks.builders import NOW, cert, closed, port, tls
 
@@ -80,23 +81,23 @@ CASES: dict[str, tuple[tuple[PortObservation, ...], set[str]]] = {
                                        tls=None, capabilities_after=None),),
                                  {"smtp.port25.masked", "smtp.starttls.not_offered"}),
     # the session
-    "no greeting": ((port("imap", error_kind="greeting_timeout", error="no greeting",
+    "no greeting": ((port("imap", error_kind=StopKind.GREETING_TIMEOUT, error="no greeting",
                           capabilities_before=None, starttls_offered=None, tls=None),),
                     {"session.no_greeting"}),
-    "greeting rejected": ((port("smtp", error_kind="greeting_rejected", greeting=("554 no",),
+    "greeting rejected": ((port("smtp", error_kind=StopKind.GREETING_REJECTED, greeting=("554 no",),
                                 greeting_ok=False, capabilities_before=None,
                                 starttls_offered=None, tls=None),),
                           {"session.rejected"}),
-    "protocol error": ((port("pop3", error_kind="protocol", error="garbage",
+    "protocol error": ((port("pop3", error_kind=StopKind.PROTOCOL, error="garbage",
                              capabilities_before=None, starttls_offered=None, tls=None),),
                        {"session.protocol_error"}),
-    "broken": ((port("pop3", error_kind="closed", error="closed",
+    "broken": ((port("pop3", error_kind=StopKind.CLOSED, error="closed",
                      capabilities_before=None, starttls_offered=None, tls=None),),
                {"session.broken"}),
-    "deadline": ((port("pop3", error_kind="deadline", error="deadline",
+    "deadline": ((port("pop3", error_kind=StopKind.DEADLINE, error="deadline",
                        capabilities_before=None, starttls_offered=None, tls=None),),
                  {"port.not_tested"}),
-    "internal": ((port("imap", error_kind="internal", error="bug",
+    "internal": ((port("imap", error_kind=StopKind.INTERNAL, error="bug",
                        capabilities_before=None, starttls_offered=None, tls=None),),
                  {"mailtls.internal_error"}),
     # STARTTLS

@@ -8,10 +8,11 @@ import dataclasses
 import pytest
 
 from mailtls.checks.roundtrip import judge_round_trip
-from mailtls.model import Hop, RoundTrip
+from mailtls.model import Hop, HopTLS, RoundTrip
 
-_HOP_TLS = Hop(1, "mail.example.test", "client.test", "ESMTPS", "tls", "TLSv1.3", "Received: x")
-_HOP_PLAIN = dataclasses.replace(_HOP_TLS, index=2, with_="ESMTP", tls="none", detail="")
+_HOP_TLS = Hop(1, "mail.example.test", "client.test", "ESMTPS", HopTLS.TLS, "TLSv1.3",
+               "Received: x")
+_HOP_PLAIN = dataclasses.replace(_HOP_TLS, index=2, with_="ESMTP", tls=HopTLS.NONE, detail="")
 
 
 def round_trip(**changes: object) -> RoundTrip:

@@ -1,4 +1,4 @@
-"""Helpers of the mail-client tests (imported by name, like tests/proto/proto_helpers.py)."""
+"""Helpers of the mail-client tests."""
 
 from __future__ import annotations
 

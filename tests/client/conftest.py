@@ -7,18 +7,13 @@ password was not sent at all, not even inside TLS, read ``RunningServer.credenti
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from cli_runner import Run, check_argv, run_cli
-from client_helpers import ALL_SECRET_FORMS, CLIENT_NAMES, HOST
 
 from mailtls.testing import PASSWORD, USERNAME, RunningServer, TestPKI, started_servers
-
-# The domain tests' in-process DNS server (loopback, refuses names outside its zones).
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "domain"))
+from tests.cli_runner import Run, check_argv, run_cli
+from tests.client.client_helpers import ALL_SECRET_FORMS, CLIENT_NAMES, HOST
 
 _client_servers: list[RunningServer] = []
 

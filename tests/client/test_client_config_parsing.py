@@ -7,10 +7,10 @@ import plistlib
 from pathlib import Path
 
 import pytest
-from profile_signing import sign_profile
 
 from mailtls.formats.clientconfig import ConfigError, parse_config, service_for
 from mailtls.model import Protocol, SocketType
+from tests.profile_signing import sign_profile
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "clientconfig"
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from cli_runner import Run
-from client_helpers import ADDRESS, DOMAIN, assert_no_secret, autoconfig_xml
 
 from mailtls.testing import PASSWORD, TestPKI, start_imap, start_pop3, start_smtp
+from tests.cli_runner import Run
+from tests.client.client_helpers import ADDRESS, DOMAIN, assert_no_secret, autoconfig_xml
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/report-1.json").read_text())
 MAIL = f"mail.{DOMAIN}"
@@ -47,8 +47,8 @@ class Site:
 
 
 def _by(run: Run, host: str, port: int) -> dict[str, Any]:
-    found = [r for r in run.client["settings"]
-             if r["setting"]["host"] == host and r["setting"]["port"] == port]
+    found: list[dict[str, Any]] = [r for r in run.client["settings"]
+                                   if r["setting"]["host"] == host and r["setting"]["port"] == port]
     assert found, (host, port)
     return found[0]
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-from cli_runner import Run
-from client_helpers import ADDRESS, DOMAIN, WebServer, autoconfig_xml, start_web, zone
-from domain_dns import FakeDNS
 
 from mailtls.testing import TestPKI, start_imap, start_smtp
+from tests.cli_runner import Run
+from tests.client.client_helpers import ADDRESS, DOMAIN, WebServer, autoconfig_xml, start_web, zone
+from tests.domain.domain_dns import FakeDNS
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/report-1.json").read_text())
 MAIL = f"mail.{DOMAIN}"
@@ -63,8 +63,8 @@ def _steps(run: Run) -> dict[str, dict[str, Any]]:
 
 
 def _pick(run: Run, client: str, role: str) -> dict[str, Any]:
-    found = [p for p in run.client["picks"] if p["client"].startswith(client)
-             and p["role"] == role]
+    found: list[dict[str, Any]] = [p for p in run.client["picks"]
+                                   if p["client"].startswith(client) and p["role"] == role]
     assert found, (client, role)
     return found[0]
 

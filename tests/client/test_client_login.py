@@ -11,13 +11,20 @@ from typing import Any
 
 import jsonschema
 import pytest
-from cli_runner import Run
-from client_helpers import WRONG_PASSWORD, assert_no_secret
 
 from mailtls.cli.app import main
 from mailtls.errors import UsageError
 from mailtls.model.credentials import INSECURE_FLAG, LoginCredentials, Secret
-from mailtls.testing import PASSWORD, TestPKI, start_imap, start_pop3, start_smtp
+from mailtls.testing import (
+    PASSWORD,
+    CertKind,
+    TestPKI,
+    start_imap,
+    start_pop3,
+    start_smtp,
+)
+from tests.cli_runner import Run
+from tests.client.client_helpers import WRONG_PASSWORD, assert_no_secret
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/report-1.json").read_text())
 LoginCheck = Callable[..., Run]
@@ -103,7 +110,7 @@ def test_plaintext_only_servers_never_get_the_password(
 
 @pytest.mark.parametrize("cert", ["self_signed", "wrong_name", "expired"])
 def test_unverified_certificate_means_no_login_attempt(
-    cert: str, pki: TestPKI, login_check: LoginCheck
+    cert: CertKind, pki: TestPKI, login_check: LoginCheck
 ) -> None:
     with start_imap(pki, cert=cert, implicit_tls=True) as imaps, \
             start_smtp(pki, cert=cert) as smtp:

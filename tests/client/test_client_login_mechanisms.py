@@ -8,11 +8,10 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable
 
-from cli_runner import Run
-from client_helpers import assert_no_secret
-
 from mailtls.model.credentials import b64, sasl_plain
 from mailtls.testing import PASSWORD, USERNAME, TestPKI, start_raw
+from tests.cli_runner import Run
+from tests.client.client_helpers import assert_no_secret
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from client_helpers import ADDRESS, autoconfig_xml
-from roundtrip import assert_round_trip
-from test_client_config_verify import MAIL, Cli, Site
-
 from mailtls.render.load import report_from_dict
 from mailtls.testing import PASSWORD, TestPKI
+from tests.client.client_helpers import ADDRESS, autoconfig_xml
+from tests.client.test_client_config_verify import MAIL, Cli, Site
+from tests.roundtrip import assert_round_trip
 
 
 def test_client_report_round_trips_every_format(client_pki: TestPKI, client_cli: Cli,

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from cli_runner import cli_output
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mailtls.checks.roundtrip import judge_round_trip
 from mailtls.model import RoundTrip
 from mailtls.proto.received import hops, parse_hop, without_comments
+from tests.cli_runner import cli_output
 
 POSTFIX = ("from client.example (localhost [127.0.0.1]) (using TLSv1.3 with cipher "
            "TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature ECDSA "

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from cli_runner import run_cli
-from domain_dns import FakeDNS
-from domain_helpers import (
+
+from mailtls.testing import TestPKI, start_imap, start_smtp
+from tests.cli_runner import run_cli
+from tests.domain.domain_dns import FakeDNS
+from tests.domain.domain_helpers import (
     MX1,
     MX2,
     NAMES,
@@ -24,8 +26,6 @@ from domain_helpers import (
     free_port_on,
     start_policy_server,
 )
-
-from mailtls.testing import TestPKI, start_imap, start_smtp
 
 
 @pytest.fixture(scope="session")
@@ -51,12 +51,12 @@ def make_dns() -> Iterator[Callable[..., FakeDNS]]:
 @pytest.fixture(scope="session")
 def site(pki: TestPKI) -> Iterator[Site]:
     port = free_port_on(MX1, MX2)
-    servers = [
+    servers = (
         start_smtp(pki, host=MX1, port=port, server_name="mx1.example.test"),
         start_smtp(pki, host=MX2, port=port, server_name="mx2.example.test"),
         start_smtp(pki, implicit_tls=True),
         start_imap(pki, implicit_tls=True),
-    ]
+    )
     policy = start_policy_server(pki, STS)
     yield Site(pki, *servers, policy)
     for s in (*servers, policy.server):

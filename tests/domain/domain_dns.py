@@ -140,7 +140,7 @@ class FakeDNS:
             if cname is None or qtype == dns.rdatatype.CNAME:
                 break
             response.answer.append(dns.rrset.from_rdata_list(name, cname.ttl, list(cname)))
-            name = next(iter(cname)).target  # type: ignore[attr-defined]
+            name = next(iter(cname)).target
         if secure and self.ad and (query.flags & dns.flags.AD or query.ednsflags & dns.flags.DO):
             response.flags |= dns.flags.AD
         return response.to_wire()

@@ -8,13 +8,13 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from cli_runner import Run
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from domain_dns import load_zone
 
 from mailtls.pki import dane
 from mailtls.testing import CertKind, RunningServer, TestPKI, start_raw
+from tests.cli_runner import Run
+from tests.domain.domain_dns import load_zone
 
 MX1, MX2, STS = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 
@@ -94,7 +94,7 @@ class DomainRun(Run):
     all = Run.by_id
 
     def host(self, name: str) -> dict[str, Any]:
-        hosts = [h for h in self.report["hosts"] if h["name"] == name]
+        hosts: list[dict[str, Any]] = [h for h in self.report["hosts"] if h["name"] == name]
         assert hosts, f"{name} not in {[h['name'] for h in self.report['hosts']]}"
         return hosts[0]
 

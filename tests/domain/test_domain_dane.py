@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from domain_dns import FakeDNS
-from domain_helpers import MX2, DomainRun, Site, tlsa
 
 from mailtls.testing import CertKind, RunningServer, TestPKI, start_smtp
+from tests.domain.domain_dns import FakeDNS
+from tests.domain.domain_helpers import MX2, DomainRun, Site, tlsa
 
 Make = Callable[..., FakeDNS]
 Run = Callable[..., DomainRun]
@@ -49,7 +49,8 @@ def _check(site: Site, make_dns: Make, run: Run, tlsa_lines: str, *, ad: bool = 
 
 
 def _result(r: DomainRun, host: str) -> dict[str, object]:
-    results = [x for x in r.domain["dane"]["results"] if x["host"] == host]
+    results: list[dict[str, object]] = [x for x in r.domain["dane"]["results"]
+                                        if x["host"] == host]
     assert len(results) == 1, r.domain["dane"]["results"]
     return results[0]
 

@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 
 import pytest
-from domain_dns import FakeDNS, load_zone
 
 from mailtls.errors import DNSError, DNSRefused, DNSServerFailure, DNSTimeout
 from mailtls.net.dns import ANSWER, NODATA, NXDOMAIN, Resolver
+from tests.domain.domain_dns import FakeDNS, load_zone
 
 Make = Callable[..., FakeDNS]
 

@@ -8,10 +8,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from domain_dns import FakeDNS, load_zone
-from domain_helpers import MX1, DomainRun, PolicyResponse, PolicyServer, Site, start_policy_server
 
 from mailtls.testing import CertKind, TestPKI
+from tests.domain.domain_dns import FakeDNS, load_zone
+from tests.domain.domain_helpers import (
+    MX1,
+    DomainRun,
+    PolicyResponse,
+    PolicyServer,
+    Site,
+    start_policy_server,
+)
 
 Make = Callable[..., FakeDNS]
 Run = Callable[..., DomainRun]
@@ -85,7 +92,7 @@ def test_policy_larger_than_64_kib(good_site: Site, make_dns: Make, run: Run) ->
 
 
 def test_content_type_and_status(good_site: Site, make_dns: Make, run: Run) -> None:
-    from domain_helpers import GOOD_POLICY
+    from tests.domain.domain_helpers import GOOD_POLICY
 
     _policy(good_site, GOOD_POLICY, headers={"Content-Type": "text/html; charset=utf-8"})
     assert _check(good_site, make_dns, run).finding("mta_sts.policy_content_type")[

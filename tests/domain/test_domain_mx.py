@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from domain_dns import FakeDNS, load_zone
-from domain_helpers import MX1, DomainRun, Site
+
+from tests.domain.domain_dns import FakeDNS, load_zone
+from tests.domain.domain_helpers import MX1, DomainRun, Site
 
 Make = Callable[..., FakeDNS]
 Run = Callable[..., DomainRun]

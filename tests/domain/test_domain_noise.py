@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from domain_dns import FakeDNS
-from domain_helpers import DomainRun, Site
-from roundtrip import assert_round_trip
-
 from mailtls.render.load import report_from_dict
+from tests.domain.domain_dns import FakeDNS
+from tests.domain.domain_helpers import DomainRun, Site
+from tests.roundtrip import assert_round_trip
 
 Make = Callable[..., FakeDNS]
 

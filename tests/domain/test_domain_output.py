@@ -7,10 +7,10 @@ from collections.abc import Callable
 from importlib import resources
 
 import jsonschema
-from domain_dns import FakeDNS
-from domain_helpers import DomainRun, Site, tlsa
 
 from mailtls.cli.app import main
+from tests.domain.domain_dns import FakeDNS
+from tests.domain.domain_helpers import DomainRun, Site, tlsa
 
 Make = Callable[..., FakeDNS]
 Run = Callable[..., DomainRun]

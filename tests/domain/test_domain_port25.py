@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from domain_dns import FakeDNS, load_zone
-from domain_helpers import DomainRun
-from netsim import syn_dropping_port
 
 from mailtls.testing import RunningServer, TestPKI, start_raw, start_smtp
+from tests.domain.domain_dns import FakeDNS, load_zone
+from tests.domain.domain_helpers import DomainRun
+from tests.netsim import syn_dropping_port
 
 Make = Callable[..., FakeDNS]
 Run = Callable[..., DomainRun]

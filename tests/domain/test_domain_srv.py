@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from domain_dns import FakeDNS, load_zone
-from domain_helpers import DomainRun, Site
 
 from mailtls.testing import RunningServer, TestPKI, start_imap, start_smtp
+from tests.domain.domain_dns import FakeDNS, load_zone
+from tests.domain.domain_helpers import DomainRun, Site
 
 Make = Callable[..., FakeDNS]
 Run = Callable[..., DomainRun]

@@ -4,7 +4,6 @@ resolver arguments, special-use names, masked SMTP. Every verdict both ways."""
 from __future__ import annotations
 
 import pytest
-from domain_helpers import chain_der, tlsa
 
 from mailtls.errors import UsageError
 from mailtls.formats.mailpolicy import (
@@ -17,6 +16,7 @@ from mailtls.net.dns import parse_resolver
 from mailtls.pki import dane
 from mailtls.scan.domain import is_special_use, may_detect
 from mailtls.testing import TestPKI
+from tests.domain.domain_helpers import chain_der, tlsa
 
 # --- MTA-STS TXT -------------------------------------------------------------------------------
 

@@ -15,10 +15,9 @@ import pytest
 pytest.importorskip("celery")
 pytest.importorskip("sqlalchemy")
 
-from fleet_helpers import REDIS_PASSWORD, Counter, Worker, counting_smtp, mailtls_cmd
-
 from mailtls.fleet.instances import PrivatePostgres, PrivateRedis
 from mailtls.testing import RunningServer
+from tests.fleet.fleet_helpers import REDIS_PASSWORD, Counter, Worker, counting_smtp, mailtls_cmd
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""Helpers of the fleet tests (imported by name: tests/fleet is on sys.path through its
-conftest.py): a counting SMTP server, targets files, `mailtls worker` processes."""
+"""Helpers of the fleet tests: a counting SMTP server, targets files, `mailtls worker`
+processes."""
 
 from __future__ import annotations
 

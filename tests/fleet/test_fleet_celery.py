@@ -10,9 +10,13 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fleet_helpers import (
+
+from mailtls.fleet.db import Database
+from mailtls.testing import RunningServer
+from tests.fleet.fleet_helpers import (
     REDIS_PASSWORD,
     Counter,
     Worker,
@@ -21,9 +25,6 @@ from fleet_helpers import (
     targets_file,
     wait_finished,
 )
-
-from mailtls.fleet.db import Database
-from mailtls.testing import RunningServer
 
 
 def submit(db: str, targets: Path, *extra: str) -> str:
@@ -38,7 +39,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(mailtls_cmd(*args), capture_output=True, text=True, timeout=60)
 
 
-def _normal(doc: dict) -> dict:
+def _normal(doc: dict[str, Any]) -> dict[str, Any]:
     """What may differ between two scans of the same server: times."""
     doc = json.loads(json.dumps(doc))
     doc.pop("started_at"), doc.pop("seconds")

@@ -9,16 +9,18 @@ import json
 import os
 import sqlite3
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
-from cli_runner import cli_output as run
-from fleet_helpers import Counter, scan_args, targets_file
 
 from mailtls.fleet import queries
 from mailtls.fleet.db import SCHEMA_VERSION, Database, DatabaseError
 from mailtls.testing import RunningServer, TestPKI, start_smtp
+from tests.cli_runner import cli_output as run
+from tests.fleet.fleet_helpers import Counter, scan_args, targets_file
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "mailtls/schema/report-1.json").read_text())
 
@@ -28,11 +30,11 @@ def _run_id(err: str) -> str:
     return line.split()[2]
 
 
-def _strip_timing(doc: dict) -> dict:
+def _strip_timing(doc: dict[str, Any]) -> dict[str, Any]:
     """A report without what differs between two scans of the same server (times, ports of
     the client side)."""
     text = json.dumps(doc, sort_keys=True)
-    data = json.loads(text)
+    data: dict[str, Any] = json.loads(text)
     data.pop("started_at"), data.pop("seconds")
     for host in data["hosts"]:
         for ep in host["endpoints"]:
@@ -111,7 +113,7 @@ def test_check_with_db_prints_what_check_prints(counting_server: tuple[Counter, 
 
 
 @pytest.fixture
-def tls_servers(pki: TestPKI) -> list[RunningServer]:
+def tls_servers(pki: TestPKI) -> Iterator[list[RunningServer]]:
     """A TLS 1.0 server with a good certificate, a modern one whose certificate expires in 5
     days."""
     legacy = start_smtp(pki, implicit_tls=True, maximum_version=ssl.TLSVersion.TLSv1,
@@ -189,7 +191,7 @@ def test_fleet_diff_between_two_runs(tmp_path: Path, pki: TestPKI,
 # --- schema, migrations, idempotent writes --------------------------------------------------
 
 
-def _doc(name: str, finding: str, code: int = 2) -> dict:
+def _doc(name: str, finding: str, code: int = 2) -> dict[str, Any]:
     return {"schema": "mailtls/1", "tool": {"name": "mailtls", "version": "x"},
             "started_at": "2030-01-01T00:00:00+00:00", "seconds": 1.0, "options": {},
             "summary": {"findings": {"fail": 1, "unknown": 0, "warn": 0, "info": 0},

@@ -11,13 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_runner import cli_output as run
-from fleet_helpers import Counter, Worker, mailtls_cmd, scan_args, targets_file, wait_finished
-from test_fleet_embedded import _run_id, check_queries
 
 from mailtls.fleet.db import SCHEMA_VERSION, Database
 from mailtls.fleet.instances import PrivatePostgres
 from mailtls.testing import RunningServer, TestPKI, start_smtp
+from tests.cli_runner import cli_output as run
+from tests.fleet.fleet_helpers import (
+    Counter,
+    Worker,
+    mailtls_cmd,
+    scan_args,
+    targets_file,
+    wait_finished,
+)
+from tests.fleet.test_fleet_embedded import _run_id, check_queries
 
 
 def test_embedded_run_and_queries_on_postgres(pg_url: str, pki: TestPKI, tmp_path: Path,

@@ -6,9 +6,12 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+T = TypeVar("T")
 
 FUZZ = settings(
     max_examples=int(os.environ.get("MAILTLS_FUZZ_EXAMPLES", "200")),
@@ -56,8 +59,8 @@ def within(seconds: float = FAST) -> Iterator[None]:
 
 
 def raises_only(
-    allowed: type[BaseException] | tuple[type[BaseException], ...], call: Callable[[], object]
-) -> object | None:
+    allowed: type[BaseException] | tuple[type[BaseException], ...], call: Callable[[], T]
+) -> T | None:
     """The result of ``call``, or None when it raised one of ``allowed`` with a message; any
     other exception fails the test (pytest shows it with its traceback)."""
     try:

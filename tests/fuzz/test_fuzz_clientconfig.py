@@ -11,11 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from der_builder import tlv
-from fuzz_helpers import FUZZ, edits_strategy, mutated, raises_only, tokens, within
 from hypothesis import example, given
 from hypothesis import strategies as st
-from profile_signing import sign_profile
 
 from mailtls.formats.clientconfig import (
     MAX_CONFIG_BYTES,
@@ -28,6 +25,9 @@ from mailtls.formats.clientconfig import (
     read_prefs,
 )
 from mailtls.model import Protocol, SocketType
+from tests.der_builder import tlv
+from tests.fuzz.fuzz_helpers import FUZZ, edits_strategy, mutated, raises_only, tokens, within
+from tests.profile_signing import sign_profile
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "clientconfig"
 AUTOCONFIG = (FIXTURES / "config-v1.1.xml").read_bytes()

@@ -9,7 +9,6 @@ import re
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from fuzz_helpers import FUZZ, edits_strategy, mutated, tokens
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -22,6 +21,7 @@ from mailtls.pki.dane import (
     record_for,
     unusable_reason,
 )
+from tests.fuzz.fuzz_helpers import FUZZ, edits_strategy, mutated, tokens
 
 
 def _der(pem: bytes) -> bytes:

@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-import dns.asyncbackend
+import dns._asyncbackend  # Backend: dns.asyncbackend imports it without re-exporting it
 import dns.exception
 import dns.flags
 import dns.message
@@ -30,7 +30,6 @@ from dns.rdtypes.ANY.TXT import TXT
 from dns.rdtypes.IN.A import A
 from dns.rdtypes.IN.AAAA import AAAA
 from dns.rdtypes.IN.SRV import SRV
-from fuzz_helpers import FUZZ, edits_strategy, mutated
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,6 +40,7 @@ from mailtls.net.dns import ANSWER, NODATA, NXDOMAIN, DNSAnswer, Resolver, _reco
 from mailtls.pki.dane import parse_tlsa
 from mailtls.probes.discovery import mx_domains, split_address
 from mailtls.probes.domain import parse_mx, parse_srv
+from tests.fuzz.fuzz_helpers import FUZZ, edits_strategy, mutated
 
 IN = dns.rdataclass.IN
 u16 = st.integers(min_value=0, max_value=65535)
@@ -141,9 +141,9 @@ class Scripted(dns.nameserver.Do53Nameserver):
         super().__init__("127.0.0.1", 53)
         self.reply = reply
 
-    async def async_query(  # type: ignore[override]
+    async def async_query(
         self, request: dns.message.QueryMessage, timeout: float, source: str | None,
-        source_port: int, max_size: bool, backend: dns.asyncbackend.Backend,
+        source_port: int, max_size: bool, backend: dns._asyncbackend.Backend,
         one_rr_per_rrset: bool = False, ignore_trailing: bool = False,
     ) -> dns.message.Message:
         response = dns.message.from_wire(self.reply(request), one_rr_per_rrset=one_rr_per_rrset,

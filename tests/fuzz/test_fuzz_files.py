@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fuzz_helpers import FUZZ, edits_strategy, mutated, raises_only, tokens, within
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -25,6 +24,7 @@ from mailtls.scan.host import check_host_name, parse_plan, parse_port
 from mailtls.testing.imap import parse_astrings
 from mailtls.testing.servers import decode_sasl_plain
 from mailtls.tls.versions import TLSVersion
+from tests.fuzz.fuzz_helpers import FUZZ, edits_strategy, mutated, raises_only, tokens, within
 
 GOLDEN = Path(__file__).parent.parent / "regression" / "golden"
 REPORT = (GOLDEN / "report.json").read_bytes()
@@ -127,7 +127,7 @@ WORDS = ["smtp", "submission", "imaps", "=", ",", ":", "[", "]", "::1", "127.0.0
 def test_parse_resolver(text: str) -> None:
     result = raises_only(UsageError, lambda: parse_resolver(text))
     if result is not None:
-        ip, port = result  # type: ignore[misc]
+        ip, port = result
         assert 1 <= port <= 65535 and ip
 
 
@@ -136,7 +136,7 @@ def test_parse_resolver(text: str) -> None:
        st.lists(tokens(WORDS, max_size=4), max_size=3))
 def test_ports_plans_and_host_names(word: str, only: list[str], services: list[str]) -> None:
     port = raises_only(UsageError, lambda: parse_port(word))
-    assert port is None or 1 <= port <= 65535  # type: ignore[operator]
+    assert port is None or 1 <= port <= 65535
     raises_only(UsageError, lambda: parse_plan(only, services))
     raises_only(UsageError, lambda: check_host_name(word))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from fuzz_helpers import FUZZ, tokens, within
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from mailtls.formats.mailpolicy import (
     parse_tlsrpt,
     valid_mx_pattern,
 )
+from tests.fuzz.fuzz_helpers import FUZZ, tokens, within
 
 TXT_WORDS = ["v=STSv1", "v=TLSRPTv1", ";", "; ", " ", "\t", "=", "id=", "rua=", "mailto:",
              "https://", "reports@example.com", "example.com", "[", "]", "[::1]", "@", ",",

@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from interop_checks import NEUTRAL_CWD, RUNS, CheckResult, Interop, run_mailtls
-from interop_servers import (
+
+from tests.interop.interop_checks import NEUTRAL_CWD, RUNS, CheckResult, Interop, run_mailtls
+from tests.interop.interop_servers import (
     PROFILES,
     InteropError,
     ensure_ports_free,

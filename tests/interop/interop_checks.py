@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from interop_servers import HOST, InteropPKI, MailServer
+from tests.interop.interop_servers import HOST, InteropPKI, MailServer
 
 CHECK_TIMEOUT = 90.0  # mailtls's own deadline is 60 s
 # mailtls runs as a user runs it: the installed package, not whatever ./mailtls the current

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from interop_servers import (
+from tests.interop.interop_servers import (
     HOST,
     InteropError,
     InteropPKI,

@@ -26,13 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-
-from interop_servers import PROFILES, running  # noqa: E402
+sys.path.insert(0, str(HERE.parents[1]))  # the checkout: tests.* by package
 
 from mailtls.proto.imap import IMAPDialogue, IMAPTagged  # noqa: E402
 from mailtls.proto.pop3 import POP3Dialogue  # noqa: E402
 from mailtls.proto.smtp import SMTPDialogue  # noqa: E402
+from tests.interop.interop_servers import PROFILES, running  # noqa: E402
 
 OUT = HERE.parents[1] / "fixtures" / "transcripts"
 IMPLICIT = {"submissions", "imaps", "pop3s"}

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from interop_checks import CheckResult, Interop
-from interop_servers import (
+
+from tests.interop.interop_checks import CheckResult, Interop
+from tests.interop.interop_servers import (
     ALL_PORTS,
     HOST,
     PASSWORD,
@@ -36,7 +37,7 @@ from interop_servers import (
     pids_under,
     running,
 )
-from verdicts import contradictions
+from tests.verdicts import contradictions
 
 pytestmark = pytest.mark.interop
 

@@ -27,9 +27,16 @@ from typing import Any
 
 import jsonschema
 import pytest
-from interop_checks import NEUTRAL_CWD
-from interop_servers import HOST, InteropPKI, listening_ports
-from ports_servers import PORTS, PROFILES, PortsServers, missing_programs, running_ports
+
+from tests.interop.interop_checks import NEUTRAL_CWD
+from tests.interop.interop_servers import HOST, InteropPKI, listening_ports
+from tests.interop.ports_servers import (
+    PORTS,
+    PROFILES,
+    PortsServers,
+    missing_programs,
+    running_ports,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -241,7 +248,8 @@ def test_vsftpd_good_with_ftplib(ports: tuple[InteropPKI, dict[str, PortsServers
         # ftplib checks the certificate against the host it connected to: use SNI/name
         ftp.host = HOST
         ftp.auth()
-        assert ftp.sock.version() == "TLSv1.3"  # type: ignore[attr-defined]
+        assert isinstance(ftp.sock, ssl.SSLSocket)
+        assert ftp.sock.version() == "TLSv1.3"
         assert ftp.prot_p().startswith("200")
 
 

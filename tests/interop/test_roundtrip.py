@@ -15,8 +15,17 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from cli_runner import cli_output
-from interop_servers import DELIVERY, HOST, LMTP_PROGRAM, PASSWORD, USER, MailServer, running
+
+from tests.cli_runner import cli_output
+from tests.interop.interop_servers import (
+    DELIVERY,
+    HOST,
+    LMTP_PROGRAM,
+    PASSWORD,
+    USER,
+    MailServer,
+    running,
+)
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/report-1.json").read_text())
 

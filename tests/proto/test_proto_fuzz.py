@@ -12,13 +12,13 @@ from collections.abc import Callable
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from proto_helpers import AnyDialogue, cut, run
 
 from mailtls.errors import LineTooLong, ProtocolError
 from mailtls.proto.imap import IMAPDialogue
 from mailtls.proto.lines import LineBuffer
 from mailtls.proto.pop3 import POP3Dialogue
 from mailtls.proto.smtp import SMTPDialogue
+from tests.proto.proto_helpers import AnyDialogue, cut, run
 
 # MAILTLS_FUZZ_EXAMPLES=5000 for a deeper run; the default keeps the suite fast.
 FUZZ = settings(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from proto_helpers import assert_chunking_invariant, run
 
 from mailtls.errors import LineTooLong, LocalProtocolError, ProtocolError, ReplyTooLong
 from mailtls.proto.imap import (
@@ -16,6 +15,7 @@ from mailtls.proto.imap import (
     capabilities_from,
     parse_greeting,
 )
+from tests.proto.proto_helpers import assert_chunking_invariant, run
 
 DOVECOT_CAPS = frozenset(
     {"IMAP4REV1", "SASL-IR", "LOGIN-REFERRALS", "ID", "ENABLE", "IDLE", "LITERAL+", "STARTTLS"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from proto_helpers import assert_chunking_invariant, run
 
 from mailtls.errors import LineTooLong, LocalProtocolError, ProtocolError, ReplyTooLong
 from mailtls.proto.pop3 import POP3Dialogue, POP3MultiLine, POP3Status, parse_capa
+from tests.proto.proto_helpers import assert_chunking_invariant, run
 
 DOVECOT = (
     b"+OK Dovecot (Debian) ready.\r\n"

@@ -5,13 +5,13 @@ slapd 2.5), whole and split at every byte, and their errors and limits."""
 from __future__ import annotations
 
 import pytest
-from proto_helpers import assert_chunking_invariant, run
 
 from mailtls.errors import LineTooLong, LocalProtocolError, ProtocolError, ReplyTooLong
 from mailtls.proto.ftp import FTPDialogue, FTPReply, parse_feat
 from mailtls.proto.http import HTTPDialogue, HTTPResponse
 from mailtls.proto.ldap import STARTTLS_OID, LDAPDialogue, LDAPEntry, LDAPResult
 from mailtls.proto.nntp import CAPABILITIES_CODES, NNTPDialogue, NNTPResponse, parse_capabilities
+from tests.proto.proto_helpers import assert_chunking_invariant, run
 
 # --- FTP ------------------------------------------------------------------------------------------
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from test_proto_fuzz import FUZZ, check, line_of, payloads, positions_for
 
 from mailtls.proto.ftp import FTPDialogue
 from mailtls.proto.http import HTTPDialogue
 from mailtls.proto.ldap import LDAPDialogue
 from mailtls.proto.nntp import CAPABILITIES_CODES, NNTPDialogue
+from tests.proto.test_proto_fuzz import FUZZ, check, line_of, payloads, positions_for
 
 # -- FTP ---------------------------------------------------------------------------------------
 FTP_FRAGMENTS = [b"220", b"211", b"-", b" ", b"\r\n", b"\n", b"211 End\r\n", b" AUTH TLS\r\n",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from proto_helpers import assert_chunking_invariant, run
 
 from mailtls.errors import LineTooLong, LocalProtocolError, ProtocolError, ReplyTooLong
 from mailtls.proto.smtp import EhloInfo, SMTPDialogue, SMTPReply, parse_ehlo
+from tests.proto.proto_helpers import assert_chunking_invariant, run
 
 POSTFIX = (
     b"220 mail.example.org ESMTP Postfix (Debian/GNU)\r\n"

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from proto_helpers import AnyDialogue, assert_chunking_invariant
 
 from mailtls.model import Protocol
 from mailtls.proto.capabilities import cleartext_login_offers, keywords, login_offers
@@ -31,6 +30,7 @@ from mailtls.proto.imap import (
 )
 from mailtls.proto.pop3 import POP3Dialogue, POP3MultiLine, POP3Status, parse_capa
 from mailtls.proto.smtp import SMTPDialogue, SMTPReply, parse_ehlo
+from tests.proto.proto_helpers import AnyDialogue, assert_chunking_invariant
 
 TRANSCRIPTS = Path(__file__).parents[2] / "fixtures" / "transcripts"
 TLS_MARK = "-- TLS --"

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from mailtls.checks.judge import Judgement, judge_host
+from mailtls.checks.outcomes import with_checks
 from mailtls.model import (
     SERVICES,
     CertificateInfo,
@@ -23,6 +24,7 @@ from mailtls.model import (
     PortObservation,
     PortState,
     Report,
+    StopKind,
     TLSScan,
     TLSSession,
     TranscriptLine,
@@ -132,21 +134,21 @@ def sample_observations() -> tuple[PortObservation, ...]:
             capabilities_before=("IMAP4rev1", "LOGINDISABLED"),
             capabilities_reply=(decode_line(HOSTILE_CAPABILITY.encode()), "A1 OK done"),
             starttls_offered=False),
-        obs("imaps", 993, PortState.REFUSED, error="connection refused", error_kind="refused",
-            connections=1, seconds=0.001),
+        obs("imaps", 993, PortState.REFUSED, error="connection refused",
+            error_kind=StopKind.REFUSED, connections=1, seconds=0.001),
         obs("pop3s", 995, PortState.NOT_TESTED, error="the scan deadline (60 s) passed",
-            error_kind="deadline", connections=0, seconds=0.0),
+            error_kind=StopKind.DEADLINE, connections=0, seconds=0.0),
     )
 
 
 def sample_report() -> Report:
     observations = sample_observations()
     findings = judge_host(HOST, observations, Judgement(now=NOW, warn_days=30))
-    host = HostReport(HOST, (ADDRESS,), None, observations, tuple(findings))
+    host = with_checks(HostReport(HOST, (ADDRESS,), None, observations, tuple(findings)))
     error = "gone.example.test: name does not resolve (NXDOMAIN)"
-    gone = HostReport("gone.example.test", (), error, (),
-                      tuple(judge_host("gone.example.test", (), Judgement(now=NOW),
-                                       resolve_error=error)))
+    gone = with_checks(HostReport("gone.example.test", (), error, (),
+                                  tuple(judge_host("gone.example.test", (), Judgement(now=NOW),
+                                                   resolve_error=error))))
     options: dict[str, object] = {"services": [], "timeout": 60.0, "warn_days": 30,
                                   "trust_store": "system", "addresses": []}
     return Report(started_at=NOW, seconds=1.5, hosts=(host, gone), options=options)
@@ -189,7 +191,7 @@ def older_report() -> Report:
     observations[3] = dataclasses.replace(observations[3], state=PortState.OPEN, error=None,
                                           error_kind=None, greeting_ok=True, tls=session())
     findings = judge_host(HOST, observations, Judgement(now=now, warn_days=30))
-    host = HostReport(HOST, (ADDRESS,), None, tuple(observations), tuple(findings))
+    host = with_checks(HostReport(HOST, (ADDRESS,), None, tuple(observations), tuple(findings)))
     return Report(started_at=now, seconds=1.2, hosts=(host,), options={"warn_days": 30})
 
 

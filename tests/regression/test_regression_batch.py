@@ -20,13 +20,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from cli_runner import cli_output as run
-from mailtls_process import wait_until_started
 
 from mailtls.cli.app import main
 from mailtls.errors import UsageError
 from mailtls.scan.batch import read_targets
 from mailtls.testing import RunningServer, TestPKI, start_raw
+from tests.cli_runner import cli_output as run
+from tests.mailtls_process import wait_until_started
 
 SCHEMA_PATH = Path(__file__).parents[2] / "mailtls/schema/report-1.json"
 

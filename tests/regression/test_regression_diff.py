@@ -11,12 +11,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-from cli_runner import cli_output as run
-from regression_helpers import HOST, golden, older_report, sample_report
 
 from mailtls.regression.diff import diff_exit_code, diff_reports, render_diff_text
 from mailtls.render.jsonout import render_json, report_dict
 from mailtls.testing import TestPKI, start_imap, start_smtp
+from tests.cli_runner import cli_output as run
+from tests.regression.regression_helpers import HOST, golden, older_report, sample_report
 
 BASE = ("check", HOST, "--address", "127.0.0.1", "--timeout", "20", "--read-timeout", "3",
         "--handshake-timeout", "3", "--format", "json")

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runner import cli_output as run
-from regression_helpers import EXPECTATIONS, HOST, sample_report
 
 from mailtls.errors import UsageError
 from mailtls.model import Outcome
 from mailtls.regression.expect import ScanSpec, evaluate, expectations_exit_code, init_toml, parse
 from mailtls.testing import TestPKI, start_pop3, start_smtp
+from tests.cli_runner import cli_output as run
+from tests.regression.regression_helpers import EXPECTATIONS, HOST, sample_report
 
 BASE = ("--address", "127.0.0.1", "--timeout", "20", "--read-timeout", "3",
         "--handshake-timeout", "3", "--quick")

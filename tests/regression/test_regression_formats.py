@@ -16,16 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 import xmlschema
-from cli_runner import cli_output
 from prometheus_client.parser import text_string_to_metric_families
-from regression_helpers import (
-    HOST,
-    HOSTILE_BANNER,
-    HOSTILE_CAPABILITY,
-    full_report,
-    golden,
-    sample_report,
-)
 
 from mailtls.cli.regression import split_by_host
 from mailtls.model import Report
@@ -36,6 +27,15 @@ from mailtls.render.nagios import render_nagios
 from mailtls.render.prometheus import render_prometheus
 from mailtls.render.terminal import make_console, render_terminal
 from mailtls.testing import TestPKI, start_imap, start_pop3, start_smtp
+from tests.cli_runner import cli_output
+from tests.regression.regression_helpers import (
+    HOST,
+    HOSTILE_BANNER,
+    HOSTILE_CAPABILITY,
+    full_report,
+    golden,
+    sample_report,
+)
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/report-1.json").read_text())
 JUNIT_XSD = xmlschema.XMLSchema(str(Path(__file__).parent / "junit.xsd"))

@@ -3,13 +3,7 @@ once per session) and the deterministic sample reports of the regression tests."
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-# the deterministic reports (sample_report, full_report) live with the regression tests
-sys.path.insert(0, str(Path(__file__).parent.parent / "regression"))
 
 from mailtls.model import Report
 

@@ -11,11 +11,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pngread import count_near, read_png
 
 from mailtls.model import Report
 from mailtls.render.html import render_html
 from mailtls.render.summary import HTML_COLOURS
+from tests.report.pngread import count_near, read_png
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 

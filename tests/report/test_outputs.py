@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from regression_helpers import full_report, sample_report
-from roundtrip import assert_round_trip
 
 from mailtls.cli import main
 from mailtls.cli.output import FORMATS, render
 from mailtls.model import Report
 from mailtls.render.csv import COLUMNS, render_csv
 from mailtls.render.html import render_html
+from tests.regression.regression_helpers import full_report, sample_report
+from tests.roundtrip import assert_round_trip
 
 
 @pytest.mark.parametrize("make", [sample_report, full_report])
@@ -145,3 +145,28 @@ def test_html_has_matrix_chains_timeline_transcripts_and_fixes() -> None:
     assert "<b>Fix:</b> Allow TLS 1.2 and 1.3 only" in page
     assert "mail.example.test: FAIL (grade F)" in page
     assert render(full_report(), 2, "html") == page  # pure
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    (("hosts", 0, "endpoints", 0, "state"), "half_open", "unknown port state 'half_open'"),
+    (("hosts", 0, "endpoints", 0, "protocol"), "gopher", "unknown protocol 'gopher'"),
+    (("hosts", 0, "findings", 0, "severity"), "critical", "unknown severity 'critical'"),
+])
+def test_a_value_from_a_newer_mailtls_is_one_line(path: tuple[Any, ...], value: str,
+                                                   message: str) -> None:
+    """A closed set read back (``StrEnum``s in the model) names the unknown value, the field
+    and the values it knows, in one line, instead of a traceback."""
+    from mailtls.errors import UsageError
+    from mailtls.render.jsonout import report_dict
+    from mailtls.render.load import report_from_dict
+
+    doc = json.loads(json.dumps(report_dict(full_report(), 2)))
+    where = doc
+    for key in path[:-1]:
+        where = where[key]
+    where[path[-1]] = value
+    with pytest.raises(UsageError) as caught:
+        report_from_dict(doc, source="new.json")
+    text = str(caught.value)
+    assert text.startswith("new.json: ") and message in text and "newer mailtls" in text
+    assert "(known: " in text and "\n" not in text

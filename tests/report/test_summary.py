@@ -11,13 +11,13 @@ from typing import Any
 
 import jsonschema
 import pytest
-from regression_helpers import full_report, sample_report
 
 from mailtls.cli import main
 from mailtls.model import Finding, Report, Severity
 from mailtls.render.jsonout import report_dict
 from mailtls.render.summary import GRADE_RULE, grade, host_grade, port_grade, verdict
 from mailtls.render.terminal import make_console, render_terminal
+from tests.regression.regression_helpers import full_report, sample_report
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/report-1.json").read_text())
 
@@ -29,7 +29,7 @@ def text(report: Report, width: int = 80, *, verbose: bool = False, color: bool 
     if color:
         console._force_terminal = True
         console._color_system = None
-        from rich.console import ColorSystem
+        from rich.color import ColorSystem
 
         console._color_system = ColorSystem.STANDARD
     render_terminal(report, console, verbose=verbose, exit_code=2)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from security_helpers import PROTOCOLS, SERVICE, STARTERS
 
 from mailtls.testing import TestPKI, start_imap
+from tests.security.security_helpers import PROTOCOLS, SERVICE, STARTERS
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)

@@ -15,11 +15,11 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from security_helpers import STARTERS
-from verdicts import contradictions
 
 from mailtls.testing import TestPKI
 from mailtls.testing.servers import IMAPOptions, POP3Options, ServerOptions, SMTPOptions
+from tests.security.security_helpers import STARTERS
+from tests.verdicts import contradictions
 
 OPTIONS = {"smtp": SMTPOptions, "imap": IMAPOptions, "pop3": POP3Options}
 NOT_STARTTLS = {"implicit_tls"}  # a variant without STARTTLS has no STARTTLS probes to judge

@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from security_helpers import PROTOCOLS, SERVICE, STARTERS
 
 from mailtls.testing import TestPKI, hostile, start_imap, start_pop3
+from mailtls.testing.hostile import MailProtocol
+from tests.security.security_helpers import PROTOCOLS, SERVICE, STARTERS
 
 WORD = {"smtp": "STARTTLS", "imap": "STARTTLS", "pop3": "STLS"}
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
 def test_server_that_runs_pipelined_commands_inside_tls(
-    proto: str, pki: TestPKI, secure: Any
+    proto: MailProtocol, pki: TestPKI, secure: Any
 ) -> None:
     with STARTERS[proto](pki, inject_vulnerable=True) as server:
         run = secure(f"{SERVICE[proto]}={server.port}")
@@ -40,7 +41,9 @@ def test_server_that_runs_pipelined_commands_inside_tls(
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
-def test_server_that_discards_pipelined_commands(proto: str, pki: TestPKI, secure: Any) -> None:
+def test_server_that_discards_pipelined_commands(
+    proto: MailProtocol, pki: TestPKI, secure: Any
+) -> None:
     with STARTERS[proto](pki) as server:
         run = secure(f"{SERVICE[proto]}={server.port}")
     probe = run.probe("command_injection")
@@ -59,13 +62,16 @@ def test_random_tokens_differ_between_runs(pki: TestPKI, secure: Any) -> None:
         second = secure(f"imap={server.port}").probe("command_injection")
 
     def injected(probe: dict[str, Any]) -> str:
-        return next(t["text"] for t in probe["transcript"] if t["text"].endswith(" NOOP"))
+        text: str = next(t["text"] for t in probe["transcript"] if t["text"].endswith(" NOOP"))
+        return text
 
     assert injected(first) != injected(second)
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
-def test_server_that_takes_pipelined_bytes_as_tls(proto: str, pki: TestPKI, secure: Any) -> None:
+def test_server_that_takes_pipelined_bytes_as_tls(
+    proto: MailProtocol, pki: TestPKI, secure: Any
+) -> None:
     """RFC 9051 §6.2.1 option 1: the failed handshake is acceptable behaviour."""
     with hostile.pipelined_as_tls(pki, proto) as server:
         run = secure(f"{SERVICE[proto]}={server.port}")
@@ -79,7 +85,7 @@ def test_server_that_takes_pipelined_bytes_as_tls(proto: str, pki: TestPKI, secu
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
 def test_server_that_answers_pipelined_commands_in_plaintext(
-    proto: str, pki: TestPKI, secure: Any
+    proto: MailProtocol, pki: TestPKI, secure: Any
 ) -> None:
     with hostile.answers_pipelined_in_plaintext(pki, proto) as server:
         run = secure(f"{SERVICE[proto]}={server.port}")
@@ -95,7 +101,7 @@ def test_server_that_answers_pipelined_commands_in_plaintext(
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
-def test_silent_server_is_inconclusive(proto: str, pki: TestPKI, secure: Any) -> None:
+def test_silent_server_is_inconclusive(proto: MailProtocol, pki: TestPKI, secure: Any) -> None:
     with hostile.silent_after_tls(pki, proto) as server:
         run = secure(f"{SERVICE[proto]}={server.port}", extra=("--read-timeout", "1"))
     probe = run.probe("command_injection")
@@ -111,7 +117,7 @@ def test_silent_server_is_inconclusive(proto: str, pki: TestPKI, secure: Any) ->
 @pytest.mark.parametrize("options", [{"starttls_refused": True}, {"starttls": False}],
                          ids=["refused", "not-offered"])
 def test_not_testable_without_working_starttls(
-    proto: str, options: dict[str, Any], pki: TestPKI, secure: Any
+    proto: MailProtocol, options: dict[str, Any], pki: TestPKI, secure: Any
 ) -> None:
     with STARTERS[proto](pki, **options) as server:
         run = secure(f"{SERVICE[proto]}={server.port}")
@@ -131,7 +137,7 @@ def test_pop3_without_capa_is_still_probed(pki: TestPKI, secure: Any) -> None:
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
 def test_vulnerable_server_answering_late_is_caught_by_order_not_by_waiting(
-    proto: str, pki: TestPKI, secure: Any
+    proto: MailProtocol, pki: TestPKI, secure: Any
 ) -> None:
     """The injected command is answered 1.2 s after the handshake: longer than any silence a
     prober might wait out, yet the answer comes before the sentinel's, and that decides."""
@@ -154,7 +160,9 @@ def test_imap_answer_after_the_sentinel_is_executed_late(pki: TestPKI, secure: A
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
-def test_sentinel_goes_out_in_one_write_inside_tls(proto: str, pki: TestPKI, secure: Any) -> None:
+def test_sentinel_goes_out_in_one_write_inside_tls(
+    proto: MailProtocol, pki: TestPKI, secure: Any
+) -> None:
     with STARTERS[proto](pki) as server:
         run = secure(f"{SERVICE[proto]}={server.port}")
     lines = run.probe("command_injection")["transcript"]

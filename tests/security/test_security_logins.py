@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from security_helpers import SERVICE, STARTERS
 
 from mailtls.probes.security import DUMMY_PREFIX
 from mailtls.testing import PASSWORD, USERNAME, TestPKI, start_imap, start_pop3, start_smtp
+from tests.security.security_helpers import SERVICE, STARTERS
 
 
 @pytest.mark.parametrize(

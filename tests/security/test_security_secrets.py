@@ -14,6 +14,7 @@ Every test server records each credential line it receives OUTSIDE TLS
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
@@ -21,7 +22,15 @@ import pytest
 
 from mailtls.model.credentials import PASSWORD_ENV
 from mailtls.probes.security import DUMMY_PREFIX
-from mailtls.testing import PASSWORD, USERNAME, TestPKI, start_imap, start_pop3, start_smtp
+from mailtls.testing import (
+    PASSWORD,
+    USERNAME,
+    RunningServer,
+    TestPKI,
+    start_imap,
+    start_pop3,
+    start_smtp,
+)
 
 # (options, does the server invite a login before TLS?)
 SMTP_VARIANTS: list[tuple[dict[str, Any], bool]] = [
@@ -62,7 +71,8 @@ POP3_VARIANTS: list[tuple[dict[str, Any], bool]] = [
     ({"starttls_refused": True}, False),
     ({"user_before_tls": True, "sasl_plain_before_tls": True, "inject_vulnerable": True}, True),
 ]
-GROUPS = {
+Variants = list[tuple[dict[str, Any], bool]]
+GROUPS: dict[str, tuple[Callable[..., RunningServer], tuple[str, ...], Variants]] = {
     "smtp": (start_smtp, ("smtp", "submission"), SMTP_VARIANTS),
     "imap": (start_imap, ("imap",), IMAP_VARIANTS),
     "pop3": (start_pop3, ("pop3",), POP3_VARIANTS),

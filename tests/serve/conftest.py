@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from serve_helpers import Serve, run_cases
+
+from tests.serve.serve_helpers import Serve, run_cases
 
 
 @pytest.fixture

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from cli_runner import cli_output
-from serve_helpers import need
 
 from mailtls.cli.serve import listen_warning
-from mailtls.serve.cases import select_cases
+from mailtls.serve.cases import Protocol, select_cases
 from mailtls.serve.runner import ServeConfig, run_serve
+from tests.cli_runner import cli_output
+from tests.serve.serve_helpers import need
 
 SCHEMA = json.loads(resources.files("mailtls").joinpath("schema/serve-1.json").read_text())
 CURL = "curl -sS --max-time 10 --cacert {cafile} -u {user}:{password}"
@@ -166,7 +166,7 @@ while s.recv(65536):
 
 
 @pytest.mark.parametrize("protocol", ["smtp", "imap", "pop3"])
-def test_an_endless_line_from_the_client_ends_its_session(protocol: str) -> None:
+def test_an_endless_line_from_the_client_ends_its_session(protocol: Protocol) -> None:
     import sys
 
     config = ServeConfig(

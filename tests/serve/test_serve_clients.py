@@ -20,7 +20,9 @@ Each test asserts the verdicts the client's documented behaviour implies:
 from __future__ import annotations
 
 import pytest
-from serve_helpers import CURL_MAIL, Serve, mbsync, need
+
+from mailtls.serve.runner import CaseResult
+from tests.serve.serve_helpers import CURL_MAIL, Serve, mbsync, need
 
 CURL = "curl -sS --max-time 10 --cacert {cafile} -u {user}:{password}"
 URLS = {
@@ -30,8 +32,8 @@ URLS = {
 }
 
 
-def verdicts(results: dict[str, object]) -> dict[str, str]:
-    return {case_id: r.judgement.verdict for case_id, r in results.items()}  # type: ignore[attr-defined]
+def verdicts(results: dict[str, CaseResult]) -> dict[str, str]:
+    return {case_id: r.judgement.verdict for case_id, r in results.items()}
 
 
 @pytest.mark.parametrize("protocol", ["imap", "pop3", "smtp"])

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mailtls.model import SERVICES, PortState
+from mailtls.model import SERVICES, PortState, StopKind
 from mailtls.model.options import ScanOptions
 from mailtls.net.stream import Timeouts
 from mailtls.scan.host import PlannedService, ScanRequest, scan
@@ -85,7 +85,7 @@ def test_two_hundred_endpoints_some_hostile(pki: TestPKI, servers: list[tuple[st
         ("tarpit", "garbage", "endless", "too_many", "silent", "plaintext", "long"))]
     assert len(good) == 150
     assert all(o.tls is not None and o.error is None for o in good), kinds
-    assert kinds["deadline"] == 0
+    assert kinds[StopKind.DEADLINE] == 0
     assert elapsed < 30, elapsed
     assert fds_after <= fds_before + 2, (fds_before, fds_after)
     assert peak < 200 * 1024 * 1024, peak  # the whole scan, 1 MB hostile lines included

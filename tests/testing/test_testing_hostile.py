@@ -9,10 +9,10 @@ import ssl
 import time
 
 import pytest
-from testing_clients import LineClient, client_ctx
 
 from mailtls.testing import RunningServer, TestPKI, hostile
 from mailtls.testing.hostile import MailProtocol
+from tests.testing.testing_clients import LineClient, client_ctx
 
 PROTOCOLS: tuple[MailProtocol, ...] = ("smtp", "imap", "pop3")
 GREETING_START = {"smtp": "220 ", "imap": "* OK ", "pop3": "+OK "}

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from testing_clients import BioClient
 
 from mailtls.testing import (
     IMAPOptions,
@@ -37,6 +36,7 @@ from mailtls.testing.servers import (
     SMTPKwargs,
     option_names,
 )
+from tests.testing.testing_clients import BioClient
 
 Starter = Callable[..., RunningServer]
 STARTERS: dict[str, Starter] = {"smtp": start_smtp, "imap": start_imap, "pop3": start_pop3}

@@ -10,7 +10,6 @@ from collections.abc import Callable
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from testing_clients import LineClient, client_ctx
 
 from mailtls.testing import (
     CERT_KINDS,
@@ -22,6 +21,7 @@ from mailtls.testing import (
     start_pop3,
     start_smtp,
 )
+from tests.testing.testing_clients import LineClient, client_ctx
 
 # None = trusted; else the X509 verify code a verifying client must get
 EXPECTED_CODE: dict[CertKind, int | None] = {

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from testing_clients import LineClient
-
 from mailtls.testing import PASSWORD, USERNAME, TestPKI, start_pop3
+from tests.testing.testing_clients import LineClient
 
 GOOD_PLAIN = base64.b64encode(f"\0{USERNAME}\0{PASSWORD}".encode()).decode()
 REFUSED = "-ERR [AUTH] Plaintext authentication disallowed on non-secure connections"

@@ -6,9 +6,9 @@ import base64
 import socket
 
 import pytest
-from testing_clients import LineClient
 
 from mailtls.testing import PASSWORD, USERNAME, TestPKI, start_smtp
+from tests.testing.testing_clients import LineClient
 
 GOOD_PLAIN = base64.b64encode(f"\0{USERNAME}\0{PASSWORD}".encode()).decode()
 BAD_PLAIN = base64.b64encode(f"\0{USERNAME}\0wrong".encode()).decode()

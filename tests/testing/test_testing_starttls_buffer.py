@@ -13,9 +13,9 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
-from testing_clients import BioClient, LineClient
 
 from mailtls.testing import RunningServer, TestPKI, start_imap, start_pop3, start_raw, start_smtp
+from tests.testing.testing_clients import BioClient, LineClient
 
 Starter = Callable[..., RunningServer]
 

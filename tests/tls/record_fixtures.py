@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1]))  # the checkout: tests.* by package
 
-from tls_helpers import record_flights  # noqa: E402
+from tests.tls.tls_helpers import record_flights  # noqa: E402
 
 
 def main() -> None:

@@ -6,9 +6,9 @@ import re
 import ssl
 
 import pytest
-from tls_helpers import import_tlslite
 
 from mailtls.tls import suites as cs
+from tests.tls.tls_helpers import import_tlslite
 
 OPENSSL_KX = {
     "kx-rsa": "RSA",

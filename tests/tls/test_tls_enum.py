@@ -8,7 +8,17 @@ import ssl
 import time
 
 import pytest
-from tls_helpers import (
+
+from mailtls.tls import suites as cs
+from mailtls.tls.enumeration import (
+    ALL_VERSIONS,
+    TLSEnumeration,
+    enumerate_tls,
+    exchange_from_callable,
+    fallback_version,
+)
+from mailtls.tls.versions import TLSVersion
+from tests.tls.tls_helpers import (
     SERVER_NAME,
     FakeServer,
     ThreadedServer,
@@ -21,16 +31,6 @@ from tls_helpers import (
     tcp_exchange,
     tlslite_server,
 )
-
-from mailtls.tls import suites as cs
-from mailtls.tls.enumeration import (
-    ALL_VERSIONS,
-    TLSEnumeration,
-    enumerate_tls,
-    exchange_from_callable,
-    fallback_version,
-)
-from mailtls.tls.versions import TLSVersion
 
 T12_PREF = [0xC030, 0x009F, 0xC012, 0x0005, 0x0035, 0xC0AA, 0x0018, 0xFEFF]  # spread over chunks
 T13_PREF = [0x1303, 0x1301, 0x1304]

@@ -6,8 +6,6 @@ from __future__ import annotations
 import ssl
 import time
 
-from tls_helpers import SERVER_NAME, FakeServer, server_context, ssl_server, tcp_exchange
-
 from mailtls.tls.enumeration import (
     RateLimited,
     TLSEnumeration,
@@ -15,6 +13,7 @@ from mailtls.tls.enumeration import (
     exchange_from_callable,
 )
 from mailtls.tls.versions import TLSVersion
+from tests.tls.tls_helpers import SERVER_NAME, FakeServer, server_context, ssl_server, tcp_exchange
 
 T12 = [0xC02F, 0xC030, 0x009C]
 T13 = [0x1301, 0x1302]

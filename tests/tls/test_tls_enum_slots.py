@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from tls_helpers import SERVER_NAME, FakeServer
-
-from mailtls.tls.enumeration import enumerate_tls
+from mailtls.tls.enumeration import HelloExchange, enumerate_tls
 from mailtls.tls.versions import TLSVersion
+from tests.tls.tls_helpers import SERVER_NAME, FakeServer
 
 T12 = [0xC02F, 0xC030, 0x009C]
 
 
-def queued_exchange(fake: FakeServer, queued: float):
+def queued_exchange(fake: FakeServer, queued: float) -> HelloExchange:
     async def exchange(hello: bytes) -> AsyncIterator[bytes]:
         await asyncio.sleep(queued)  # in line for a slot of the connection budget
         yield b""  # connected

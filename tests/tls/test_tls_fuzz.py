@@ -10,11 +10,11 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tls_helpers import SERVER_NAME, parse_all, read_client_hello, record
 
 from mailtls.errors import ProtocolError
 from mailtls.tls.hello import AlertResult, HelloParser, ServerHelloResult, client_hello
 from mailtls.tls.versions import TLSVersion
+from tests.tls.tls_helpers import SERVER_NAME, parse_all, read_client_hello, record
 
 FLIGHTS_FILE = Path(__file__).parents[2] / "fixtures" / "tls" / "flights.json"
 FLIGHTS = [

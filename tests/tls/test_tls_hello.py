@@ -10,7 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tls_helpers import (
+
+from mailtls.errors import ProtocolError
+from mailtls.tls.hello import (
+    DEFAULT_GROUPS,
+    DEFAULT_TLS12_GROUPS,
+    HRR_RANDOM,
+    AlertResult,
+    HelloParser,
+    ServerHelloResult,
+    client_hello,
+    group_name,
+    sslv2_client_hello,
+)
+from mailtls.tls.versions import TLSVersion
+from tests.tls.tls_helpers import (
     SERVER_NAME,
     certificate_body,
     ext,
@@ -26,20 +40,6 @@ from tls_helpers import (
     sslv2_server_hello,
     u16_list,
 )
-
-from mailtls.errors import ProtocolError
-from mailtls.tls.hello import (
-    DEFAULT_GROUPS,
-    DEFAULT_TLS12_GROUPS,
-    HRR_RANDOM,
-    AlertResult,
-    HelloParser,
-    ServerHelloResult,
-    client_hello,
-    group_name,
-    sslv2_client_hello,
-)
-from mailtls.tls.versions import TLSVersion
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "tls" / "flights.json"
 
@@ -96,7 +96,8 @@ def test_key_shares_are_fresh_and_valid() -> None:
     def share(group: int) -> bytes:
         hello = client_hello(TLSVersion.TLS1_3, [0x1301], server_name=None,
                              key_share_groups=[group])
-        return read_client_hello(hello)["extensions"][0x0033][2 + 4 :]
+        extensions: dict[int, bytes] = read_client_hello(hello)["extensions"]
+        return extensions[0x0033][2 + 4 :]
 
     assert share(0x1D) != share(0x1D)
     assert len(share(0x1E)) == 56

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tlsscan_servers import mini_pki
+
+from tests.tlsscan.tlsscan_servers import mini_pki
 
 # The families these tests judge; other deep probes (STARTTLS security probes) may add their own
 # findings about the scripted servers, which are not under test here.
@@ -24,7 +25,7 @@ class Deep:
         return int(self.run.code)
 
     def endpoint(self, port: int) -> dict[str, Any]:
-        matches = [e for e in self.run.endpoints if e["port"] == port]
+        matches: list[dict[str, Any]] = [e for e in self.run.endpoints if e["port"] == port]
         assert matches, f"port {port} not in the report"
         return matches[0]
 

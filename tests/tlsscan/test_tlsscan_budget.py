@@ -9,11 +9,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from tlsscan_servers import Concurrency, openssl_server, server_context
 
-SEVEN = [("submission", "smtp", False), ("smtp", "smtp", False), ("imap", "imap", False),
-         ("pop3", "pop3", False), ("submissions", "smtp", True), ("imaps", "imap", True),
-         ("pop3s", "pop3", True)]
+from tests.tlsscan.tlsscan_servers import (
+    Concurrency,
+    Protocol,
+    openssl_server,
+    server_context,
+)
+
+SEVEN: list[tuple[str, Protocol, bool]] = [
+    ("submission", "smtp", False), ("smtp", "smtp", False), ("imap", "imap", False),
+    ("pop3", "pop3", False), ("submissions", "smtp", True), ("imaps", "imap", True),
+    ("pop3s", "pop3", True)]
 
 
 @dataclass

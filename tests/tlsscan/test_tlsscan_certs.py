@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tlsscan_servers import Chain, openssl_server, server_context
+from tests.tlsscan.tlsscan_servers import Chain, openssl_server, server_context
 
 # chain kind -> the cert.* findings expected (none for the good chain: the control)
 EXPECTED: dict[Chain, set[str]] = {

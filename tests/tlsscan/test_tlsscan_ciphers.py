@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tlsscan_servers import TLSLiteServer, extra_suites_server, openssl_server, server_context
+from tests.tlsscan.tlsscan_servers import (
+    TLSLiteServer,
+    extra_suites_server,
+    openssl_server,
+    server_context,
+)
 
 GOOD = "ECDHE+AESGCM:ECDHE+CHACHA20"  # forward secrecy and AEAD only
 

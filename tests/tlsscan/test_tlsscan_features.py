@@ -16,7 +16,8 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
-from tlsscan_servers import (
+
+from tests.tlsscan.tlsscan_servers import (
     OCSP_URL,
     SServer,
     TLSLiteServer,

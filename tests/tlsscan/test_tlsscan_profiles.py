@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tlsscan_servers import openssl_server, server_context
 
 from mailtls.testing import RunningServer
+from tests.tlsscan.tlsscan_servers import openssl_server, server_context
 
 AEAD_ECDHE = "ECDHE+AESGCM:ECDHE+CHACHA20"
 

@@ -7,15 +7,15 @@ import statistics
 from typing import Any
 
 import pytest
-from tlsscan_servers import (
+
+from mailtls.probes import tlsscan
+from tests.tlsscan.tlsscan_servers import (
     Concurrency,
     Protocol,
     openssl_server,
     rate_limited_server,
     server_context,
 )
-
-from mailtls.probes import tlsscan
 
 SERVICE = {"smtp": "submission", "imap": "imap", "pop3": "pop3"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from tlsscan_servers import TLSLiteServer, openssl_server, server_context
+from tests.tlsscan.tlsscan_servers import TLSLiteServer, openssl_server, server_context
 
 ALL_OFF = {"SSLv2": False, "SSLv3": False, "TLS 1.0": False, "TLS 1.1": False}
 
