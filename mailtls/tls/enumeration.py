@@ -215,6 +215,11 @@ class _State:
     parallel: bool = False
     serial: asyncio.Lock = field(default_factory=asyncio.Lock)
     mark_connected: bool = False  # the exchange yields b"" once its connection is up
+    # Groups (TLS 1.3, from HelloRetryRequests) and ECDHE curves (TLS <= 1.2, from
+    # ServerKeyExchange) the server chose in any hello so far, per version, in the order seen.
+    # Hellos of other questions offer the unseen ones first, so every answer can reveal one more
+    # and the group questions start from what the suite hellos already showed.
+    groups_seen: dict[TLSVersion, list[int]] = field(default_factory=dict)
 
     async def gather(self, *steps: Awaitable[object]) -> None:
         """Run ``steps`` side by side when parallel, else one after the other, in order."""
@@ -339,6 +344,11 @@ class _State:
             return _Failure("protocol", str(exc))
 
     def _note(self, result: ServerHelloResult | AlertResult) -> ServerHelloResult | AlertResult:
+        if isinstance(result, ServerHelloResult):
+            if result.tls13:
+                self._seen(TLSVersion.TLS1_3, result.selected_group)
+            elif result.version != TLSVersion.SSL2:
+                self._seen(TLSVersion(result.version), result.server_key_exchange_curve)
         if isinstance(result, ServerHelloResult) and result.version <= TLSVersion.TLS1_2:
             if result.version != TLSVersion.SSL2:
                 self.secure_renegotiation = bool(self.secure_renegotiation) or (
@@ -351,6 +361,22 @@ class _State:
                 self.dh_bits = bits
         return result
 
+    def _seen(self, version: TLSVersion, group: int | None) -> None:
+        seen = self.groups_seen.setdefault(version, [])
+        if group is not None and group not in seen:
+            seen.append(group)
+
+    def seen_groups(self, version: TLSVersion, candidates: Sequence[int]) -> list[int]:
+        """The ``candidates`` the server chose at ``version`` so far, in the order seen."""
+        return [g for g in self.groups_seen.get(version, ()) if g in candidates]
+
+    def _unseen_first(self, version: TLSVersion, groups: Sequence[int]) -> tuple[int, ...]:
+        # The same set, so the question the hello asks gets the same answer (RFC 8422 §5.1: an
+        # ECDSA certificate's curve stays offered); only the order moves, which a server that
+        # follows the client's preference reads (RFC 8446 §4.2.7, RFC 8422 §5.1.1).
+        seen = self.groups_seen.get(version, ())
+        return (*(g for g in groups if g not in seen), *(g for g in seen if g in groups))
+
     def hello(
         self,
         version: TLSVersion,
@@ -362,7 +388,12 @@ class _State:
         status_request: bool = False,
     ) -> bytes:
         if version == TLSVersion.TLS1_3 and groups is None:
-            groups = tuple(dict.fromkeys((*key_shares, *DEFAULT_GROUPS)))
+            if key_shares:
+                groups = tuple(dict.fromkeys((*key_shares, *DEFAULT_GROUPS)))
+            else:
+                groups = self._unseen_first(version, DEFAULT_GROUPS)
+        elif groups is None and TLSVersion.TLS1_0 <= version <= TLSVersion.TLS1_2:
+            groups = self._unseen_first(version, DEFAULT_TLS12_GROUPS)
         return client_hello(
             version,
             suites,
@@ -550,8 +581,9 @@ async def _server_order(
 
 
 async def _tls13_groups(st: _State, suites: Sequence[int], candidates: Sequence[int]) -> list[int]:
-    found: list[int] = []
-    pool = list(candidates)
+    # The suite hellos' HelloRetryRequests already named some (each offered the unseen first)
+    found = st.seen_groups(TLSVersion.TLS1_3, candidates)
+    pool = [g for g in candidates if g not in found]
     while pool:
         hello = st.hello(TLSVersion.TLS1_3, suites, groups=pool, key_shares=())
         res = await st.probe(hello, want_flight=False, question="TLS 1.3 groups")
@@ -578,8 +610,9 @@ async def _ecdhe_groups(
     the remaining candidates, so a server that follows the client's preference still reveals
     the rest (one that imposes its own, and ranks the certificate's curve higher, does not).
     """
-    found: list[int] = []
-    pool = list(candidates)
+    # The suite hellos' ServerKeyExchanges already named some (each offered the unseen first)
+    found = st.seen_groups(version, candidates)
+    pool = [g for g in candidates if g not in found]
     keep = _certificate_curve(st.certificate_ders)
     while pool:
         offer = [*pool, keep] if keep is not None and keep in found else pool

@@ -6,12 +6,14 @@ import asyncio
 import socket
 import ssl
 import time
+from collections import Counter
 
 import pytest
 
 from mailtls.tls import suites as cs
 from mailtls.tls.enumeration import (
     ALL_VERSIONS,
+    QUESTION_TALLY,
     TLSEnumeration,
     enumerate_tls,
     exchange_from_callable,
@@ -80,6 +82,33 @@ async def test_client_order() -> None:
     assert result.server_order == {TLSVersion.TLS1_2: False, TLSVersion.TLS1_3: False}
     assert set(result.suites[TLSVersion.TLS1_3]) == set(T13_PREF)
     assert TLSVersion.SSL3 not in result.versions
+
+
+@pytest.mark.parametrize("server_order", [True, False])
+async def test_suite_hellos_also_find_groups_and_curves(server_order: bool) -> None:
+    """Every suite hello offers the groups (curves) not seen yet first: a server that follows
+    the client's preference names a new one in each answer, so the group questions need fewer
+    hellos of their own, and find the same groups in the same order."""
+    groups13, curves = [0x18, 0x1D, 0x17, 0x100], [0x18, 0x17, 0x1D]
+    tally: Counter[str] = Counter()
+    token = QUESTION_TALLY.set(tally)
+    try:
+        fake = FakeServer({0x0303: T12_PREF, 0x0304: T13_PREF}, server_order=server_order,
+                          groups13=groups13, curves=curves)
+        result = await fake_scan(fake, versions=[TLSVersion.TLS1_2, TLSVersion.TLS1_3])
+    finally:
+        QUESTION_TALLY.reset(token)
+    if server_order:  # its own order: every suite hello names its favourite, one saved
+        assert result.groups == tuple(groups13)
+        assert result.ecdhe_groups == tuple(curves)
+        assert tally["TLS 1.3 groups"] == len(groups13)  # the rest and the final refusal
+    else:  # ours: DEFAULT_GROUPS order, then the other candidates
+        assert result.groups == (0x1D, 0x17, 0x18, 0x100)
+        assert result.ecdhe_groups == (0x1D, 0x17, 0x18)
+        # 3 suites -> 4 TLS 1.3 hellos besides the order hello, each naming a new group
+        assert tally["TLS 1.3 groups"] == 1  # only the final refusal
+        assert tally["TLS 1.2 ECDHE curves"] == 2  # two ECDHE suites named two: one left
+    assert result.errors == ()
 
 
 async def test_small_chunks_and_a_server_that_hangs_up_on_big_hellos() -> None:

@@ -93,9 +93,10 @@ async def test_after_recovering_it_slows_down() -> None:
     server = Window({0x0303: T12, 0x0304: T13})
     result = await scan(server, backoff=0.01)
     assert result.errors == ()
-    assert result.connections >= 25
-    # running into the limit every fourth connection would turn away a quarter of them
-    assert server.turned_away <= result.connections // 8
+    assert result.connections >= 20
+    # running into the limit every fourth connection would turn away a quarter of them (5 or
+    # more); slowing down after the first recovery leaves the first few
+    assert server.turned_away <= 3
 
 
 async def test_deadline_in_the_past_makes_no_connection() -> None:

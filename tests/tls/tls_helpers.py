@@ -386,11 +386,12 @@ def u16_list(data: bytes) -> list[int]:
 class FakeServer:
     """Answers ClientHellos like a configurable TLS server would, with synthetic flights.
 
-    ``suites``: {version: suites in the server's preference order}. ``server_order``: pick by the
-    server's preference (else the client's). ``groups13``: TLS 1.3 groups in preference order.
-    ``curves``: ECDHE curves. ``max_suites``: hang up on hellos offering more suites (a quirk of
-    some servers). ``sslv2``: cipher kinds for SSLv2, if any. ``compress``: choose DEFLATE when
-    offered. ``staple``: an OCSP response to staple when status_request is asked for.
+    ``suites``: {version: suites in the server's preference order}. ``server_order``: pick suites,
+    groups and curves by the server's preference (else the client's). ``groups13``: TLS 1.3
+    groups in preference order. ``curves``: ECDHE curves. ``max_suites``: hang up on hellos
+    offering more suites (a quirk of some servers). ``sslv2``: cipher kinds for SSLv2, if any.
+    ``compress``: choose DEFLATE when offered. ``staple``: an OCSP response to staple when
+    status_request is asked for.
     ``fallback_scsv``: refuse a hello below the highest version carrying TLS_FALLBACK_SCSV.
     ``hellos``: every ClientHello received (parsed by :func:`read_client_hello`).
     """
@@ -468,7 +469,8 @@ class FakeServer:
             while ks:
                 shares.append(int.from_bytes(ks[:2], "big"))
                 ks = ks[4 + int.from_bytes(ks[2:4], "big") :]
-            usable = [g for g in self.groups13 if g in groups]
+            usable = ([g for g in self.groups13 if g in groups] if self.server_order
+                      else [g for g in groups if g in self.groups13])
             if not usable:
                 return self.alert(40)
             group = usable[0]
@@ -495,7 +497,8 @@ class FakeServer:
         kx = ciphersuites.describe(cipher).kx
         if kx == "ECDHE":
             client_groups = u16_list(exts.get(0x000A, b"\x00\x00")[2:])
-            usable = [c for c in self.curves if c in client_groups]
+            usable = ([c for c in self.curves if c in client_groups] if self.server_order
+                      else [c for c in client_groups if c in self.curves])
             if not usable:
                 return self.alert(40)
             flight += handshake(12, b"\x03" + struct.pack("!H", usable[0]) + b"\x01\x04sig")
