@@ -6,8 +6,9 @@ an exit-code row), so tables such as the exit codes stay tables at 80 columns an
 from __future__ import annotations
 
 import argparse
+import os
 import re
-import textwrap
+import sys
 
 __all__ = ["HelpFormatter"]
 
@@ -37,12 +38,36 @@ def reflow(text: str, width: int, indent: str = "") -> str:
         if not words:
             out.append("")
             continue
+        import textwrap  # only when help is shown: not on every command's start-up (issue 12)
+
         out.append(textwrap.fill(words, max(width, len(first) + 20), initial_indent=first,
                                  subsequent_indent=rest, break_on_hyphens=False,
                                  break_long_words=False))
     return "\n".join(out)
 
 
+def _terminal_columns() -> int:
+    """What ``shutil.get_terminal_size().columns`` answers (``COLUMNS``, else the terminal on
+    stdout, else 80), without importing ``shutil`` (and with it bz2, lzma and zlib): argparse
+    makes a formatter for every ``add_argument``, so every command paid for it at start-up."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        if width is None:  # argparse's own default, as argparse computes it
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         return reflow(text, width, indent)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from mailtls.model.frozen import FrozenMap, frozen_map
+from mailtls.model.record import Record
 
 
 class Protocol(enum.StrEnum):
@@ -32,8 +33,8 @@ class TLSMode(enum.StrEnum):
     NONE = "none"
 
 
-@dataclass(frozen=True)
-class Service:
+@dataclass(frozen=True, repr=False, eq=False)
+class Service(Record):
     """A mail service as a port plan entry: what to speak and how TLS starts."""
 
     name: str
@@ -102,8 +103,8 @@ IMPLICIT_SIBLING: Mapping[str, str] = FrozenMap(
 )
 
 
-@dataclass(frozen=True)
-class Endpoint:
+@dataclass(frozen=True, repr=False, eq=False)
+class Endpoint(Record):
     """One port on one address of one host name."""
 
     host: str  # the name the user gave: reference identity for the certificate, SNI
@@ -132,16 +133,16 @@ class Direction(enum.StrEnum):
     NOTE = "*"  # something the prober did or saw that is not a protocol line (handshake, timeout)
 
 
-@dataclass(frozen=True)
-class TranscriptLine:
+@dataclass(frozen=True, repr=False, eq=False)
+class TranscriptLine(Record):
     direction: Direction
     text: str
     tls: bool  # inside TLS
     at: float  # seconds since the probe started
 
 
-@dataclass(frozen=True)
-class CertificateInfo:
+@dataclass(frozen=True, repr=False, eq=False)
+class CertificateInfo(Record):
     """Facts about one X.509 certificate, parsed by ``mailtls.pki.x509``."""
 
     subject: str
@@ -168,8 +169,8 @@ class CertificateInfo:
     authority_key_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Verification:
+@dataclass(frozen=True, repr=False, eq=False)
+class Verification(Record):
     """OpenSSL's verdict on the chain, as a real mail client or MTA would reach it."""
 
     trusted: bool
@@ -178,8 +179,8 @@ class Verification:
     message: str | None = None
 
 
-@dataclass(frozen=True)
-class TLSSession:
+@dataclass(frozen=True, repr=False, eq=False)
+class TLSSession(Record):
     version: str  # "TLSv1.3", ...
     cipher: str  # OpenSSL name
     cipher_bits: int | None
@@ -190,8 +191,8 @@ class TLSSession:
     chain_der: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
 
 
-@dataclass(frozen=True)
-class TLSScan:
+@dataclass(frozen=True, repr=False, eq=False)
+class TLSScan(Record):
     """Every protocol version and cipher suite a port accepted, found with hand-built hellos."""
 
     # TLSVersion.label ("SSLv2", "SSLv3", "TLS 1.0" .. "TLS 1.3") -> accepted (None: not testable)
@@ -243,8 +244,8 @@ class ProbeVerdict(enum.StrEnum):
     INCONCLUSIVE = "inconclusive"
 
 
-@dataclass(frozen=True)
-class SecurityProbe:
+@dataclass(frozen=True, repr=False, eq=False)
+class SecurityProbe(Record):
     """One STARTTLS security probe (command injection, enforcement, ...): what was sent, what
     came back, and whether the fact it looks for was seen."""
 
@@ -267,8 +268,8 @@ class LoginOutcome(enum.StrEnum):
     ERROR = "error"  # the session broke before the server answered the credentials
 
 
-@dataclass(frozen=True)
-class LoginAttempt:
+@dataclass(frozen=True, repr=False, eq=False)
+class LoginAttempt(Record):
     """The login test of one port (``--user``). Never holds the password."""
 
     outcome: LoginOutcome
@@ -284,8 +285,8 @@ class LoginAttempt:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
-class PortObservation:
+@dataclass(frozen=True, repr=False, eq=False)
+class PortObservation(Record):
     """Everything one probe of one endpoint saw. Verbatim; no judgement."""
 
     endpoint: Endpoint
@@ -329,8 +330,8 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True)
-class Finding:
+@dataclass(frozen=True, repr=False, eq=False)
+class Finding(Record):
     id: str  # stable dotted id; renaming one breaks users' CI
     severity: Severity
     summary: str  # one line
@@ -350,8 +351,8 @@ class CheckOutcome(enum.StrEnum):
     SKIPPED = "skipped"  # not judged: the probe did not get that far (the reason says why)
 
 
-@dataclass(frozen=True)
-class CheckResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class CheckResult(Record):
     """One check judged (or skipped) on one endpoint of a host, or once for the host.
 
     Made by ``mailtls.checks.outcomes`` from the rule's scope and stage, what the probe got to and
@@ -365,8 +366,8 @@ class CheckResult:
     reason: str = ""  # why it was skipped: "port refused", "no TLS session", ...
 
 
-@dataclass(frozen=True)
-class HostReport:
+@dataclass(frozen=True, repr=False, eq=False)
+class HostReport(Record):
     name: str
     addresses: tuple[str, ...]
     resolve_error: str | None
@@ -408,8 +409,8 @@ class RecordType(enum.StrEnum):
     AAAA = "AAAA"
 
 
-@dataclass(frozen=True)
-class DNSLookup:
+@dataclass(frozen=True, repr=False, eq=False)
+class DNSLookup(Record):
     """One DNS question and its answer, verbatim."""
 
     name: str  # without the trailing dot
@@ -424,22 +425,22 @@ class DNSLookup:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
-class MXRecord:
+@dataclass(frozen=True, repr=False, eq=False)
+class MXRecord(Record):
     preference: int
     exchange: str  # lower case without the trailing dot; "" for the null MX "."
 
 
-@dataclass(frozen=True)
-class SRVRecord:
+@dataclass(frozen=True, repr=False, eq=False)
+class SRVRecord(Record):
     priority: int
     weight: int
     port: int
     target: str  # lower case without the trailing dot; "" for "." (service not offered)
 
 
-@dataclass(frozen=True)
-class SRVService:
+@dataclass(frozen=True, repr=False, eq=False)
+class SRVService(Record):
     """The SRV RRset of one RFC 6186/8314 label."""
 
     label: str  # "_imaps._tcp"
@@ -448,8 +449,8 @@ class SRVService:
     records: tuple[SRVRecord, ...]
 
 
-@dataclass(frozen=True)
-class HostAddresses:
+@dataclass(frozen=True, repr=False, eq=False)
+class HostAddresses(Record):
     """The A and AAAA answers of one name (an MX host, an SRV target, the domain itself)."""
 
     name: str
@@ -470,8 +471,8 @@ class FetchError(enum.StrEnum):
     NETWORK = "network"  # any other network failure
 
 
-@dataclass(frozen=True)
-class PolicyFetch:
+@dataclass(frozen=True, repr=False, eq=False)
+class PolicyFetch(Record):
     """The HTTPS GET of an MTA-STS policy (RFC 8461 §3.3): what the web server did."""
 
     url: str  # https://mta-sts.<domain>/.well-known/mta-sts.txt
@@ -503,8 +504,8 @@ class Detection(enum.StrEnum):
     MX = "mx"  # mailtls check found MX records for it
 
 
-@dataclass(frozen=True)
-class DomainObservation:
+@dataclass(frozen=True, repr=False, eq=False)
+class DomainObservation(Record):
     """Everything DNS and the policy web server said about one mail domain."""
 
     domain: str
@@ -533,8 +534,8 @@ class DANEVerdict(enum.StrEnum):
     NO_USABLE_RECORDS = "no_usable_records"
 
 
-@dataclass(frozen=True)
-class DANEResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class DANEResult(Record):
     """Does the chain an MX endpoint presented match its TLSA RRset (RFC 7672 §3)?"""
 
     endpoint: str  # Endpoint.key
@@ -547,8 +548,8 @@ class DANEResult:
     verdict: DANEVerdict
 
 
-@dataclass(frozen=True)
-class DomainReport:
+@dataclass(frozen=True, repr=False, eq=False)
+class DomainReport(Record):
     name: str
     observation: DomainObservation
     findings: tuple[Finding, ...]
@@ -611,8 +612,8 @@ class ConfigKind(enum.StrEnum):
     MOBILECONFIG = "mobileconfig"
 
 
-@dataclass(frozen=True)
-class ServerSetting:
+@dataclass(frozen=True, repr=False, eq=False)
+class ServerSetting(Record):
     """One incoming or outgoing server as a client would be configured with it."""
 
     role: Role
@@ -628,8 +629,8 @@ class ServerSetting:
     priority: int = 0  # order within its source (SRV priority; position in the file)
 
 
-@dataclass(frozen=True)
-class DiscoveryStep:
+@dataclass(frozen=True, repr=False, eq=False)
+class DiscoveryStep(Record):
     """One lookup of the discovery, in the order clients make them."""
 
     method: SettingMethod  # never FILE or RECOMMENDED
@@ -643,8 +644,8 @@ class DiscoveryStep:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
-class SettingResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class SettingResult(Record):
     """A setting checked against what its server did on the configured port."""
 
     setting: ServerSetting
@@ -656,8 +657,8 @@ class SettingResult:
     login: LoginOutcome | None = None  # the login test's outcome there, if --user
 
 
-@dataclass(frozen=True)
-class ClientPick:
+@dataclass(frozen=True, repr=False, eq=False)
+class ClientPick(Record):
     """What one kind of client ends up with for one role."""
 
     client: str  # "Thunderbird", "Thunderbird for Android / K-9 Mail", "RFC 6186 (SRV)", ...
@@ -676,8 +677,8 @@ class HopTLS(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class Hop:
+@dataclass(frozen=True, repr=False, eq=False)
+class Hop(Record):
     """One ``Received:`` header of the round-trip message (RFC 5321 §4.4), top = last hop."""
 
     index: int  # 1 = the topmost Received (the last hop, into the mailbox)
@@ -689,8 +690,8 @@ class Hop:
     raw: str
 
 
-@dataclass(frozen=True)
-class RoundTrip:
+@dataclass(frozen=True, repr=False, eq=False)
+class RoundTrip(Record):
     """``mailtls client --round-trip``: one tagged message submitted and looked for."""
 
     tag: str
@@ -709,8 +710,8 @@ class RoundTrip:
     error: str | None = None  # why it stopped, one line
 
 
-@dataclass(frozen=True)
-class ClientReport:
+@dataclass(frozen=True, repr=False, eq=False)
+class ClientReport(Record):
     address: str | None  # user@example.com (None: a configuration file without an address)
     domain: str | None
     config_file: str | None  # --config FILE
@@ -737,8 +738,8 @@ class Outcome(enum.StrEnum):
     UNKNOWN = "unknown"  # could not be evaluated: the port was not tested, not in the scan, ...
 
 
-@dataclass(frozen=True)
-class ExpectationResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class ExpectationResult(Record):
     """One expectation of an ``--expect`` file, checked against what the scan saw."""
 
     id: str  # stable: "port.open", "port.closed", "tls.min_version", "cert.min_days", ...
@@ -778,8 +779,8 @@ class ChangeKind(enum.StrEnum):
     ENDPOINT_REMOVED = "endpoint.removed"
 
 
-@dataclass(frozen=True)
-class Change:
+@dataclass(frozen=True, repr=False, eq=False)
+class Change(Record):
     """One difference between a baseline report and a newer one."""
 
     kind: ChangeKind  # stable
@@ -793,8 +794,8 @@ class Change:
     severity: Severity | None = None  # for finding.* changes: the finding's (new) severity
 
 
-@dataclass(frozen=True)
-class Report:
+@dataclass(frozen=True, repr=False, eq=False)
+class Report(Record):
     started_at: dt.datetime
     seconds: float
     hosts: tuple[HostReport, ...]
