@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mailtls.model.frozen import FrozenMap, frozen_map
 from mailtls.model.record import Record
@@ -380,418 +381,132 @@ class HostReport(Record):
     checks: tuple[CheckResult, ...] = ()
 
 
-# --- mail domains: what DNS and the MTA-STS web server said (facts; checks/domain.py judges) ----
-
-
-class DNSStatus(enum.StrEnum):
-    ANSWER = "answer"  # at least one record of the type asked for
-    NXDOMAIN = "nxdomain"  # the name does not exist
-    NODATA = "nodata"  # the name exists without records of this type
-    SERVFAIL = "servfail"
-    REFUSED = "refused"
-    TIMEOUT = "timeout"
-    ERROR = "error"  # anything else that gave no answer (no resolver, malformed reply, ...)
-
-    @property
-    def failed(self) -> bool:
-        """No answer at all: the question is still open."""
-        return self in (DNSStatus.SERVFAIL, DNSStatus.REFUSED, DNSStatus.TIMEOUT, DNSStatus.ERROR)
-
-
-class RecordType(enum.StrEnum):
-    """The DNS record types mailtls asks for."""
-
-    MX = "MX"
-    SRV = "SRV"
-    TXT = "TXT"
-    TLSA = "TLSA"
-    A = "A"
-    AAAA = "AAAA"
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class DNSLookup(Record):
-    """One DNS question and its answer, verbatim."""
-
-    name: str  # without the trailing dot
-    rdtype: RecordType
-    status: DNSStatus
-    # MX "10 mx.example.com."; SRV "0 1 465 mail.example.com."; TLSA "3 1 1 <hex>";
-    # TXT the strings of one record joined; A/AAAA the address
-    records: tuple[str, ...] = ()
-    authenticated: bool = False  # the resolver set the AD bit (DNSSEC-validated)
-    canonical_name: str | None = None  # the answer came through a CNAME to this name
-    error: str | None = None
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class MXRecord(Record):
-    preference: int
-    exchange: str  # lower case without the trailing dot; "" for the null MX "."
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class SRVRecord(Record):
-    priority: int
-    weight: int
-    port: int
-    target: str  # lower case without the trailing dot; "" for "." (service not offered)
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class SRVService(Record):
-    """The SRV RRset of one RFC 6186/8314 label."""
-
-    label: str  # "_imaps._tcp"
-    service: str  # the mailtls service it names: "imaps"
-    lookup: DNSLookup
-    records: tuple[SRVRecord, ...]
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class HostAddresses(Record):
-    """The A and AAAA answers of one name (an MX host, an SRV target, the domain itself)."""
-
-    name: str
-    addresses: tuple[str, ...]
-    lookups: tuple[DNSLookup, ...]
-
-
-class FetchError(enum.StrEnum):
-    """Why an HTTPS fetch of an MTA-STS policy failed (``PolicyFetch.error_kind``)."""
-
-    RESOLVE = "resolve"  # the policy host has no address
-    REFUSED = "refused"
-    CONNECT_TIMEOUT = "connect_timeout"
-    UNREACHABLE = "unreachable"
-    TLS = "tls"  # the handshake failed or the certificate did not verify
-    TIMEOUT = "timeout"  # no (complete) answer in time
-    PROTOCOL = "protocol"  # not HTTP
-    NETWORK = "network"  # any other network failure
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class PolicyFetch(Record):
-    """The HTTPS GET of an MTA-STS policy (RFC 8461 §3.3): what the web server did."""
-
-    url: str  # https://mta-sts.<domain>/.well-known/mta-sts.txt
-    host: str  # mta-sts.<domain>: SNI, Host header and the certificate's reference identity
-    address: str | None  # where we connected
-    port: int
-    status: int | None = None
-    content_type: str | None = None
-    location: str | None = None  # of a redirect (never followed)
-    body: str = ""  # as received (at most the size limit), non-ASCII escaped
-    size: int = 0  # bytes read
-    truncated: bool = False  # the body went on past the size limit
-    tls_version: str | None = None
-    certificate: CertificateInfo | None = None
-    verification: Verification | None = None
-    # only when the chain was untrusted: the body was fetched again without verification, to
-    # report its syntax too (a sender would not get this far)
-    unverified: bool = False
-    error: str | None = None
-    error_kind: FetchError | None = None
-    connections: int = 0
-    seconds: float = 0.0
-
-
-class Detection(enum.StrEnum):
-    """Why a name was checked as a mail domain."""
-
-    REQUESTED = "requested"  # mailtls domain / --domain
-    MX = "mx"  # mailtls check found MX records for it
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class DomainObservation(Record):
-    """Everything DNS and the policy web server said about one mail domain."""
-
-    domain: str
-    resolver: str  # "127.0.0.1:5353" or "system (...)"
-    resolver_trusted: bool  # the AD bit counts (a resolver the user named, or on loopback)
-    detected: Detection
-    mx: DNSLookup
-    mx_records: tuple[MXRecord, ...]
-    implicit_mx: bool  # no MX: the domain's own A/AAAA act as its MX (RFC 5321 §5.1)
-    own: HostAddresses | None  # the domain's own A/AAAA (asked when there is no MX, or to say
-    # which was tested when there is)
-    hosts: tuple[HostAddresses, ...]  # every MX host and SRV target, each once
-    smtp_ports: tuple[int, ...]  # the ports MX hosts were tested on (25 unless --service smtp=)
-    tlsa: tuple[DNSLookup, ...]  # _PORT._tcp.<mx> TLSA, per MX host and SMTP port
-    srv: tuple[SRVService, ...]
-    mta_sts_txt: DNSLookup | None
-    mta_sts_policy: PolicyFetch | None
-    tls_rpt_txt: DNSLookup | None
-    seconds: float = 0.0
-
-
-class DANEVerdict(enum.StrEnum):
-    MATCH = "match"
-    NO_MATCH = "no_match"
-    NO_TLS = "no_tls"
-    NO_USABLE_RECORDS = "no_usable_records"
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class DANEResult(Record):
-    """Does the chain an MX endpoint presented match its TLSA RRset (RFC 7672 §3)?"""
-
-    endpoint: str  # Endpoint.key
-    host: str  # the MX host (TLSA base domain)
-    tlsa_name: str  # _25._tcp.<host>
-    authenticated: bool  # the TLSA RRset was DNSSEC-validated by a trusted resolver
-    usable: tuple[str, ...]  # the records usable for SMTP (usage 2/3, known selector/type)
-    matched: str | None  # the record that matched, verbatim
-    matched_depth: int | None  # which certificate of the chain it matched (0 = leaf)
-    verdict: DANEVerdict
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class DomainReport(Record):
-    name: str
-    observation: DomainObservation
-    findings: tuple[Finding, ...]
-    dane: tuple[DANEResult, ...] = ()
-    hosts: tuple[str, ...] = ()  # names of the HostReports tested for this domain
-
-
-# --- mail clients: configured or discovered settings (mailtls client; checks/client.py judges) ---
-
-
-class SocketType(enum.StrEnum):
-    """How a client is told to secure one server (autoconfig's socketType, normalised)."""
-
-    SSL = "ssl"  # implicit TLS from the first byte ("SSL/TLS")
-    STARTTLS = "starttls"  # STARTTLS required: disconnect if it fails
-    TRY_STARTTLS = "try_starttls"  # STARTTLS if offered, else plaintext (Thunderbird's legacy 1)
-    PLAIN = "plain"  # no TLS at all
-
-    @property
-    def label(self) -> str:
-        return {"ssl": "SSL/TLS", "starttls": "STARTTLS", "try_starttls": "STARTTLS if available",
-                "plain": "none (plaintext)"}[self.value]
-
-
-class Role(enum.StrEnum):
-    """Which side of a mail client a server is for."""
-
-    INCOMING = "incoming"  # IMAP, POP3: reading mail
-    OUTGOING = "outgoing"  # SMTP submission: sending mail
-
-
-class SettingMethod(enum.StrEnum):
-    """Where a client setting, or a step of the discovery, came from."""
-
-    FILE = "file"  # a configuration file (--config)
-    AUTOCONFIG = "autoconfig"  # autoconfig.<domain>
-    AUTOCONFIG_WELL_KNOWN = "autoconfig-well-known"  # <domain>/.well-known/autoconfig
-    MX_AUTOCONFIG = "mx-autoconfig"  # autoconfig of the MX host's domain
-    SRV = "srv"  # RFC 6186 / RFC 8314 SRV records
-    GUESS = "guess"  # Thunderbird's guesses (imap.<domain>, ...)
-    RECOMMENDED = "recommended"  # a setting mailtls recommends after testing the servers
-
-
-class StepOutcome(enum.StrEnum):
-    """What one lookup of the client discovery gave."""
-
-    FOUND = "found"
-    NOT_FOUND = "not_found"
-    UNTRUSTED = "untrusted"
-    INVALID = "invalid"
-    ERROR = "error"
-    SKIPPED = "skipped"
-
-
-class ConfigKind(enum.StrEnum):
-    """The kinds of client configuration file ``mailtls client --config`` reads."""
-
-    AUTOCONFIG = "autoconfig"
-    PREFS_JS = "prefs.js"
-    MOBILECONFIG = "mobileconfig"
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class ServerSetting(Record):
-    """One incoming or outgoing server as a client would be configured with it."""
-
-    role: Role
-    protocol: Protocol
-    host: str
-    port: int
-    socket: SocketType
-    source: str  # where it came from: "prefs.js mail.server.server2", "SRV _imaps._tcp...", ...
-    method: SettingMethod
-    configured: str = ""  # the setting's own words: "socketType=STARTTLS", "UseSSL=true", ...
-    authentication: tuple[str, ...] = ()  # "password-cleartext", "OAuth2", "EmailAuthPassword"
-    username: str | None = None  # with %EMAILADDRESS% & co. already substituted when known
-    priority: int = 0  # order within its source (SRV priority; position in the file)
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class DiscoveryStep(Record):
-    """One lookup of the discovery, in the order clients make them."""
-
-    method: SettingMethod  # never FILE or RECOMMENDED
-    target: str  # the URL or DNS name asked
-    outcome: StepOutcome
-    detail: str  # one line
-    settings: tuple[ServerSetting, ...] = ()
-    domains: tuple[str, ...] = ()  # autoconfig: the domains its emailProvider lists
-    authenticated: bool = False  # DNS: the answer was DNSSEC-validated (AD from a trusted resolver)
-    connections: int = 0
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class SettingResult(Record):
-    """A setting checked against what its server did on the configured port."""
-
-    setting: ServerSetting
-    service: str  # the mailtls service it was probed as: "imaps", "submission", ...
-    endpoints: tuple[str, ...]  # Endpoint.key of every address probed
-    works: bool  # the configured mode worked (on at least one address)
-    secure: bool  # TLS required, certificate verified for the configured host, TLS >= 1.2
-    verdict: str  # one line
-    login: LoginOutcome | None = None  # the login test's outcome there, if --user
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class ClientPick(Record):
-    """What one kind of client ends up with for one role."""
-
-    client: str  # "Thunderbird", "Thunderbird for Android / K-9 Mail", "RFC 6186 (SRV)", ...
-    role: Role
-    setting: ServerSetting | None
-    secure: bool | None  # None: nothing picked or not tested
-    note: str
-
-
-class HopTLS(enum.StrEnum):
-    """What a ``Received:`` header says about the TLS of its hop."""
-
-    TLS = "tls"
-    NONE = "none"
-    LOCAL = "local"  # no network: LMTP over a socket, local pickup
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class Hop(Record):
-    """One ``Received:`` header of the round-trip message (RFC 5321 §4.4), top = last hop."""
-
-    index: int  # 1 = the topmost Received (the last hop, into the mailbox)
-    by: str
-    from_: str
-    with_: str  # the protocol word: ESMTPSA, ESMTPS, LMTP, ... (RFC 3848)
-    tls: HopTLS
-    detail: str  # what the header says about TLS, e.g. "TLSv1.3 with cipher TLS_AES_..."
-    raw: str
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class RoundTrip(Record):
-    """``mailtls client --round-trip``: one tagged message submitted and looked for."""
-
-    tag: str
-    timeout: float
-    attempts: tuple[str, ...]  # one line per configuration tried, in order
-    submission: str | None  # "mail.example.test:465 implicit TLS" when one worked
-    submission_tls: str | None
-    retrieval: str | None  # "imap mail.example.test:993 implicit TLS"
-    retrieval_tls: str | None
-    submitted: bool
-    delivered: bool
-    delivery_seconds: float | None
-    hops: tuple[Hop, ...] = ()
-    authentication_results: tuple[str, ...] = ()
-    deleted: bool = False
-    error: str | None = None  # why it stopped, one line
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class ClientReport(Record):
-    address: str | None  # user@example.com (None: a configuration file without an address)
-    domain: str | None
-    config_file: str | None  # --config FILE
-    config_kind: ConfigKind | None
-    steps: tuple[DiscoveryStep, ...]
-    settings: tuple[SettingResult, ...]  # configured or discovered, each checked
-    picks: tuple[ClientPick, ...]
-    recommended: tuple[SettingResult, ...]  # the most secure setting that works, per role
-    findings: tuple[Finding, ...]
-    notes: tuple[str, ...] = ()
-    round_trip: RoundTrip | None = None  # --round-trip
-
-    @property
-    def connections(self) -> int:
-        return sum(s.connections for s in self.steps)
-
-
-# --- regression testing: declared expectations and baseline changes (mailtls.regression) ---
-
-
-class Outcome(enum.StrEnum):
-    MET = "met"
-    BROKEN = "broken"
-    UNKNOWN = "unknown"  # could not be evaluated: the port was not tested, not in the scan, ...
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class ExpectationResult(Record):
-    """One expectation of an ``--expect`` file, checked against what the scan saw."""
-
-    id: str  # stable: "port.open", "port.closed", "tls.min_version", "cert.min_days", ...
-    host: str
-    subject: str  # what it is about: "submission (587)", "127.0.0.1:465", "cert.*"
-    expected: str  # one line: "open", ">= TLS 1.2", ">= 14 days", "no finding worse than warn"
-    observed: str  # one line: "refused", "TLS 1.0 accepted", "12.5 days", ...
-    outcome: Outcome
-    evidence: tuple[str, ...] = ()
-
-
-class ChangeKind(enum.StrEnum):
-    """The kinds of change between a baseline and a newer report (``mailtls.regression.diff``)."""
-
-    FINDING_NEW = "finding.new"
-    FINDING_RESOLVED = "finding.resolved"
-    FINDING_SEVERITY = "finding.severity"
-    PORT_CLOSED = "port.closed"
-    PORT_OPENED = "port.opened"
-    PORT_STATE = "port.state"
-    TLS_LOST = "tls.lost"
-    TLS_GAINED = "tls.gained"
-    TLS_NEGOTIATED = "tls.negotiated"
-    TLS_CIPHER = "tls.cipher"
-    TLS_VERSION_GAINED = "tls.version.gained"
-    TLS_VERSION_LOST = "tls.version.lost"
-    TLS_SUITES_GAINED = "tls.suites.gained"
-    TLS_SUITES_LOST = "tls.suites.lost"
-    CAPABILITY_GAINED = "capability.gained"
-    CAPABILITY_LOST = "capability.lost"
-    CERT_CHANGED = "cert.changed"
-    HOST_ADDED = "host.added"
-    HOST_REMOVED = "host.removed"
-    HOST_UNRESOLVED = "host.unresolved"
-    HOST_RESOLVED = "host.resolved"
-    ENDPOINT_ADDED = "endpoint.added"
-    ENDPOINT_REMOVED = "endpoint.removed"
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class Change(Record):
-    """One difference between a baseline report and a newer one."""
-
-    kind: ChangeKind  # stable
-    host: str
-    endpoint: str | None  # Endpoint.key, or None for the host as a whole
-    summary: str  # one line
-    regression: bool  # the deployment got worse
-    old: str | None = None
-    new: str | None = None
-    finding_id: str | None = None  # for finding.* changes
-    severity: Severity | None = None  # for finding.* changes: the finding's (new) severity
+# Domain, client and regression records live in modules of their own, loaded on first use
+# (``from mailtls.model import DomainReport`` works as ever): a host scan does not build them.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys((
+        "DNSStatus", "RecordType", "DNSLookup", "MXRecord", "SRVRecord", "SRVService",
+        "HostAddresses", "FetchError", "PolicyFetch", "Detection", "DomainObservation",
+        "DANEVerdict", "DANEResult", "DomainReport",
+    ), "mailtls.model.domain"),
+    **dict.fromkeys((
+        "SocketType", "Role", "SettingMethod", "StepOutcome", "ConfigKind", "ServerSetting",
+        "DiscoveryStep", "SettingResult", "ClientPick", "HopTLS", "Hop", "RoundTrip",
+        "ClientReport",
+    ), "mailtls.model.client"),
+    **dict.fromkeys((
+        "Outcome", "ExpectationResult", "ChangeKind", "Change",
+    ), "mailtls.model.regression"),
+}
+
+if TYPE_CHECKING:
+    from mailtls.model.client import (
+        ClientPick as ClientPick,
+    )
+    from mailtls.model.client import (
+        ClientReport as ClientReport,
+    )
+    from mailtls.model.client import (
+        ConfigKind as ConfigKind,
+    )
+    from mailtls.model.client import (
+        DiscoveryStep as DiscoveryStep,
+    )
+    from mailtls.model.client import (
+        Hop as Hop,
+    )
+    from mailtls.model.client import (
+        HopTLS as HopTLS,
+    )
+    from mailtls.model.client import (
+        Role as Role,
+    )
+    from mailtls.model.client import (
+        RoundTrip as RoundTrip,
+    )
+    from mailtls.model.client import (
+        ServerSetting as ServerSetting,
+    )
+    from mailtls.model.client import (
+        SettingMethod as SettingMethod,
+    )
+    from mailtls.model.client import (
+        SettingResult as SettingResult,
+    )
+    from mailtls.model.client import (
+        SocketType as SocketType,
+    )
+    from mailtls.model.client import (
+        StepOutcome as StepOutcome,
+    )
+    from mailtls.model.domain import (
+        DANEResult as DANEResult,
+    )
+    from mailtls.model.domain import (
+        DANEVerdict as DANEVerdict,
+    )
+    from mailtls.model.domain import (
+        Detection as Detection,
+    )
+    from mailtls.model.domain import (
+        DNSLookup as DNSLookup,
+    )
+    from mailtls.model.domain import (
+        DNSStatus as DNSStatus,
+    )
+    from mailtls.model.domain import (
+        DomainObservation as DomainObservation,
+    )
+    from mailtls.model.domain import (
+        DomainReport as DomainReport,
+    )
+    from mailtls.model.domain import (
+        FetchError as FetchError,
+    )
+    from mailtls.model.domain import (
+        HostAddresses as HostAddresses,
+    )
+    from mailtls.model.domain import (
+        MXRecord as MXRecord,
+    )
+    from mailtls.model.domain import (
+        PolicyFetch as PolicyFetch,
+    )
+    from mailtls.model.domain import (
+        RecordType as RecordType,
+    )
+    from mailtls.model.domain import (
+        SRVRecord as SRVRecord,
+    )
+    from mailtls.model.domain import (
+        SRVService as SRVService,
+    )
+    from mailtls.model.regression import (
+        Change as Change,
+    )
+    from mailtls.model.regression import (
+        ChangeKind as ChangeKind,
+    )
+    from mailtls.model.regression import (
+        ExpectationResult as ExpectationResult,
+    )
+    from mailtls.model.regression import (
+        Outcome as Outcome,
+    )
+else:
+
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # once loaded, a plain attribute
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *_LAZY})
 
 
 @dataclass(frozen=True, repr=False, eq=False)

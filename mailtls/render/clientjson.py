@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailtls.model import (
-    ClientPick,
-    DiscoveryStep,
     Report,
-    RoundTrip,
-    ServerSetting,
-    SettingResult,
 )
 from mailtls.render.jsonparts import finding_dict
+
+if TYPE_CHECKING:
+    from mailtls.model import ClientPick, DiscoveryStep, RoundTrip, ServerSetting, SettingResult
 
 
 def client_fields(report: Report) -> dict[str, Any]:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailtls.model import (
-    DANEResult,
-    DNSLookup,
-    DomainReport,
-    HostAddresses,
-    PolicyFetch,
     Report,
 )
 from mailtls.render.jsonparts import cert_dict, finding_dict, observation_dict
+
+if TYPE_CHECKING:
+    from mailtls.model import DANEResult, DNSLookup, DomainReport, HostAddresses, PolicyFetch
 
 
 def lookup_dict(lk: DNSLookup | None) -> dict[str, Any] | None:

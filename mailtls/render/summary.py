@@ -13,9 +13,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mailtls.model import (
-    DomainReport,
     Finding,
     HostReport,
     PortObservation,
@@ -23,6 +23,9 @@ from mailtls.model import (
     Severity,
 )
 from mailtls.model.frozen import FrozenMap
+
+if TYPE_CHECKING:
+    from mailtls.model import DomainReport
 
 __all__ = [
     "GRADES",

@@ -19,9 +19,6 @@ from mailtls.errors import DNSError, NameNotResolved, UsageError
 from mailtls.formats.arguments import host_name_problem, shown
 from mailtls.model import (
     SERVICES,
-    Detection,
-    DomainObservation,
-    DomainReport,
     Endpoint,
     HostReport,
     PortState,
@@ -72,6 +69,7 @@ REPORT_MARGIN_MAX_SECONDS = 1.0
 CANCEL_GRACE_SECONDS = 0.2
 
 if TYPE_CHECKING:  # dnspython costs ~0.1 s to import: only domain mode and --resolver need it
+    from mailtls.model import DomainObservation, DomainReport
     from mailtls.net.dns import Resolver
 
 
@@ -355,6 +353,8 @@ async def _domains(
     request: ScanRequest, dns: Resolver | None
 ) -> tuple[list[str], tuple[DomainObservation, ...], dict[str, str]]:
     """Which names are hosts and which are domains; the domains' DNS and MTA-STS facts."""
+    from mailtls.model.domain import Detection  # only a scan with mail domains needs it
+
     hosts = list(request.hosts)
     domains = [(d, Detection.REQUESTED) for d in request.domains]
     notes: dict[str, str] = {d: "checked as a mail domain (requested)" for d in request.domains}
