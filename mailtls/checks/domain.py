@@ -12,11 +12,11 @@ from mailtls.checks.judge import Judgement
 from mailtls.formats.mailpolicy import (
     StsPolicy,
     mx_hosts,
+    mx_matches as sts_mx_matches,
     parse_sts_policy,
     parse_sts_txt,
     parse_tlsrpt,
 )
-from mailtls.formats.mailpolicy import mx_matches as sts_mx_matches
 from mailtls.model import (
     DANEResult,
     DANEVerdict,

@@ -27,9 +27,11 @@ from mailtls.model import (
 )
 from mailtls.model.options import DEFAULTS
 from mailtls.pki.x509 import days_left, describe, match_name
-from mailtls.proto.capabilities import PLAINTEXT_SASL as _PLAINTEXT_SASL
-from mailtls.proto.capabilities import cleartext_login_offers
-from mailtls.proto.capabilities import keywords as _keywords
+from mailtls.proto.capabilities import (
+    PLAINTEXT_SASL as _PLAINTEXT_SASL,
+    cleartext_login_offers,
+    keywords as _keywords,
+)
 
 # OpenSSL verify codes that are about time, judged from the certificate's own dates instead.
 _TIME_CODES = {9, 10}

@@ -402,95 +402,39 @@ _LAZY: dict[str, str] = {
 if TYPE_CHECKING:
     from mailtls.model.client import (
         ClientPick as ClientPick,
-    )
-    from mailtls.model.client import (
         ClientReport as ClientReport,
-    )
-    from mailtls.model.client import (
         ConfigKind as ConfigKind,
-    )
-    from mailtls.model.client import (
         DiscoveryStep as DiscoveryStep,
-    )
-    from mailtls.model.client import (
         Hop as Hop,
-    )
-    from mailtls.model.client import (
         HopTLS as HopTLS,
-    )
-    from mailtls.model.client import (
         Role as Role,
-    )
-    from mailtls.model.client import (
         RoundTrip as RoundTrip,
-    )
-    from mailtls.model.client import (
         ServerSetting as ServerSetting,
-    )
-    from mailtls.model.client import (
         SettingMethod as SettingMethod,
-    )
-    from mailtls.model.client import (
         SettingResult as SettingResult,
-    )
-    from mailtls.model.client import (
         SocketType as SocketType,
-    )
-    from mailtls.model.client import (
         StepOutcome as StepOutcome,
     )
     from mailtls.model.domain import (
         DANEResult as DANEResult,
-    )
-    from mailtls.model.domain import (
         DANEVerdict as DANEVerdict,
-    )
-    from mailtls.model.domain import (
         Detection as Detection,
-    )
-    from mailtls.model.domain import (
         DNSLookup as DNSLookup,
-    )
-    from mailtls.model.domain import (
         DNSStatus as DNSStatus,
-    )
-    from mailtls.model.domain import (
         DomainObservation as DomainObservation,
-    )
-    from mailtls.model.domain import (
         DomainReport as DomainReport,
-    )
-    from mailtls.model.domain import (
         FetchError as FetchError,
-    )
-    from mailtls.model.domain import (
         HostAddresses as HostAddresses,
-    )
-    from mailtls.model.domain import (
         MXRecord as MXRecord,
-    )
-    from mailtls.model.domain import (
         PolicyFetch as PolicyFetch,
-    )
-    from mailtls.model.domain import (
         RecordType as RecordType,
-    )
-    from mailtls.model.domain import (
         SRVRecord as SRVRecord,
-    )
-    from mailtls.model.domain import (
         SRVService as SRVService,
     )
     from mailtls.model.regression import (
         Change as Change,
-    )
-    from mailtls.model.regression import (
         ChangeKind as ChangeKind,
-    )
-    from mailtls.model.regression import (
         ExpectationResult as ExpectationResult,
-    )
-    from mailtls.model.regression import (
         Outcome as Outcome,
     )
 else:

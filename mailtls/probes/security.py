@@ -69,8 +69,7 @@ from mailtls.probes.session import (
     Recorder,
     SMTPAdapter,
 )
-from mailtls.proto.capabilities import cleartext_login_offers, login_offers
-from mailtls.proto.capabilities import keywords as _keywords
+from mailtls.proto.capabilities import cleartext_login_offers, keywords as _keywords, login_offers
 from mailtls.proto.imap import IMAPContinuation, IMAPTagged
 from mailtls.proto.lines import decode_line
 from mailtls.proto.pop3 import POP3Status

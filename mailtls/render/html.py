@@ -36,15 +36,13 @@ from mailtls.pki.x509 import days_left, match_name
 from mailtls.render.checks import FAILED, PASSED, clean, endpoint_checks
 from mailtls.render.summary import (
     GRADE_RULE,
+    GRADES as GRADE_ORDER,
     HTML_COLOURS,
     domain_headline,
     endpoint_findings,
     host_headline,
     port_grade,
     verdict,
-)
-from mailtls.render.summary import (
-    GRADES as GRADE_ORDER,
 )
 
 __all__ = ["CHECK_FAMILIES", "render_html"]

@@ -353,13 +353,13 @@ async def _domains(
     request: ScanRequest, dns: Resolver | None
 ) -> tuple[list[str], tuple[DomainObservation, ...], dict[str, str]]:
     """Which names are hosts and which are domains; the domains' DNS and MTA-STS facts."""
-    from mailtls.model.domain import Detection  # only a scan with mail domains needs it
-
     hosts = list(request.hosts)
-    domains = [(d, Detection.REQUESTED) for d in request.domains]
     notes: dict[str, str] = {d: "checked as a mail domain (requested)" for d in request.domains}
     if dns is None:
         return hosts, (), notes
+    from mailtls.model.domain import Detection  # a scan with no DNS has no mail domains
+
+    domains = [(d, Detection.REQUESTED) for d in request.domains]
     if request.detect_domains:
         from mailtls.scan.domain import has_mx, may_detect
 

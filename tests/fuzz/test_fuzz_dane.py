@@ -9,8 +9,7 @@ import re
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 
 from mailtls.pki.dane import (
     TLSA,

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 
 from mailtls.formats.mailpolicy import (
     MAX_AGE_LIMIT,

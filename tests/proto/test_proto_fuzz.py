@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from mailtls.errors import LineTooLong, ProtocolError
 from mailtls.proto.imap import IMAPDialogue

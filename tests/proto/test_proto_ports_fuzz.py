@@ -3,8 +3,7 @@ only ProtocolError escapes, the outcome does not depend on the chunking, memory 
 
 from __future__ import annotations
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from mailtls.proto.ftp import FTPDialogue
 from mailtls.proto.http import HTTPDialogue

@@ -8,8 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mailtls.errors import ProtocolError
 from mailtls.tls.hello import AlertResult, HelloParser, ServerHelloResult, client_hello

@@ -23,8 +23,10 @@ from mailtls.errors import ConnectRefused, ReadTimeout
 from mailtls.tls.enumeration import HelloExchange
 from mailtls.tls.hello import AlertResult, HelloParser, ServerHelloResult
 from mailtls.tls.versions import TLSVersion
-from tests.threaded_server import ThreadedServer as ThreadedServer  # re-exported for tests/tls
-from tests.threaded_server import tlslite_api
+from tests.threaded_server import (
+    ThreadedServer as ThreadedServer,  # re-exported for tests/tls
+    tlslite_api,
+)
 
 import_tlslite = tlslite_api  # tests/tls's name for it
 

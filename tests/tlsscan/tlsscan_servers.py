@@ -34,8 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
-from mailtls.testing import RunningServer, start_raw, upgrade_to_tls
-from mailtls.testing import hostile as H
+from mailtls.testing import RunningServer, hostile as H, start_raw, upgrade_to_tls
 from mailtls.testing._runtime import push_front
 from tests.der_builder import resign_sha1, tlv
 from tests.threaded_server import ThreadedServer, tlslite_api
