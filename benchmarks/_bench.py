@@ -73,6 +73,25 @@ class Run:
     report: dict[str, Any] | None = None
     error: str | None = None
     connections: dict[int, int] = field(default_factory=dict)  # per port, counted by a relay
+    # CPU seconds the whole machine spent while it ran (the tool, the servers, everything):
+    # on 2 cores the floor of the wall time is this / 2
+    machine_cpu: float | None = None
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the machine has spent busy since boot, all cores (/proc/stat), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_since(before: float | None) -> float | None:
+    after = machine_busy_seconds()
+    return None if before is None or after is None else round(after - before, 3)
 
 
 def timed(argv: Sequence[str], *, cwd: str, env: dict[str, str] | None = None
@@ -95,17 +114,19 @@ def mailtls_argv(host: str, address: str, ca_file: str, *extra: str) -> list[str
 
 
 def run_mailtls(host: str, address: str, ca_file: str, tmp: str, *extra: str) -> Run:
+    busy = machine_busy_seconds()
     wall, cpu, proc = timed(mailtls_argv(host, address, ca_file, *extra), cwd=tmp,
                             env={**os.environ, "NO_COLOR": "1"})
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
-        return Run("mailtls", wall, cpu, error=(proc.stderr or proc.stdout)[:300])
+        return Run("mailtls", wall, cpu, error=(proc.stderr or proc.stdout)[:300],
+                   machine_cpu=busy_since(busy))
     found: dict[int, dict[str, set[str]]] = {}
     for endpoint in report["hosts"][0]["endpoints"]:
         scan = endpoint.get("tls_scan") or {}
         found[endpoint["port"]] = {v: set(s) for v, s in (scan.get("suites") or {}).items() if s}
-    return Run("mailtls", wall, cpu, found, report)
+    return Run("mailtls", wall, cpu, found, report, machine_cpu=busy_since(busy))
 
 
 def _label(version: str) -> str:
@@ -123,12 +144,14 @@ def nmap_argv(address: str, scripts: str, out: str) -> list[str]:
 def run_nmap(address: str, tmp: str, scripts: str = "ssl-enum-ciphers,ssl-cert") -> Run:
     out = os.path.join(tmp, "nmap.xml")
     with_suppress_unlink(out)
+    busy = machine_busy_seconds()
     wall, cpu, _proc = timed(nmap_argv(address, scripts, out), cwd=tmp)
+    machine = busy_since(busy)
     found: dict[int, dict[str, set[str]]] = {}
     try:
         root = ET.parse(out).getroot()
     except (OSError, ET.ParseError) as exc:
-        return Run("nmap", wall, cpu, error=str(exc))
+        return Run("nmap", wall, cpu, error=str(exc), machine_cpu=machine)
     for port in root.iter("port"):
         number = int(port.get("portid") or 0)
         script = next((s for s in port.iter("script") if s.get("id") == "ssl-enum-ciphers"),
@@ -142,7 +165,7 @@ def run_nmap(address: str, tmp: str, scripts: str = "ssl-enum-ciphers,ssl-cert")
                 name = (cipher.findtext("elem[@key='name']") or "").replace("TLS_AKE_WITH_", "TLS_")
                 versions.setdefault(version, set()).add(name)
         found[number] = versions
-    return Run("nmap", wall, cpu, found)
+    return Run("nmap", wall, cpu, found, machine_cpu=machine)
 
 
 def sslyze_argv(exe: str, host: str, address: str, out: str) -> list[str]:
@@ -157,12 +180,15 @@ def run_sslyze(host: str, address: str, tmp: str) -> Run:
         return Run("sslyze", 0.0, 0.0, error="sslyze not installed (see benchmarks/README.md)")
     out = os.path.join(tmp, "sslyze.json")
     with_suppress_unlink(out)
+    busy = machine_busy_seconds()
     wall, cpu, proc = timed(sslyze_argv(exe, host, address, out), cwd=tmp)
+    machine = busy_since(busy)
     found: dict[int, dict[str, set[str]]] = {}
     try:
         results = json.loads(Path(out).read_text())["server_scan_results"]
     except (OSError, ValueError, KeyError):
-        return Run("sslyze", wall, cpu, error=(proc.stderr or proc.stdout)[-300:])
+        return Run("sslyze", wall, cpu, error=(proc.stderr or proc.stdout)[-300:],
+                   machine_cpu=machine)
     keys = {"ssl_2_0": "SSLv2", "ssl_3_0": "SSLv3", "tls_1_0": "TLS 1.0", "tls_1_1": "TLS 1.1",
             "tls_1_2": "TLS 1.2", "tls_1_3": "TLS 1.3"}
     for result in results:
@@ -177,7 +203,7 @@ def run_sslyze(host: str, address: str, tmp: str) -> Run:
             if names:
                 versions[version] = names
         found[port] = versions
-    return Run("sslyze", wall, cpu, found)
+    return Run("sslyze", wall, cpu, found, machine_cpu=machine)
 
 
 def with_suppress_unlink(path: str) -> None:

@@ -13,7 +13,9 @@ in alternating order,
 and then the quick pair, ``mailtls check ... --quick`` next to ``nmap ... --script ssl-cert``.
 The ratio of each round is taken within the round (the machine's load moves both), and the
 median of the rounds' ratios is reported. Each tool's suites per port and version are compared
-with mailtls's.
+with mailtls's. Beside each tool's own CPU time, the CPU time the whole machine spent during its
+run (/proc/stat: the servers' share included) and that divided by the cores: the wall time the
+run would take with every core busy, a floor no schedule goes below.
 
     python benchmarks/peers.py [--runs 7] [--sslyze-runs 2] [--profile good]
 
@@ -25,6 +27,7 @@ Needs root, Postfix and Dovecot (scripts/install/interop.sh), nmap, and sslyze i
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -103,6 +106,10 @@ def main() -> int:
     return report(args, full, quick, full_ratios, quick_ratios, sslyze_ratios)
 
 
+def _median_or_none(values: list[float]) -> float | None:
+    return round(median(values), 3) if values else None
+
+
 def report(args: argparse.Namespace, full: dict[str, list[Run]], quick: dict[str, list[Run]],
            full_ratios: list[float], quick_ratios: list[float],
            sslyze_ratios: list[float]) -> int:
@@ -116,6 +123,8 @@ def report(args: argparse.Namespace, full: dict[str, list[Run]], quick: dict[str
             rows.append({"mode": mode, "tool": tool, "runs": len(done),
                          "median_s": round(median([r.seconds for r in done]), 3),
                          "median_cpu_s": round(median([r.cpu for r in done]), 3),
+                         "median_machine_cpu_s": _median_or_none(
+                             [r.machine_cpu for r in done if r.machine_cpu is not None]),
                          "errors": sorted({r.error for r in done if r.error})})
     agree: dict[str, dict[str, Any]] = {}
     for tool in ("nmap", "sslyze"):
@@ -138,10 +147,17 @@ def report(args: argparse.Namespace, full: dict[str, list[Run]], quick: dict[str
                 "python": sys.version.split()[0]}
     print()
     print(f"profile {args.profile}: {len(PORTS)} ports, {args.runs} rounds (paired, alternating)")
-    print(f"{'mode':6} {'tool':8} {'runs':>4} {'median s':>9} {'cpu s':>7}  errors")
+    cores = os.cpu_count() or 1
+    print(f"{'mode':6} {'tool':8} {'runs':>4} {'median s':>9} {'cpu s':>7} "
+          f"{'machine cpu s':>14} {'floor s':>8}  errors")
     for row in rows:
+        machine = row["median_machine_cpu_s"]
+        shown = (f"{machine:>14.2f} {machine / cores:>8.2f}" if machine is not None
+                 else f"{'-':>14} {'-':>8}")
         print(f"{row['mode']:6} {row['tool']:8} {row['runs']:>4} {row['median_s']:>9.2f} "
-              f"{row['median_cpu_s']:>7.2f}  {'; '.join(row['errors'])[:60]}")
+              f"{row['median_cpu_s']:>7.2f} {shown}  {'; '.join(row['errors'])[:60]}")
+    print(f"(machine cpu s: what every process of the machine spent during the run, the servers'"
+          f" included; floor s: that / {cores} cores, the wall time with every core busy)")
     print()
     print(f"full check / nmap ssl-enum-ciphers+ssl-cert (median of rounds): "
           f"{summary['full_ratio_vs_nmap']:.2f}  (goal <= 0.5)")
