@@ -192,6 +192,12 @@ def exchange_from_callable(fn: Callable[[bytes], Awaitable[bytes | None]]) -> He
     return exchange
 
 
+#: Versions whose ServerKeyExchange names an ECDHE curve (an int set: a server may answer with
+#: any 16-bit version, which is no TLSVersion).
+_CURVE_VERSIONS = frozenset(int(v) for v in (TLSVersion.SSL3, TLSVersion.TLS1_0, TLSVersion.TLS1_1,
+                                             TLSVersion.TLS1_2))
+
+
 @dataclass
 class _State:
     exchange: HelloExchange
@@ -347,7 +353,7 @@ class _State:
         if isinstance(result, ServerHelloResult):
             if result.tls13:
                 self._seen(TLSVersion.TLS1_3, result.selected_group)
-            elif result.version != TLSVersion.SSL2:
+            elif result.version in _CURVE_VERSIONS:  # not a made-up version from the server
                 self._seen(TLSVersion(result.version), result.server_key_exchange_curve)
         if isinstance(result, ServerHelloResult) and result.version <= TLSVersion.TLS1_2:
             if result.version != TLSVersion.SSL2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import struct
 import time
 from collections import Counter
 
@@ -24,11 +25,16 @@ from tests.tls.tls_helpers import (
     SERVER_NAME,
     FakeServer,
     ThreadedServer,
+    certificate_body,
     configured_suites,
+    ext,
+    handshake,
     import_tlslite,
     leaf_der,
     read_client_hello,
+    record,
     server_context,
+    server_hello_body,
     ssl_server,
     tcp_exchange,
     tlslite_server,
@@ -162,6 +168,24 @@ async def test_unknown_suite_choice_is_reported() -> None:
     result = await fake_scan(Liar({0x0303: [0xC02F]}), versions=[TLSVersion.TLS1_2])
     assert result.versions[TLSVersion.TLS1_2] is False
     assert any("0xABCD" in e and "not offered" in e for e in result.errors)
+
+
+async def test_a_made_up_server_version_is_an_answer_not_a_crash() -> None:
+    """A ServerHello of a version that does not exist (0x0399), with an ECDHE key exchange:
+    reported as another version, the curve of it not recorded as any version's."""
+    flight = handshake(2, server_hello_body(version=0x0399, cipher=0xC02F,
+                                            extensions=[ext(0xFF01, b"\x00")]))
+    flight += handshake(11, certificate_body([b"\x30\x03der"]))
+    flight += handshake(12, b"\x03" + struct.pack("!H", 0x0017) + b"\x01\x04sig")
+    flight += handshake(14, b"")
+
+    async def answer(hello: bytes) -> bytes:
+        return record(22, flight)
+
+    result = await enumerate_tls(exchange_from_callable(answer), server_name=SERVER_NAME,
+                                 versions=[TLSVersion.TLS1_2], extra_probes=False)
+    assert result.versions[TLSVersion.TLS1_2] is False
+    assert result.ecdhe_groups == ()
 
 
 # --- the hellos after the enumeration: compression, stapling, TLS_FALLBACK_SCSV ---------------
