@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mailtls.model import (
-    Report,
-)
+from mailtls.model import Report
 from mailtls.render.jsonparts import cert_dict, finding_dict, observation_dict
 
 if TYPE_CHECKING:
